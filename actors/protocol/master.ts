@@ -1,0 +1,96 @@
+// Master service: namespace operations for clients, registration and heartbeats for workers.
+import { arr, bool, msg, num, obj, opt, str, strMax, uint, type Infer } from '../../transport/schema.js';
+
+const path = strMax(4096);
+
+export const BlockLocation = obj({ workerId: strMax(256), address: strMax(512) });
+export type BlockLocation = Infer<typeof BlockLocation>;
+
+export const BlockInfo = obj({ id: uint, offset: uint, length: uint, locations: arr(BlockLocation, 1024) });
+export type BlockInfo = Infer<typeof BlockInfo>;
+
+export const FileInfo = obj({
+  fileId: uint,
+  path,
+  name: strMax(1024),
+  isDir: bool,
+  length: uint,
+  mtimeMs: num,
+  blockSize: uint,
+  completed: bool,
+  persisted: bool,
+  /** The UFS that holds the file and the file's path relative to it, for read-through. */
+  ufsMount: strMax(4096),
+  ufsPath: path,
+  blocks: arr(BlockInfo, 1_000_000),
+});
+export type FileInfo = Infer<typeof FileInfo>;
+
+export const WorkerInfo = obj({
+  id: strMax(256),
+  address: strMax(512),
+  capacityBytes: uint,
+  usedBytes: uint,
+  lastHeartbeatMs: num,
+  state: strMax(16),
+  blockCount: uint,
+});
+export type WorkerInfo = Infer<typeof WorkerInfo>;
+
+export const RegisterWorker = msg('RegisterWorker', {
+  workerId: strMax(256),
+  address: strMax(512),
+  capacityBytes: uint,
+  usedBytes: uint,
+  blocks: arr(uint, 10_000_000),
+});
+export const RegisterWorkerOk = msg('RegisterWorkerOk', {});
+export const WorkerHeartbeat = msg('WorkerHeartbeat', {
+  workerId: strMax(256),
+  capacityBytes: uint,
+  usedBytes: uint,
+  added: arr(uint, 10_000_000),
+  removed: arr(uint, 10_000_000),
+});
+/** `register`: the master does not know this worker (restarted, or marked it lost). */
+export const HeartbeatReply = msg('HeartbeatReply', { cmd: strMax(16) });
+
+export const GetStatus = msg('GetStatus', { path });
+export const ListStatus = msg('ListStatus', { path });
+export const FileInfoReply = msg('FileInfoReply', { info: FileInfo });
+export const ListStatusReply = msg('ListStatusReply', { entries: arr(FileInfo, 10_000_000) });
+export const CreateDirectory = msg('CreateDirectory', { path, recursive: bool });
+export const CreateFile = msg('CreateFile', { path, overwrite: bool, blockSize: opt(uint) });
+export const CompleteFile = msg('CompleteFile', { path, length: uint });
+export const Delete = msg('Delete', { path, recursive: bool });
+export const GetWorkers = msg('GetWorkers', {});
+export const WorkersReply = msg('WorkersReply', { workers: arr(WorkerInfo, 100_000) });
+export const GetMasterInfo = msg('GetMasterInfo', {});
+export const MasterInfoReply = msg('MasterInfoReply', {
+  masterId: strMax(256),
+  rootUfs: strMax(4096),
+  journalSeq: uint,
+  inodes: uint,
+  liveWorkers: uint,
+  lostWorkers: uint,
+  startedAtMs: num,
+  version: str,
+});
+
+export const MASTER_MESSAGES = [
+  RegisterWorker, RegisterWorkerOk, WorkerHeartbeat, HeartbeatReply,
+  GetStatus, ListStatus, FileInfoReply, ListStatusReply, CreateDirectory, CreateFile, CompleteFile, Delete,
+  GetWorkers, WorkersReply, GetMasterInfo, MasterInfoReply,
+] as const;
+
+export type MasterRequest =
+  | Infer<typeof RegisterWorker>
+  | Infer<typeof WorkerHeartbeat>
+  | Infer<typeof GetStatus>
+  | Infer<typeof ListStatus>
+  | Infer<typeof CreateDirectory>
+  | Infer<typeof CreateFile>
+  | Infer<typeof CompleteFile>
+  | Infer<typeof Delete>
+  | Infer<typeof GetWorkers>
+  | Infer<typeof GetMasterInfo>;

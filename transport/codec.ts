@@ -1,0 +1,58 @@
+// msgpack encoding of envelopes, and validation of everything that arrives.
+// Both hosts go through here, so a codec or schema bug shows in simulation too.
+import { Packr } from 'msgpackr';
+import { EnvelopeHeader, StrataError, type Envelope } from '../actors/protocol/envelope.js';
+import { MESSAGES } from '../actors/protocol/index.js';
+
+/** Alluxio's gRPC default message limit is 16 MiB (plus headroom for a chunk). */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024 + 64 * 1024;
+
+// Plain maps/arrays only: no records or structured clones, so every decoded value
+// is something the schemas can judge and nothing can smuggle prototypes in.
+const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, int64AsType: 'number' });
+
+export function encode(envelope: Envelope): Uint8Array {
+  return packr.pack(envelope);
+}
+
+export type DecodeResult =
+  | { ok: true; envelope: Envelope }
+  /** `header` is set when the frame was readable enough to address an error reply to. */
+  | { ok: false; error: StrataError; header?: { f: string; id: number } };
+
+export function decode(frame: Uint8Array, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): DecodeResult {
+  if (frame.byteLength > maxFrameBytes) {
+    return { ok: false, error: new StrataError('RESOURCE_EXHAUSTED', `frame of ${frame.byteLength} bytes exceeds the limit of ${maxFrameBytes}`) };
+  }
+  let value: unknown;
+  try {
+    value = packr.unpack(frame);
+  } catch (e) {
+    return { ok: false, error: new StrataError('INVALID_ARGUMENT', `undecodable frame: ${(e as Error).message}`) };
+  }
+  return validate(value);
+}
+
+export function validate(value: unknown): DecodeResult {
+  const headerError = EnvelopeHeader.check(value, 'envelope');
+  if (headerError) {
+    return { ok: false, error: new StrataError('INVALID_ARGUMENT', `malformed envelope: ${headerError}`), header: addressOf(value) };
+  }
+  const env = value as Envelope;
+  const schema = MESSAGES.get(env.m.t);
+  if (!schema) {
+    return { ok: false, error: new StrataError('INVALID_ARGUMENT', `unknown message type ${JSON.stringify(env.m.t)}`), header: { f: env.f, id: env.id } };
+  }
+  const err = schema.check(env.m, env.m.t);
+  if (err) return { ok: false, error: new StrataError('INVALID_ARGUMENT', `malformed ${env.m.t}: ${err}`), header: { f: env.f, id: env.id } };
+  return { ok: true, envelope: env };
+}
+
+function addressOf(v: unknown): { f: string; id: number } | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (typeof o.f === 'string' && o.f.length <= 256 && typeof o.id === 'number' && Number.isSafeInteger(o.id) && o.id > 0) {
+    return { f: o.f, id: o.id };
+  }
+  return undefined;
+}
