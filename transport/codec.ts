@@ -56,3 +56,12 @@ function addressOf(v: unknown): { f: string; id: number } | undefined {
   }
   return undefined;
 }
+
+/** msgpack for stored records (journal entries, block metadata): same options as the wire. */
+export function packRecord(value: unknown): Uint8Array {
+  return packr.pack(value);
+}
+
+export function unpackRecord(bytes: Uint8Array): unknown {
+  return packr.unpack(bytes);
+}

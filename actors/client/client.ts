@@ -1,0 +1,290 @@
+// The native file system client: metadata from the master, data streamed from
+// workers with credit-based flow control, failing over to other holders or a
+// read-through on another worker when one dies mid-stream.
+import type { Infer } from '../../transport/schema.js';
+import type { Actor, Env } from '../env.js';
+import { StrataError, isStrataError, type Envelope, type Message } from '../protocol/envelope.js';
+import type * as M from '../protocol/master.js';
+import type * as W from '../protocol/worker.js';
+import { Rpc } from '../rpc.js';
+
+export type FileInfo = Infer<typeof M.FileInfo>;
+export type BlockInfo = Infer<typeof M.BlockInfo>;
+export type WorkerInfo = Infer<typeof M.WorkerInfo>;
+export type MasterInfo = Omit<Infer<typeof M.MasterInfoReply>, 't'>;
+export type WriteType = 'CACHE_THROUGH' | 'THROUGH';
+export type ReadType = 'CACHE' | 'NO_CACHE';
+
+export interface ClientOptions {
+  masterId: string;
+  rpcTimeoutMs: number;
+  chunkSize: number;
+  /** Chunks a worker may send ahead of what the client has consumed. */
+  readWindow: number;
+  blockSize: number;
+  writeType: WriteType;
+  readType: ReadType;
+}
+
+export type Sink = (chunk: Uint8Array) => void | Promise<void>;
+
+/** Errors that another worker cannot fix: retrying elsewhere would only repeat them. */
+const FINAL = new Set(['INVALID_ARGUMENT', 'NOT_FOUND', 'FAILED_PRECONDITION', 'PERMISSION_DENIED']);
+
+export class StrataClient implements Actor {
+  private readonly rpc: Rpc;
+  /** Counters for the metrics issue: where the bytes came from. */
+  readonly counters = { bytesRead: 0, bytesWritten: 0, readRetries: 0 };
+
+  constructor(
+    private readonly env: Env,
+    readonly opts: ClientOptions,
+  ) {
+    this.rpc = new Rpc(env, opts.rpcTimeoutMs);
+  }
+
+  async start(): Promise<void> {}
+
+  async stop(): Promise<void> {
+    this.rpc.stop();
+  }
+
+  receive(envelope: Envelope): void {
+    // A client serves nothing: anything that is not an answer is refused.
+    if (!this.rpc.handle(envelope)) this.rpc.replyError(envelope, new StrataError('INVALID_ARGUMENT', `a client does not serve ${envelope.m.t}`));
+  }
+
+  private master<T extends Message>(m: Message & Record<string, unknown>, expect: T['t']): Promise<T> {
+    return this.rpc.request<T>(this.opts.masterId, m, expect);
+  }
+
+  // ---- metadata ----
+
+  async getStatus(path: string): Promise<FileInfo> {
+    return (await this.master<Infer<typeof M.FileInfoReply>>({ t: 'GetStatus', path }, 'FileInfoReply')).info;
+  }
+
+  async listStatus(path: string): Promise<FileInfo[]> {
+    return (await this.master<Infer<typeof M.ListStatusReply>>({ t: 'ListStatus', path }, 'ListStatusReply')).entries;
+  }
+
+  async exists(path: string): Promise<boolean> {
+    try {
+      await this.getStatus(path);
+      return true;
+    } catch (e) {
+      if (isStrataError(e, 'NOT_FOUND')) return false;
+      throw e;
+    }
+  }
+
+  async mkdir(path: string, recursive = false): Promise<void> {
+    await this.master({ t: 'CreateDirectory', path, recursive }, 'Ok');
+  }
+
+  async delete(path: string, recursive = false): Promise<void> {
+    await this.master({ t: 'Delete', path, recursive }, 'Ok');
+  }
+
+  async workers(): Promise<WorkerInfo[]> {
+    const ws = (await this.master<Infer<typeof M.WorkersReply>>({ t: 'GetWorkers' }, 'WorkersReply')).workers;
+    for (const w of ws) this.env.learnAddress(w.id, w.address);
+    return ws;
+  }
+
+  async masterInfo(): Promise<MasterInfo> {
+    const { t: _t, ...info } = await this.master<Infer<typeof M.MasterInfoReply>>({ t: 'GetMasterInfo' }, 'MasterInfoReply');
+    return info;
+  }
+
+  // ---- reads ----
+
+  async readFile(path: string, readType = this.opts.readType): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    const info = await this.read(path, (c) => void parts.push(c), readType);
+    const out = Buffer.concat(parts);
+    if (out.byteLength !== info.length) throw new StrataError('INTERNAL', `read ${out.byteLength} bytes of ${path}, expected ${info.length}`);
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  }
+
+  /** Streams the whole file into `sink`, in order. */
+  async read(path: string, sink: Sink, readType = this.opts.readType): Promise<FileInfo> {
+    const info = await this.getStatus(path);
+    if (info.isDir) throw new StrataError('INVALID_ARGUMENT', `${path} is a directory`);
+    if (!info.completed) throw new StrataError('FAILED_PRECONDITION', `${path} is still being written`);
+    for (const block of info.blocks) await this.readBlock(info, block, 0, block.length, sink, readType);
+    return info;
+  }
+
+  private async readBlock(info: FileInfo, block: BlockInfo, offset: number, length: number, sink: Sink, readType: ReadType): Promise<void> {
+    let pos = offset;
+    const end = offset + length;
+    const holders = shuffle(block.locations.map((l) => l.workerId), () => this.env.random());
+    for (const l of block.locations) this.env.learnAddress(l.workerId, l.address);
+    let others: string[] | undefined;
+    let lastError: StrataError | undefined;
+    const tried = new Set<string>();
+    for (let attempt = 0; attempt < 6; attempt++) {
+      let worker = holders.find((w) => !tried.has(w));
+      if (!worker) {
+        // No holder left: read through on a live worker that caches the block on the way.
+        others ??= shuffle((await this.workers()).filter((w) => w.state === 'LIVE').map((w) => w.id), () => this.env.random());
+        worker = others.find((w) => !tried.has(w));
+        if (!worker) {
+          if (tried.size === 0) break;
+          tried.clear();
+          worker = others[0] ?? holders[0];
+          if (!worker) break;
+        }
+      }
+      tried.add(worker);
+      try {
+        await this.streamBlock(worker, info, block, pos, end, readType, (chunk) => {
+          pos += chunk.byteLength;
+          return sink(chunk);
+        });
+        return;
+      } catch (e) {
+        const se = isStrataError(e) ? e : new StrataError('INTERNAL', String(e));
+        if (FINAL.has(se.code)) throw se;
+        lastError = se;
+        this.counters.readRetries++;
+      }
+    }
+    throw new StrataError('UNAVAILABLE', `no worker could serve block ${block.id} of ${info.path}${lastError ? `: ${lastError.message}` : ' (no live workers)'}`);
+  }
+
+  /** One attempt: streams [from, end) of a block from one worker, delivering chunks in order. */
+  private async streamBlock(worker: string, info: FileInfo, block: BlockInfo, from: number, end: number, readType: ReadType, sink: Sink): Promise<void> {
+    const window = Math.max(1, this.opts.readWindow);
+    const early = new Map<number, Infer<typeof W.BlockChunk>>();
+    let expect = 0;
+    let sinkChain: Promise<void> = Promise.resolve();
+    let handle: { id: number; cancel(reason?: string): void } | undefined;
+    let sinkError: unknown;
+    const deliver = (c: Infer<typeof W.BlockChunk>) => {
+      this.counters.bytesRead += c.data.byteLength;
+      sinkChain = sinkChain.then(async () => {
+        if (sinkError) return;
+        try {
+          await sink(c.data);
+        } catch (e) {
+          sinkError = e;
+          handle?.cancel('the reader failed');
+        }
+        if (!c.last && handle) this.rpc.send(worker, { t: 'ReadCredit', stream: handle.id, n: 1 } satisfies Infer<typeof W.ReadCredit>);
+      });
+    };
+    const h = this.rpc.stream(worker, {
+      t: 'ReadBlock', blockId: block.id, ufsMount: info.ufsMount, ufsPath: info.ufsPath, fileOffset: block.offset,
+      blockLength: block.length, offset: from, length: end - from, window, cache: readType !== 'NO_CACHE',
+    } satisfies Infer<typeof W.ReadBlock>, 'BlockChunk', this.opts.rpcTimeoutMs, (m) => {
+      const c = m as Infer<typeof W.BlockChunk>;
+      if (c.seq < expect || early.has(c.seq)) return false;
+      early.set(c.seq, c);
+      let last = false;
+      for (let next = early.get(expect); next; next = early.get(expect)) {
+        early.delete(expect);
+        expect++;
+        deliver(next);
+        last ||= next.last;
+      }
+      return last;
+    });
+    handle = h;
+    try {
+      await h.done;
+    } finally {
+      await sinkChain;
+    }
+    if (sinkError) throw sinkError;
+  }
+
+  // ---- writes ----
+
+  /** Writes a whole file through one worker to the UFS (caching its blocks with CACHE_THROUGH). */
+  async writeFile(path: string, source: Uint8Array | AsyncIterable<Uint8Array>, opts: { overwrite?: boolean; writeType?: WriteType } = {}): Promise<FileInfo> {
+    const writeType = opts.writeType ?? this.opts.writeType;
+    const created = (await this.master<Infer<typeof M.FileInfoReply>>({ t: 'CreateFile', path, overwrite: opts.overwrite ?? false, blockSize: this.opts.blockSize }, 'FileInfoReply')).info;
+    const live = (await this.workers()).filter((w) => w.state === 'LIVE');
+    if (live.length === 0) throw new StrataError('UNAVAILABLE', 'no live workers to write through');
+    const worker = live[Math.floor(this.env.random() * live.length)]!.id;
+    const ready: Infer<typeof W.WriteReady> = await this.rpc.request(worker, {
+      t: 'WriteOpen', ufsMount: created.ufsMount, ufsPath: created.ufsPath, fileId: created.fileId, blockSize: created.blockSize, cache: writeType === 'CACHE_THROUGH',
+    } satisfies Infer<typeof W.WriteOpen>, 'WriteReady');
+    const window = Math.max(1, ready.window);
+    const inflight = new Set<Promise<void>>();
+    let seq = 0;
+    let length = 0;
+    let failure: unknown;
+    try {
+      for await (const data of rechunk(source, this.opts.chunkSize)) {
+        while (inflight.size >= window) await Promise.race(inflight);
+        if (failure) throw failure;
+        const p: Promise<void> = this.sendChunk(worker, ready.stream, seq++, data).then(
+          () => void inflight.delete(p),
+          (e: unknown) => {
+            inflight.delete(p);
+            failure ??= e;
+          },
+        );
+        inflight.add(p);
+        length += data.byteLength;
+        this.counters.bytesWritten += data.byteLength;
+      }
+      await Promise.all(inflight);
+      if (failure) throw failure;
+      const done: Infer<typeof W.WriteDone> = await this.rpc.request(worker, { t: 'WriteClose', stream: ready.stream, chunks: seq, abort: false } satisfies Infer<typeof W.WriteClose>, 'WriteDone');
+      if (done.length !== length) throw new StrataError('INTERNAL', `worker wrote ${done.length} bytes of ${path}, client sent ${length}`);
+    } catch (e) {
+      this.rpc.send(worker, { t: 'WriteClose', stream: ready.stream, chunks: seq, abort: true } satisfies Infer<typeof W.WriteClose>);
+      throw e;
+    }
+    return (await this.master<Infer<typeof M.FileInfoReply>>({ t: 'CompleteFile', path, length }, 'FileInfoReply')).info;
+  }
+
+  private async sendChunk(worker: string, stream: number, seq: number, data: Uint8Array): Promise<void> {
+    // A lost chunk or ack is resent; the worker applies each seq once and acks duplicates.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.rpc.request(worker, { t: 'WriteChunk', stream, seq, data } satisfies Infer<typeof W.WriteChunk>, 'WriteAck');
+        return;
+      } catch (e) {
+        if (!isStrataError(e, 'DEADLINE_EXCEEDED') || attempt >= 2) throw e;
+      }
+    }
+  }
+}
+
+async function* rechunk(source: Uint8Array | AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
+  if (source instanceof Uint8Array) {
+    for (let off = 0; off < source.byteLength; off += size) yield source.subarray(off, Math.min(source.byteLength, off + size));
+    return;
+  }
+  let pending: Uint8Array[] = [];
+  let bytes = 0;
+  for await (const piece of source) {
+    let off = 0;
+    while (off < piece.byteLength) {
+      const n = Math.min(size - bytes, piece.byteLength - off);
+      pending.push(piece.subarray(off, off + n));
+      bytes += n;
+      off += n;
+      if (bytes === size) {
+        yield pending.length === 1 ? pending[0]! : Buffer.concat(pending, bytes);
+        pending = [];
+        bytes = 0;
+      }
+    }
+  }
+  if (bytes > 0) yield pending.length === 1 ? pending[0]! : Buffer.concat(pending, bytes);
+}
+
+function shuffle<T>(items: T[], random: () => number): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}

@@ -1,0 +1,292 @@
+// The master: owns the inode tree (journaled), the worker registry and block
+// locations; loads metadata from the root UFS on first access.
+import { packRecord, unpackRecord } from '../../transport/codec.js';
+import { Journal } from '../../storage/journal.js';
+import type { Actor, Disk, Env, Timer } from '../env.js';
+import { StrataError, type Envelope, type Message } from '../protocol/envelope.js';
+import type { Infer } from '../../transport/schema.js';
+import * as M from '../protocol/master.js';
+import { Rpc, serve, type Handler } from '../rpc.js';
+import { splitPath } from '../path.js';
+import { Mutex } from '../mutex.js';
+import { BLOCKS_PER_FILE, checkEntry, Namespace, ROOT_ID, type Inode, type JournalEntry, type UfsChild } from './namespace.js';
+import { WorkerRegistry } from './workers.js';
+
+export const MASTER_ID = 'master';
+export const STRATA_VERSION = '0.1.0';
+
+export interface MasterOptions {
+  /** URI of the UFS mounted at '/'. */
+  rootUfs: string;
+  blockSize: number;
+  workerTimeoutMs: number;
+  rpcTimeoutMs: number;
+  /** Folder on the master's disk for the journal. */
+  journalDir: string;
+}
+
+type Req<S> = Envelope<Infer<S> & Message>;
+
+export class MasterActor implements Actor {
+  private readonly rpc: Rpc;
+  private readonly ns = new Namespace();
+  private readonly workers = new WorkerRegistry();
+  private readonly ufs: Disk;
+  private readonly lock = new Mutex();
+  private journal: Journal | undefined;
+  private journalSeq = 0;
+  private expiryTimer: Timer | undefined;
+  private startedAtMs = 0;
+  /** Set when the journal failed: state may be ahead of the journal, so nothing more is served. */
+  private fatal: string | undefined;
+  private readonly handlers: ReadonlyMap<string, Handler>;
+
+  constructor(
+    private readonly env: Env,
+    private readonly opts: MasterOptions,
+  ) {
+    this.rpc = new Rpc(env, opts.rpcTimeoutMs);
+    this.ufs = env.openUfs(opts.rootUfs);
+    const h: Array<[string, Handler]> = [
+      ['RegisterWorker', (r) => this.registerWorker(r as Req<typeof M.RegisterWorker>)],
+      ['WorkerHeartbeat', (r) => this.heartbeat(r as Req<typeof M.WorkerHeartbeat>)],
+      ['GetStatus', (r) => this.getStatus(r as Req<typeof M.GetStatus>)],
+      ['ListStatus', (r) => this.listStatus(r as Req<typeof M.ListStatus>)],
+      ['CreateDirectory', (r) => this.createDirectory(r as Req<typeof M.CreateDirectory>)],
+      ['CreateFile', (r) => this.createFile(r as Req<typeof M.CreateFile>)],
+      ['CompleteFile', (r) => this.completeFile(r as Req<typeof M.CompleteFile>)],
+      ['Delete', (r) => this.delete(r as Req<typeof M.Delete>)],
+      ['GetWorkers', () => ({ t: 'WorkersReply', workers: this.workers.infos() })],
+      ['GetMasterInfo', () => this.masterInfo()],
+    ];
+    this.handlers = new Map(h);
+  }
+
+  async start(): Promise<void> {
+    this.startedAtMs = this.env.now();
+    const { journal, entries } = await Journal.open(this.env.disk, this.opts.journalDir, this.env.log);
+    for (const { seq, payload } of entries) {
+      const entry = unpackRecord(payload);
+      const bad = checkEntry(entry);
+      if (bad) throw new StrataError('INTERNAL', `journal record ${seq} in ${this.opts.journalDir} is not a valid entry: ${bad}`);
+      this.ns.apply(entry as JournalEntry);
+      this.journalSeq = seq;
+    }
+    this.journal = journal;
+    this.env.log.log('info', `master replayed ${entries.length} journal entries`, { inodes: this.ns.size });
+    this.scheduleExpiry();
+  }
+
+  async stop(): Promise<void> {
+    this.expiryTimer?.cancel();
+    this.rpc.stop();
+    await this.journal?.close();
+  }
+
+  receive(envelope: Envelope): void {
+    if (this.fatal && envelope.re === undefined) {
+      this.rpc.replyError(envelope, new StrataError('UNAVAILABLE', `master stopped serving: ${this.fatal}`));
+      return;
+    }
+    serve(this.rpc, this.handlers, envelope, (e) => this.env.log.log('error', `internal error serving ${envelope.m.t}`, { error: String(e) }));
+  }
+
+  // ---- workers ----
+
+  private scheduleExpiry(): void {
+    const period = Math.max(50, Math.floor(this.opts.workerTimeoutMs / 4));
+    this.expiryTimer = this.env.setTimer(period, () => {
+      for (const id of this.workers.expire(this.env.now(), this.opts.workerTimeoutMs)) {
+        this.env.log.log('warn', `worker ${id} lost: no heartbeat for ${this.opts.workerTimeoutMs} ms; its block locations are dropped`);
+      }
+      this.scheduleExpiry();
+    });
+  }
+
+  private registerWorker(r: Req<typeof M.RegisterWorker>): Message {
+    const m = r.m;
+    this.workers.register(m.workerId, m.address, m.capacityBytes, m.usedBytes, m.blocks.filter((b) => this.blockExists(b)), this.env.now());
+    this.env.learnAddress(m.workerId, m.address);
+    this.env.log.log('info', `worker ${m.workerId} registered at ${m.address} with ${m.blocks.length} blocks`);
+    return { t: 'RegisterWorkerOk' };
+  }
+
+  private heartbeat(r: Req<typeof M.WorkerHeartbeat>): Infer<typeof M.HeartbeatReply> {
+    const m = r.m;
+    const known = this.workers.heartbeat(m.workerId, m.capacityBytes, m.usedBytes, m.added.filter((b) => this.blockExists(b)), m.removed, this.env.now());
+    return { t: 'HeartbeatReply', cmd: known ? 'ok' : 'register' };
+  }
+
+  private blockExists(block: number): boolean {
+    const f = this.ns.get(Math.floor(block / BLOCKS_PER_FILE));
+    return f !== undefined && !f.isDir && f.completed && block % BLOCKS_PER_FILE < Math.ceil(f.length / f.blockSize);
+  }
+
+  // ---- namespace ----
+
+  private async journalAndApply(entry: JournalEntry): Promise<Inode | undefined> {
+    if (!this.journal) throw new StrataError('UNAVAILABLE', 'master is starting');
+    // Applied before it is durable so appends group-commit; the reply waits for durability.
+    const durable = this.journal.append(packRecord(entry));
+    const inode = this.ns.apply(entry);
+    try {
+      this.journalSeq = await durable;
+    } catch (e) {
+      this.fatal = `journal write failed: ${(e as Error).message}`;
+      this.env.log.log('error', this.fatal);
+      throw new StrataError('UNAVAILABLE', this.fatal);
+    }
+    return inode;
+  }
+
+  private ufsPathOf(inode: Inode): string {
+    return this.ns.pathOf(inode).slice(1);
+  }
+
+  /** Lists a UFS directory into the tree once (load type ONCE). */
+  private async loadChildren(dir: Inode): Promise<void> {
+    if (dir.childrenLoaded || !dir.persisted) return;
+    await this.lock.run(async () => {
+      if (dir.childrenLoaded || !this.ns.get(dir.id)) return;
+      const base = this.ufsPathOf(dir);
+      const names = await this.ufs.list(base).catch((e: { code?: string }) => {
+        if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return [] as string[];
+        throw e;
+      });
+      const children: UfsChild[] = [];
+      for (const name of names) {
+        const st = await this.ufs.stat(base === '' ? name : `${base}/${name}`);
+        if (st) children.push({ name, isDir: st.isDir, length: st.isDir ? 0 : st.size, mtimeMs: st.mtimeMs });
+      }
+      await this.journalAndApply({ op: 'load', dir: dir.id, children, blockSize: this.opts.blockSize });
+    });
+  }
+
+  /** Resolves a path, loading directories from the UFS on the way. */
+  private async resolve(path: string): Promise<Inode> {
+    let cur = this.ns.root();
+    for (const part of splitPath(path)) {
+      if (!cur.isDir) throw new StrataError('NOT_FOUND', `${path} does not exist (${this.ns.pathOf(cur)} is a file)`);
+      await this.loadChildren(cur);
+      const next = this.ns.child(cur, part);
+      if (!next) throw new StrataError('NOT_FOUND', `${path} does not exist`);
+      cur = next;
+    }
+    return cur;
+  }
+
+  private async resolveOrUndefined(path: string): Promise<Inode | undefined> {
+    try {
+      return await this.resolve(path);
+    } catch (e) {
+      if (e instanceof StrataError && e.code === 'NOT_FOUND') return undefined;
+      throw e;
+    }
+  }
+
+  private info(n: Inode, withBlocks: boolean): Infer<typeof M.FileInfo> {
+    const blocks = withBlocks
+      ? this.ns.blockIds(n).map((id, i) => ({ id, offset: i * n.blockSize, length: Math.min(n.blockSize, n.length - i * n.blockSize), locations: this.workers.locationsOf(id) }))
+      : [];
+    return {
+      fileId: n.id, path: this.ns.pathOf(n), name: n.name, isDir: n.isDir, length: n.length, mtimeMs: n.mtimeMs,
+      blockSize: n.blockSize, completed: n.completed, persisted: n.persisted,
+      ufsMount: this.opts.rootUfs, ufsPath: this.ufsPathOf(n), blocks,
+    };
+  }
+
+  private async getStatus(r: Req<typeof M.GetStatus>): Promise<Infer<typeof M.FileInfoReply>> {
+    return { t: 'FileInfoReply', info: this.info(await this.resolve(r.m.path), true) };
+  }
+
+  private async listStatus(r: Req<typeof M.ListStatus>): Promise<Infer<typeof M.ListStatusReply>> {
+    const n = await this.resolve(r.m.path);
+    if (!n.isDir) return { t: 'ListStatusReply', entries: [this.info(n, false)] };
+    await this.loadChildren(n);
+    return { t: 'ListStatusReply', entries: this.ns.children(n).map((c) => this.info(c, false)) };
+  }
+
+  private async createDirectory(r: Req<typeof M.CreateDirectory>): Promise<Message> {
+    const parts = splitPath(r.m.path);
+    if (parts.length === 0) {
+      if (r.m.recursive) return { t: 'Ok' };
+      throw new StrataError('ALREADY_EXISTS', '/ already exists');
+    }
+    // Load what the UFS already has on the way down before deciding what is missing.
+    await this.resolveOrUndefined(r.m.path);
+    await this.lock.run(async () => {
+      let cur = this.ns.root();
+      for (let i = 0; i < parts.length; i++) {
+        const name = parts[i]!;
+        const existing = this.ns.child(cur, name);
+        const last = i === parts.length - 1;
+        if (existing) {
+          if (!existing.isDir) throw new StrataError('ALREADY_EXISTS', `${this.ns.pathOf(existing)} exists and is a file`);
+          if (last && !r.m.recursive) throw new StrataError('ALREADY_EXISTS', `${r.m.path} already exists`);
+          cur = existing;
+          continue;
+        }
+        if (!last && !r.m.recursive) throw new StrataError('NOT_FOUND', `parent ${this.ns.pathOf(cur)}/${name} does not exist (use recursive)`);
+        const ufsDir = this.ns.pathJoin(cur, name).slice(1);
+        await this.ufs.mkdir(ufsDir);
+        cur = (await this.journalAndApply({ op: 'mkdir', parent: cur.id, name, mtimeMs: this.env.now() }))!;
+      }
+    });
+    return { t: 'Ok' };
+  }
+
+  private async createFile(r: Req<typeof M.CreateFile>): Promise<Infer<typeof M.FileInfoReply>> {
+    const parts = splitPath(r.m.path);
+    if (parts.length === 0) throw new StrataError('INVALID_ARGUMENT', 'cannot create a file at /');
+    const parentPath = '/' + parts.slice(0, -1).join('/');
+    await this.createDirectory({ ...r, m: { t: 'CreateDirectory', path: parentPath, recursive: true } });
+    const parent = await this.resolve(parentPath);
+    await this.loadChildren(parent);
+    const name = parts[parts.length - 1]!;
+    const inode = await this.lock.run(async () => {
+      const existing = this.ns.child(parent, name);
+      if (existing) {
+        if (existing.isDir) throw new StrataError('ALREADY_EXISTS', `${r.m.path} is a directory`);
+        if (!r.m.overwrite) throw new StrataError('ALREADY_EXISTS', `${r.m.path} already exists`);
+        this.workers.dropBlocks(this.ns.blockIds(existing));
+        await this.journalAndApply({ op: 'delete', id: existing.id });
+      }
+      return (await this.journalAndApply({ op: 'create', parent: parent.id, name, blockSize: r.m.blockSize ?? this.opts.blockSize, mtimeMs: this.env.now() }))!;
+    });
+    return { t: 'FileInfoReply', info: this.info(inode, false) };
+  }
+
+  private async completeFile(r: Req<typeof M.CompleteFile>): Promise<Infer<typeof M.FileInfoReply>> {
+    const f = await this.resolve(r.m.path);
+    if (f.isDir) throw new StrataError('INVALID_ARGUMENT', `${r.m.path} is a directory`);
+    const done = await this.lock.run(async () => {
+      if (f.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is already complete`);
+      const st = await this.ufs.stat(this.ufsPathOf(f));
+      if (!st || st.isDir) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was not written to the UFS`);
+      if (st.size !== r.m.length) throw new StrataError('FAILED_PRECONDITION', `${r.m.path}: the UFS holds ${st.size} bytes, the client wrote ${r.m.length}`);
+      return (await this.journalAndApply({ op: 'complete', id: f.id, length: r.m.length, mtimeMs: st.mtimeMs }))!;
+    });
+    return { t: 'FileInfoReply', info: this.info(done, true) };
+  }
+
+  private async delete(r: Req<typeof M.Delete>): Promise<Message> {
+    const n = await this.resolve(r.m.path);
+    if (n.id === ROOT_ID) throw new StrataError('INVALID_ARGUMENT', 'cannot delete /');
+    if (n.isDir) await this.loadChildren(n);
+    await this.lock.run(async () => {
+      if (!this.ns.get(n.id)) throw new StrataError('NOT_FOUND', `${r.m.path} does not exist`);
+      if (n.isDir && (n.children?.size ?? 0) > 0 && !r.m.recursive) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is a non-empty directory (use recursive)`);
+      for (const id of this.ns.fileIdsUnder(n)) this.workers.dropBlocks(this.ns.blockIds(this.ns.get(id)!));
+      await this.ufs.remove(this.ufsPathOf(n));
+      await this.journalAndApply({ op: 'delete', id: n.id });
+    });
+    return { t: 'Ok' };
+  }
+
+  private masterInfo(): Infer<typeof M.MasterInfoReply> {
+    return {
+      t: 'MasterInfoReply', masterId: this.env.self, rootUfs: this.opts.rootUfs, journalSeq: this.journalSeq, inodes: this.ns.size,
+      liveWorkers: this.workers.liveCount(), lostWorkers: this.workers.lostCount(), startedAtMs: this.startedAtMs, version: STRATA_VERSION,
+    };
+  }
+}

@@ -1,0 +1,181 @@
+// The inode tree as a state machine: every change is a journal entry, and
+// `apply` is the only way state changes, so replaying the journal rebuilds it.
+// Inode ids are assigned in apply, which keeps them (and the block ids derived
+// from them) identical after a restart.
+import { arr, bool, num, obj, oneOf, strMax, uint, type Infer } from '../../transport/schema.js';
+import { StrataError } from '../protocol/envelope.js';
+import { joinPath, splitPath } from '../path.js';
+
+export const ROOT_ID = 1;
+/** Block ids are fileId * BLOCKS_PER_FILE + index: derived, so never stored. */
+export const BLOCKS_PER_FILE = 2 ** 20;
+
+export interface Inode {
+  readonly id: number;
+  parent: number;
+  name: string;
+  readonly isDir: boolean;
+  length: number;
+  mtimeMs: number;
+  blockSize: number;
+  completed: boolean;
+  /** The inode exists in the UFS (strata knows the UFS holds it). */
+  persisted: boolean;
+  children: Map<string, number> | undefined;
+  /** A directory's children have been listed from the UFS once (load type ONCE). */
+  childrenLoaded: boolean;
+}
+
+const name = strMax(1024);
+const UfsChild = obj({ name, isDir: bool, length: uint, mtimeMs: num });
+
+export const JournalEntry = {
+  mkdir: obj({ op: oneOf('mkdir'), parent: uint, name, mtimeMs: num }),
+  create: obj({ op: oneOf('create'), parent: uint, name, blockSize: uint, mtimeMs: num }),
+  complete: obj({ op: oneOf('complete'), id: uint, length: uint, mtimeMs: num }),
+  delete: obj({ op: oneOf('delete'), id: uint }),
+  load: obj({ op: oneOf('load'), dir: uint, children: arr(UfsChild), blockSize: uint }),
+};
+export type JournalEntry = { [K in keyof typeof JournalEntry]: Infer<(typeof JournalEntry)[K]> }[keyof typeof JournalEntry];
+export type UfsChild = Infer<typeof UfsChild>;
+
+export function checkEntry(v: unknown): string | null {
+  if (typeof v !== 'object' || v === null) return 'entry is not an object';
+  const op = (v as { op?: unknown }).op;
+  const schema = typeof op === 'string' ? JournalEntry[op as keyof typeof JournalEntry] : undefined;
+  if (!schema) return `unknown journal op ${JSON.stringify(op)}`;
+  return schema.check(v, op as string);
+}
+
+export class Namespace {
+  private readonly inodes = new Map<number, Inode>();
+  private nextId = ROOT_ID + 1;
+
+  constructor() {
+    this.inodes.set(ROOT_ID, {
+      id: ROOT_ID, parent: 0, name: '', isDir: true, length: 0, mtimeMs: 0, blockSize: 0,
+      completed: true, persisted: true, children: new Map(), childrenLoaded: false,
+    });
+  }
+
+  get size(): number {
+    return this.inodes.size;
+  }
+
+  get(id: number): Inode | undefined {
+    return this.inodes.get(id);
+  }
+
+  root(): Inode {
+    return this.inodes.get(ROOT_ID)!;
+  }
+
+  child(dir: Inode, childName: string): Inode | undefined {
+    const id = dir.children?.get(childName);
+    return id === undefined ? undefined : this.inodes.get(id);
+  }
+
+  children(dir: Inode): Inode[] {
+    return [...(dir.children?.values() ?? [])].map((id) => this.inodes.get(id)!).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  pathOf(inode: Inode): string {
+    const parts: string[] = [];
+    let cur: Inode | undefined = inode;
+    while (cur && cur.id !== ROOT_ID) {
+      parts.push(cur.name);
+      cur = this.inodes.get(cur.parent);
+    }
+    return '/' + parts.reverse().join('/');
+  }
+
+  /** Walks the tree without loading anything; undefined where a component is missing. */
+  lookup(path: string): Inode | undefined {
+    let cur: Inode | undefined = this.root();
+    for (const part of splitPath(path)) {
+      if (!cur.isDir) return undefined;
+      cur = this.child(cur, part);
+      if (!cur) return undefined;
+    }
+    return cur;
+  }
+
+  /** Applies one committed entry. Throws only on an entry that cannot follow the current state. */
+  apply(e: JournalEntry): Inode | undefined {
+    switch (e.op) {
+      case 'mkdir':
+        return this.add(e.parent, e.name, true, 0, 0, e.mtimeMs, true, true, true);
+      case 'create':
+        return this.add(e.parent, e.name, false, 0, e.blockSize, e.mtimeMs, false, false, false);
+      case 'complete': {
+        const f = this.file(e.id);
+        f.length = e.length;
+        f.mtimeMs = e.mtimeMs;
+        f.completed = true;
+        f.persisted = true;
+        return f;
+      }
+      case 'delete': {
+        const n = this.inodes.get(e.id);
+        if (!n || n.id === ROOT_ID) throw new StrataError('INTERNAL', `journal deletes unknown inode ${e.id}`);
+        this.remove(n);
+        return n;
+      }
+      case 'load': {
+        const dir = this.inodes.get(e.dir);
+        if (!dir || !dir.isDir) throw new StrataError('INTERNAL', `journal loads into unknown directory ${e.dir}`);
+        for (const c of e.children) {
+          if (dir.children!.has(c.name)) continue;
+          this.add(dir.id, c.name, c.isDir, c.length, c.isDir ? 0 : e.blockSize, c.mtimeMs, true, true, false);
+        }
+        dir.childrenLoaded = true;
+        return dir;
+      }
+    }
+  }
+
+  private file(id: number): Inode {
+    const f = this.inodes.get(id);
+    if (!f || f.isDir) throw new StrataError('INTERNAL', `journal completes unknown file ${id}`);
+    return f;
+  }
+
+  private add(parentId: number, childName: string, isDir: boolean, length: number, blockSize: number, mtimeMs: number, completed: boolean, persisted: boolean, childrenLoaded: boolean): Inode {
+    const parent = this.inodes.get(parentId);
+    if (!parent || !parent.isDir) throw new StrataError('INTERNAL', `journal adds ${childName} under unknown directory ${parentId}`);
+    if (parent.children!.has(childName)) throw new StrataError('INTERNAL', `journal adds ${childName} twice under ${parentId}`);
+    const inode: Inode = {
+      id: this.nextId++, parent: parentId, name: childName, isDir, length, mtimeMs, blockSize, completed, persisted,
+      children: isDir ? new Map() : undefined,
+      // A directory strata creates is empty in the UFS too: nothing to load. One found in the UFS is loaded on first access.
+      childrenLoaded,
+    };
+    this.inodes.set(inode.id, inode);
+    parent.children!.set(childName, inode.id);
+    return inode;
+  }
+
+  private remove(n: Inode): void {
+    if (n.children) for (const id of [...n.children.values()]) this.remove(this.inodes.get(id)!);
+    this.inodes.delete(n.id);
+    this.inodes.get(n.parent)?.children?.delete(n.name);
+  }
+
+  /** Every file id under (and including) an inode: what a delete drops. */
+  fileIdsUnder(n: Inode): number[] {
+    if (!n.isDir) return [n.id];
+    const out: number[] = [];
+    for (const c of this.children(n)) out.push(...this.fileIdsUnder(c));
+    return out;
+  }
+
+  blockIds(f: Inode): number[] {
+    if (f.isDir || f.blockSize === 0) return [];
+    const n = Math.ceil(f.length / f.blockSize);
+    return Array.from({ length: n }, (_, i) => f.id * BLOCKS_PER_FILE + i);
+  }
+
+  pathJoin(dir: Inode, childName: string): string {
+    return joinPath(this.pathOf(dir), childName);
+  }
+}

@@ -1,0 +1,62 @@
+// Which actors a process hosts, and their options read from the property registry.
+import { K, type Conf } from '../conf.js';
+import type { Actor, Env } from '../env.js';
+import { StrataClient, type ClientOptions, type ReadType, type WriteType } from '../client/client.js';
+import { MASTER_ID, MasterActor, type MasterOptions } from '../master/master.js';
+import { WorkerActor, type WorkerOptions } from '../worker/worker.js';
+
+export { MASTER_ID };
+
+/** A plain directory path becomes a file:// URI; URIs pass through. */
+export function ufsUri(pathOrUri: string, cwd: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(pathOrUri)) return pathOrUri;
+  const abs = pathOrUri.startsWith('/') ? pathOrUri : `${cwd.replace(/\/$/, '')}/${pathOrUri.replace(/^\.\//, '')}`;
+  return `file://${abs}`;
+}
+
+export function masterOptions(conf: Conf, cwd: string): MasterOptions {
+  return {
+    rootUfs: ufsUri(conf.str(K.rootUfs), cwd),
+    blockSize: conf.bytes(K.userBlockSize),
+    workerTimeoutMs: conf.ms(K.workerTimeout),
+    rpcTimeoutMs: conf.ms(K.rpcTimeout),
+    journalDir: 'journal',
+  };
+}
+
+export function workerOptions(conf: Conf, address: WorkerOptions['address']): WorkerOptions {
+  return {
+    masterId: MASTER_ID,
+    address,
+    capacityBytes: conf.bytes(K.workerLevel0Quota),
+    heartbeatIntervalMs: conf.ms(K.workerHeartbeatInterval),
+    rpcTimeoutMs: conf.ms(K.rpcTimeout),
+    chunkSize: conf.bytes(K.userChunkSize),
+  };
+}
+
+export function clientOptions(conf: Conf): ClientOptions {
+  return {
+    masterId: MASTER_ID,
+    rpcTimeoutMs: conf.ms(K.rpcTimeout),
+    chunkSize: conf.bytes(K.userChunkSize),
+    readWindow: conf.int(K.workerReadWindow),
+    blockSize: conf.bytes(K.userBlockSize),
+    writeType: conf.str(K.userWriteType) as WriteType,
+    readType: conf.str(K.userReadType) as ReadType,
+  };
+}
+
+export type RoleFactory = (env: Env) => Actor;
+
+export function masterRole(opts: MasterOptions): RoleFactory {
+  return (env) => new MasterActor(env, opts);
+}
+
+export function workerRole(opts: WorkerOptions): RoleFactory {
+  return (env) => new WorkerActor(env, opts);
+}
+
+export function clientRole(opts: ClientOptions): RoleFactory {
+  return (env) => new StrataClient(env, opts);
+}

@@ -1,0 +1,32 @@
+// strata paths: absolute, '/'-separated, no '.' or '..' components.
+import { StrataError } from './protocol/envelope.js';
+
+export function splitPath(path: string): string[] {
+  if (typeof path !== 'string' || !path.startsWith('/')) throw new StrataError('INVALID_ARGUMENT', `path must be absolute: ${JSON.stringify(path)}`);
+  const parts = path.split('/').filter((p) => p !== '');
+  for (const p of parts) {
+    if (p === '.' || p === '..') throw new StrataError('INVALID_ARGUMENT', `path may not contain '.' or '..': ${path}`);
+    if (p.includes('\u0000') || p.includes('\\')) throw new StrataError('INVALID_ARGUMENT', `invalid character in path: ${JSON.stringify(path)}`);
+    if (/%2f|%5c/i.test(p)) throw new StrataError('INVALID_ARGUMENT', `encoded separator in path: ${path}`);
+  }
+  return parts;
+}
+
+export function normalizePath(path: string): string {
+  return '/' + splitPath(path).join('/');
+}
+
+export function joinPath(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`;
+}
+
+export function parentPath(path: string): string {
+  const parts = splitPath(path);
+  parts.pop();
+  return '/' + parts.join('/');
+}
+
+export function baseName(path: string): string {
+  const parts = splitPath(path);
+  return parts[parts.length - 1] ?? '';
+}

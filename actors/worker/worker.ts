@@ -1,0 +1,372 @@
+// A worker: caches blocks in its MEM tier, streams them to clients with
+// credit-based flow control, reads through to the UFS on a miss (one UFS read per
+// block however many clients miss at once), writes files through to the UFS, and
+// keeps the master informed by registration and heartbeats.
+import { BlockStore } from '../../storage/block-store.js';
+import type { Infer } from '../../transport/schema.js';
+import type { Actor, Disk, Env, Timer } from '../env.js';
+import { StrataError, type Envelope, type Message } from '../protocol/envelope.js';
+import type * as M from '../protocol/master.js';
+import * as W from '../protocol/worker.js';
+import { Rpc, serve, type Handler } from '../rpc.js';
+import { BLOCKS_PER_FILE } from '../master/namespace.js';
+
+export interface WorkerOptions {
+  masterId: string;
+  /** How clients reach this worker (ws://host:port); a function when the port is known only after listening. */
+  address: string | (() => string);
+  capacityBytes: number;
+  heartbeatIntervalMs: number;
+  rpcTimeoutMs: number;
+  chunkSize: number;
+}
+
+type Req<S> = Envelope<Infer<S> & Message>;
+
+interface ReadStream {
+  to: string;
+  id: number;
+  data: Uint8Array;
+  pos: number;
+  end: number;
+  seq: number;
+  credits: number;
+  cached: boolean;
+  idle: Timer;
+}
+
+interface WriteStream {
+  from: string;
+  id: number;
+  ufs: Disk;
+  path: string;
+  fileId: number;
+  blockSize: number;
+  cache: boolean;
+  nextSeq: number;
+  waiting: Map<number, Req<typeof W.WriteChunk>>;
+  applying: boolean;
+  length: number;
+  block: Uint8Array[];
+  blockBytes: number;
+  blockIndex: number;
+  /** Set once closed, so a duplicated WriteClose gets the same answer. */
+  done?: Infer<typeof W.WriteDone>;
+  onApplied?: () => void;
+  failed?: StrataError;
+  idle: Timer;
+}
+
+export class WorkerActor implements Actor {
+  private readonly rpc: Rpc;
+  readonly store: BlockStore;
+  private readonly ufsByUri = new Map<string, Disk>();
+  private readonly misses = new Map<number, Promise<Uint8Array>>();
+  private readonly reads = new Map<string, ReadStream>();
+  private readonly writes = new Map<string, WriteStream>();
+  private readonly handlers: ReadonlyMap<string, Handler>;
+  private timer: Timer | undefined;
+  private registered = false;
+  private stopped = false;
+  /** Block changes drained for a heartbeat that failed: sent again with the next one. */
+  private unsent = { added: new Set<number>(), removed: new Set<number>() };
+  /** Bytes served, split as Alluxio's metrics do; read by the metrics issue. */
+  readonly counters = { bytesReadCache: 0, bytesReadUfs: 0, bytesWrittenUfs: 0, ufsBlockReads: 0 };
+
+  constructor(
+    private readonly env: Env,
+    private readonly opts: WorkerOptions,
+  ) {
+    this.rpc = new Rpc(env, opts.rpcTimeoutMs);
+    this.store = new BlockStore({ capacityBytes: opts.capacityBytes, tierAlias: 'MEM' });
+    const h: Array<[string, Handler]> = [
+      ['ReadBlock', (r) => this.readBlock(r as Req<typeof W.ReadBlock>)],
+      ['ReadCredit', (r) => this.credit(r as Req<typeof W.ReadCredit>)],
+      ['ReadCancel', (r) => this.cancelRead(r as Req<typeof W.ReadCancel>)],
+      ['WriteOpen', (r) => this.writeOpen(r as Req<typeof W.WriteOpen>)],
+      ['WriteChunk', (r) => this.writeChunk(r as Req<typeof W.WriteChunk>)],
+      ['WriteClose', (r) => this.writeClose(r as Req<typeof W.WriteClose>)],
+    ];
+    this.handlers = new Map(h);
+  }
+
+  async start(): Promise<void> {
+    this.tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.timer?.cancel();
+    for (const s of this.reads.values()) s.idle.cancel();
+    for (const s of this.writes.values()) s.idle.cancel();
+    this.rpc.stop();
+  }
+
+  receive(envelope: Envelope): void {
+    serve(this.rpc, this.handlers, envelope, (e) => this.env.log.log('error', `internal error serving ${envelope.m.t}`, { error: String(e) }));
+  }
+
+  // ---- master ----
+
+  private tick(): void {
+    if (this.stopped) return;
+    const next = () => {
+      if (!this.stopped) this.timer = this.env.setTimer(this.opts.heartbeatIntervalMs, () => this.tick());
+    };
+    (this.registered ? this.heartbeat() : this.register()).then(next, next);
+  }
+
+  private async register(): Promise<void> {
+    // Changes since the last drain are covered by the full block list.
+    this.store.drainChanges();
+    this.unsent = { added: new Set(), removed: new Set() };
+    try {
+      await this.rpc.request(this.opts.masterId, {
+        t: 'RegisterWorker', workerId: this.env.self, address: typeof this.opts.address === 'string' ? this.opts.address : this.opts.address(),
+        capacityBytes: this.store.capacityBytes, usedBytes: this.store.usedBytes, blocks: this.store.blockIds(),
+      } satisfies Infer<typeof M.RegisterWorker>, 'RegisterWorkerOk');
+      this.registered = true;
+    } catch (e) {
+      this.env.log.log('warn', `registration with ${this.opts.masterId} failed: ${(e as Error).message}`);
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    const ch = this.store.drainChanges();
+    for (const b of ch.added) {
+      if (!this.unsent.removed.delete(b)) this.unsent.added.add(b);
+    }
+    for (const b of ch.removed) {
+      if (!this.unsent.added.delete(b)) this.unsent.removed.add(b);
+    }
+    const added = [...this.unsent.added];
+    const removed = [...this.unsent.removed];
+    try {
+      const reply: Infer<typeof M.HeartbeatReply> = await this.rpc.request(this.opts.masterId, {
+        t: 'WorkerHeartbeat', workerId: this.env.self, capacityBytes: this.store.capacityBytes, usedBytes: this.store.usedBytes, added, removed,
+      } satisfies Infer<typeof M.WorkerHeartbeat>, 'HeartbeatReply');
+      for (const b of added) this.unsent.added.delete(b);
+      for (const b of removed) this.unsent.removed.delete(b);
+      if (reply.cmd === 'register') {
+        this.registered = false;
+        await this.register();
+      }
+    } catch (e) {
+      this.env.log.log('warn', `heartbeat to ${this.opts.masterId} failed: ${(e as Error).message}`);
+    }
+  }
+
+  // ---- reads ----
+
+  private ufs(uri: string): Disk {
+    let d = this.ufsByUri.get(uri);
+    if (!d) this.ufsByUri.set(uri, (d = this.env.openUfs(uri)));
+    return d;
+  }
+
+  private async readBlock(r: Req<typeof W.ReadBlock>): Promise<void> {
+    const m = r.m;
+    if (m.offset + m.length > m.blockLength) {
+      throw new StrataError('INVALID_ARGUMENT', `read of [${m.offset}, ${m.offset + m.length}) is outside block ${m.blockId} of ${m.blockLength} bytes`);
+    }
+    let data = this.store.get(m.blockId);
+    let cached = true;
+    if (!data || data.byteLength !== m.blockLength) {
+      data = await this.readThrough(m);
+      cached = this.store.has(m.blockId);
+    } else {
+      this.counters.bytesReadCache += m.length;
+    }
+    const key = `${r.f}:${r.id}`;
+    const s: ReadStream = {
+      to: r.f, id: r.id, data, pos: m.offset, end: m.offset + m.length, seq: 0, credits: Math.max(1, m.window), cached,
+      idle: this.idleTimer(() => this.reads.delete(key)),
+    };
+    this.reads.set(key, s);
+    this.pump(key, s);
+  }
+
+  private readThrough(m: Infer<typeof W.ReadBlock>): Promise<Uint8Array> {
+    let p = this.misses.get(m.blockId);
+    if (!p) {
+      p = (async () => {
+        this.counters.ufsBlockReads++;
+        const data = await this.ufs(m.ufsMount).read(m.ufsPath, m.fileOffset, m.blockLength);
+        if (data.byteLength !== m.blockLength) {
+          throw new StrataError('FAILED_PRECONDITION', `${m.ufsPath} changed in the UFS: block ${m.blockId} expected ${m.blockLength} bytes, found ${data.byteLength}`);
+        }
+        this.counters.bytesReadUfs += data.byteLength;
+        if (m.cache) {
+          try {
+            this.store.put(m.blockId, data);
+          } catch (e) {
+            if (!(e instanceof StrataError && e.code === 'RESOURCE_EXHAUSTED')) throw e;
+            this.env.log.log('warn', `block ${m.blockId} served without caching: ${e.message}`);
+          }
+        }
+        return data;
+      })();
+      this.misses.set(m.blockId, p);
+      const clear = () => this.misses.delete(m.blockId);
+      p.then(clear, clear);
+    }
+    return p;
+  }
+
+  private idleTimer(onIdle: () => void): Timer {
+    return this.env.setTimer(this.opts.rpcTimeoutMs, onIdle);
+  }
+
+  private pump(key: string, s: ReadStream): void {
+    while (s.credits > 0 && (s.pos < s.end || s.seq === 0)) {
+      const n = Math.min(this.opts.chunkSize, s.end - s.pos);
+      const chunk = s.data.subarray(s.pos, s.pos + n);
+      s.pos += n;
+      const last = s.pos >= s.end;
+      this.rpc.send(s.to, { t: 'BlockChunk', seq: s.seq++, data: chunk, last, cached: s.cached } satisfies Infer<typeof W.BlockChunk>, s.id);
+      s.credits--;
+      if (last) {
+        s.idle.cancel();
+        this.reads.delete(key);
+        return;
+      }
+    }
+  }
+
+  private credit(r: Req<typeof W.ReadCredit>): void {
+    const key = `${r.f}:${r.m.stream}`;
+    const s = this.reads.get(key);
+    if (!s) return;
+    s.credits += r.m.n;
+    s.idle.cancel();
+    s.idle = this.idleTimer(() => this.reads.delete(key));
+    this.pump(key, s);
+  }
+
+  private cancelRead(r: Req<typeof W.ReadCancel>): void {
+    const key = `${r.f}:${r.m.stream}`;
+    this.reads.get(key)?.idle.cancel();
+    this.reads.delete(key);
+  }
+
+  // ---- writes ----
+
+  private async writeOpen(r: Req<typeof W.WriteOpen>): Promise<Infer<typeof W.WriteReady>> {
+    const key = `${r.f}:${r.id}`;
+    if (!this.writes.has(key)) {
+      const m = r.m;
+      if (m.blockSize <= 0) throw new StrataError('INVALID_ARGUMENT', 'block size must be positive');
+      const ufs = this.ufs(m.ufsMount);
+      await ufs.writeFile(m.ufsPath, new Uint8Array(0));
+      this.writes.set(key, {
+        from: r.f, id: r.id, ufs, path: m.ufsPath, fileId: m.fileId, blockSize: m.blockSize, cache: m.cache,
+        nextSeq: 0, waiting: new Map(), applying: false, length: 0, block: [], blockBytes: 0, blockIndex: 0,
+        idle: this.idleTimer(() => this.abandon(key)),
+      });
+    }
+    return { t: 'WriteReady', stream: r.id, window: 8 };
+  }
+
+  private abandon(key: string): void {
+    const s = this.writes.get(key);
+    if (!s) return;
+    this.writes.delete(key);
+    if (s.done) return;
+    this.env.log.log('warn', `write of ${s.path} from ${s.from} abandoned after ${this.opts.rpcTimeoutMs} ms idle`);
+    s.failed = new StrataError('DEADLINE_EXCEEDED', `write of ${s.path} idle for ${this.opts.rpcTimeoutMs} ms`);
+    s.onApplied?.();
+  }
+
+  private stream(from: string, id: number): WriteStream {
+    const s = this.writes.get(`${from}:${id}`);
+    if (!s) throw new StrataError('NOT_FOUND', `no open write stream ${id} from ${from}`);
+    s.idle.cancel();
+    s.idle = this.idleTimer(() => this.abandon(`${from}:${id}`));
+    return s;
+  }
+
+  private writeChunk(r: Req<typeof W.WriteChunk>): void {
+    const s = this.stream(r.f, r.m.stream);
+    if (s.failed) throw s.failed;
+    if (r.m.seq < s.nextSeq) {
+      this.rpc.reply(r, { t: 'WriteAck', seq: r.m.seq });
+      return;
+    }
+    if (!s.waiting.has(r.m.seq)) s.waiting.set(r.m.seq, r);
+    void this.apply(s);
+  }
+
+  /** Applies chunks strictly in order; the network may deliver them out of order or twice. */
+  private async apply(s: WriteStream): Promise<void> {
+    if (s.applying) return;
+    s.applying = true;
+    try {
+      for (let r = s.waiting.get(s.nextSeq); r; r = s.waiting.get(s.nextSeq)) {
+        s.waiting.delete(s.nextSeq);
+        const data = r.m.data;
+        await s.ufs.append(s.path, data);
+        this.counters.bytesWrittenUfs += data.byteLength;
+        s.length += data.byteLength;
+        if (s.cache) this.fillBlock(s, data);
+        s.nextSeq++;
+        this.rpc.reply(r, { t: 'WriteAck', seq: r.m.seq });
+      }
+    } catch (e) {
+      s.failed = e instanceof StrataError ? e : new StrataError('UNAVAILABLE', `writing ${s.path} to the UFS failed: ${(e as Error).message}`);
+      for (const r of s.waiting.values()) this.rpc.replyError(r, s.failed);
+      s.waiting.clear();
+    } finally {
+      s.applying = false;
+      s.onApplied?.();
+    }
+  }
+
+  private fillBlock(s: WriteStream, data: Uint8Array): void {
+    let off = 0;
+    while (off < data.byteLength) {
+      const n = Math.min(s.blockSize - s.blockBytes, data.byteLength - off);
+      s.block.push(data.subarray(off, off + n));
+      s.blockBytes += n;
+      off += n;
+      if (s.blockBytes === s.blockSize) this.cacheBlock(s);
+    }
+  }
+
+  private cacheBlock(s: WriteStream): void {
+    if (s.blockBytes === 0) return;
+    const block = Buffer.concat(s.block, s.blockBytes);
+    const id = s.fileId * BLOCKS_PER_FILE + s.blockIndex;
+    s.block = [];
+    s.blockBytes = 0;
+    s.blockIndex++;
+    try {
+      this.store.put(id, new Uint8Array(block.buffer, block.byteOffset, block.byteLength));
+    } catch (e) {
+      this.env.log.log('warn', `block ${id} written through but not cached: ${(e as Error).message}`);
+    }
+  }
+
+  private async writeClose(r: Req<typeof W.WriteClose>): Promise<Infer<typeof W.WriteDone> | void> {
+    const key = `${r.f}:${r.m.stream}`;
+    const s = this.stream(r.f, r.m.stream);
+    if (s.done) return s.done;
+    if (r.m.abort) {
+      this.writes.delete(key);
+      s.idle.cancel();
+      await s.ufs.remove(s.path);
+      throw new StrataError('FAILED_PRECONDITION', `write of ${s.path} aborted by the client`);
+    }
+    while (s.nextSeq < r.m.chunks && !s.failed) {
+      // Chunks may still be on the wire: wait for the applier; the idle timer bounds the wait.
+      await new Promise<void>((resolve) => {
+        s.onApplied = resolve;
+      });
+    }
+    if (s.failed) throw s.failed;
+    await s.ufs.fsync(s.path);
+    if (s.cache) this.cacheBlock(s);
+    const st = await s.ufs.stat(s.path);
+    s.done = { t: 'WriteDone', length: s.length, mtimeMs: Math.max(0, Math.floor(st?.mtimeMs ?? 0)) };
+    return s.done;
+  }
+}

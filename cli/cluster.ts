@@ -1,0 +1,85 @@
+// Starting cluster processes: `strata local`, `strata master`, `strata worker`,
+// and the client host that `strata fs` commands run in.
+import { mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { resolve, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { K, type Conf } from '../actors/conf.js';
+import type { LogLevel } from '../actors/env.js';
+import { StrataClient } from '../actors/client/client.js';
+import { NodeHost } from '../actors/node/nact-host.js';
+import { clientOptions, clientRole, MASTER_ID, masterOptions, masterRole, ufsUri, workerOptions, workerRole } from '../actors/node/roles.js';
+import { StrataError } from '../actors/protocol/envelope.js';
+
+export function masterAddress(conf: Conf): string {
+  return `ws://${conf.str(K.masterHostname)}:${conf.int(K.masterRpcPort)}`;
+}
+
+export async function startMaster(conf: Conf): Promise<NodeHost> {
+  const workDir = resolve(conf.str(K.workDir));
+  const opts = masterOptions(conf, process.cwd());
+  if (opts.rootUfs.startsWith('file://')) mkdirSync(opts.rootUfs.slice('file://'.length), { recursive: true });
+  return NodeHost.start({
+    conf,
+    listen: { host: conf.str(K.masterHostname), port: conf.int(K.masterRpcPort) },
+    nodes: [{ id: MASTER_ID, dataDir: join(workDir, 'master'), create: masterRole(opts) }],
+    logLevel: conf.str(K.logLevel) as LogLevel,
+  });
+}
+
+export async function startWorker(conf: Conf, id: string, port: number): Promise<NodeHost> {
+  const workDir = resolve(conf.str(K.workDir));
+  let host: NodeHost | undefined;
+  const address = () => host?.address ?? `ws://${conf.str(K.workerHostname)}:${port}`;
+  host = await NodeHost.start({
+    conf,
+    listen: { host: conf.str(K.workerHostname), port },
+    nodes: [{ id, dataDir: join(workDir, id), create: workerRole(workerOptions(conf, address)) }],
+    logLevel: conf.str(K.logLevel) as LogLevel,
+  });
+  host.learnAddress(MASTER_ID, masterAddress(conf));
+  return host;
+}
+
+/** Fails fast with one clear line when nothing listens at the master's address. */
+export async function checkReachable(address: string, timeoutMs = 3000): Promise<void> {
+  const u = new URL(address);
+  await new Promise<void>((ok, fail) => {
+    const sock = connect({ host: u.hostname, port: Number(u.port) });
+    const timer = setTimeout(() => {
+      sock.destroy();
+      fail(new StrataError('UNAVAILABLE', `cannot reach the master at ${address}: no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    sock.once('connect', () => {
+      clearTimeout(timer);
+      sock.end();
+      ok();
+    });
+    sock.once('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      fail(new StrataError('UNAVAILABLE', `cannot reach the master at ${address}: ${e.code === 'ECONNREFUSED' ? 'connection refused (is it running? `strata local` starts one)' : e.message}`));
+    });
+  });
+}
+
+export interface ClientSession {
+  client: StrataClient;
+  close(): Promise<void>;
+}
+
+export async function openClient(conf: Conf): Promise<ClientSession> {
+  const address = masterAddress(conf);
+  await checkReachable(address);
+  const id = `client-${randomBytes(4).toString('hex')}`;
+  const host = await NodeHost.start({
+    conf,
+    nodes: [{ id, dataDir: join(tmpdir(), 'strata-client'), create: clientRole(clientOptions(conf)) }],
+    logLevel: conf.str(K.logLevel) as LogLevel,
+  });
+  host.learnAddress(MASTER_ID, address);
+  const client = host.actor(id) as StrataClient;
+  return { client, close: () => host.shutdown() };
+}
+
+export { ufsUri };

@@ -1,0 +1,173 @@
+// `strata fs <command>`: Alluxio's shell commands against a running cluster.
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { once } from 'node:events';
+import type { Command } from 'commander';
+import type { FileInfo, StrataClient } from '../actors/client/client.js';
+import type { Conf } from '../actors/conf.js';
+import { StrataError } from '../actors/protocol/envelope.js';
+import { openClient } from './cluster.js';
+
+type Out = (line: string) => void;
+
+export function formatTime(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+function inStrataPercent(f: FileInfo): number {
+  if (f.isDir || f.length === 0) return 100;
+  const cached = f.blocks.filter((b) => b.locations.length > 0).reduce((n, b) => n + b.length, 0);
+  return Math.floor((cached * 100) / f.length);
+}
+
+export function formatLsLine(f: FileInfo): string {
+  const size = f.isDir ? '' : String(f.length);
+  const state = f.persisted ? 'PERSISTED' : f.completed ? 'NOT_PERSISTED' : 'INCOMPLETE';
+  const kind = f.isDir ? 'DIR' : `${inStrataPercent(f)}%`;
+  return `${size.padStart(12)}  ${state.padEnd(13)}  ${formatTime(f.mtimeMs)}  ${kind.padStart(4)}  ${f.path}`;
+}
+
+async function withClient<T>(conf: Conf, fn: (c: StrataClient) => Promise<T>): Promise<T> {
+  const s = await openClient(conf);
+  try {
+    return await fn(s.client);
+  } finally {
+    await s.close();
+  }
+}
+
+export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): void {
+  fs.command('ls')
+    .description('list a directory (or show one file)')
+    .argument('<path>')
+    .option('-R, --recursive', 'list subdirectories recursively')
+    .option('--json', 'print JSON')
+    .action(async (path: string, o: { recursive?: boolean; json?: boolean }) => {
+      await withClient(conf(), async (c) => {
+        const all: FileInfo[] = [];
+        const walk = async (p: string) => {
+          for (const e of await c.listStatus(p)) {
+            all.push(e);
+            if (o.recursive && e.isDir) await walk(e.path);
+          }
+        };
+        await walk(path);
+        if (o.json) out(JSON.stringify(all.map(({ blocks: _b, ...rest }) => rest)));
+        else for (const e of all) out(formatLsLine(e));
+      });
+    });
+
+  fs.command('stat')
+    .description('show a path\'s metadata and block locations')
+    .argument('<path>')
+    .option('--json', 'print JSON')
+    .action(async (path: string, o: { json?: boolean }) => {
+      await withClient(conf(), async (c) => {
+        const f = await c.getStatus(path);
+        if (o.json) {
+          out(JSON.stringify(f));
+          return;
+        }
+        out(`${f.path} is a ${f.isDir ? 'directory' : 'file'} path.`);
+        out(`  fileId: ${f.fileId}`);
+        out(`  length: ${f.length}`);
+        out(`  lastModified: ${formatTime(f.mtimeMs)}`);
+        out(`  persisted: ${f.persisted}  completed: ${f.completed}`);
+        out(`  ufs: ${f.ufsMount}${f.ufsMount.endsWith('/') ? '' : '/'}${f.ufsPath}`);
+        if (!f.isDir) {
+          out(`  blockSize: ${f.blockSize}  inStrata: ${inStrataPercent(f)}%`);
+          for (const b of f.blocks) out(`  block ${b.id} [${b.offset}, ${b.offset + b.length}) on ${b.locations.map((l) => `${l.workerId}(${l.address})`).join(', ') || 'no worker (read-through)'}`);
+        }
+      });
+    });
+
+  fs.command('cat')
+    .description('print a file')
+    .argument('<path>')
+    .action(async (path: string) => {
+      await withClient(conf(), async (c) => {
+        await c.read(path, async (chunk) => {
+          if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
+        });
+      });
+    });
+
+  fs.command('mkdir')
+    .description('create directories (parents included)')
+    .argument('<paths...>')
+    .action(async (paths: string[]) => {
+      await withClient(conf(), async (c) => {
+        for (const p of paths) {
+          await c.mkdir(p, true);
+          out(`Successfully created directory ${p}`);
+        }
+      });
+    });
+
+  fs.command('rm')
+    .description('remove a file, or a directory with -R (from the UFS too)')
+    .argument('<paths...>')
+    .option('-R, --recursive', 'remove directories and their contents')
+    .action(async (paths: string[], o: { recursive?: boolean }) => {
+      await withClient(conf(), async (c) => {
+        for (const p of paths) {
+          const f = await c.getStatus(p);
+          if (f.isDir && !o.recursive) throw new StrataError('FAILED_PRECONDITION', `${p} is a directory; use rm -R`);
+          await c.delete(p, Boolean(o.recursive));
+          out(`${p} has been removed`);
+        }
+      });
+    });
+
+  fs.command('copyFromLocal')
+    .description('copy a local file into strata')
+    .argument('<src>')
+    .argument('<dst>')
+    .option('--overwrite', 'replace an existing file')
+    .action(async (src: string, dst: string, o: { overwrite?: boolean }) => {
+      const local = resolve(src);
+      let st;
+      try {
+        st = statSync(local);
+      } catch {
+        throw new StrataError('NOT_FOUND', `local file ${local} does not exist`);
+      }
+      if (!st.isFile()) throw new StrataError('INVALID_ARGUMENT', `${local} is not a regular file`);
+      await withClient(conf(), async (c) => {
+        let target = dst;
+        if (await c.exists(dst).catch(() => false)) {
+          const d = await c.getStatus(dst);
+          if (d.isDir) target = `${dst.replace(/\/$/, '')}/${local.split('/').pop()}`;
+        }
+        const f = await c.writeFile(target, createReadStream(local, { highWaterMark: 1 << 20 }), { overwrite: Boolean(o.overwrite) });
+        out(`Copied file://${local} to ${f.path}`);
+      });
+    });
+
+  fs.command('copyToLocal')
+    .description('copy a strata file to the local disk')
+    .argument('<src>')
+    .argument('<dst>')
+    .action(async (src: string, dst: string) => {
+      await withClient(conf(), async (c) => {
+        let local = resolve(dst);
+        try {
+          if (statSync(local).isDirectory()) local = `${local}/${src.split('/').pop()}`;
+        } catch {
+          // A new file: write it where asked.
+        }
+        const w = createWriteStream(local);
+        try {
+          await c.read(src, async (chunk) => {
+            if (!w.write(chunk)) await once(w, 'drain');
+          });
+        } finally {
+          w.end();
+          await once(w, 'close');
+        }
+        out(`Copied ${src} to file://${local}`);
+      });
+    });
+}

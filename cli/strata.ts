@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+// The `strata` command.
+import { rmSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import { Command } from 'commander';
+import { ConfError, K, type Conf } from '../actors/conf.js';
+import { isStrataError } from '../actors/protocol/envelope.js';
+import { STRATA_VERSION } from '../actors/master/master.js';
+import { installShutdownHandlers } from '../transport/shutdown.js';
+import { loadConf } from './conf-loader.js';
+import { masterAddress, startMaster, startWorker } from './cluster.js';
+import { registerFsCommands } from './fs-commands.js';
+import { registerSimCommands } from './sim-commands.js';
+import type { NodeHost } from '../actors/node/nact-host.js';
+
+const out = (line: string): void => void process.stdout.write(line + '\n');
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+const program = new Command();
+program
+  .name('strata')
+  .description('strata: one namespace over many storage systems, cached close to the compute')
+  .version(STRATA_VERSION, '-v, --version')
+  .option('--conf <key=value>', 'set a property (repeatable)', collect, [] as string[])
+  .option('--debug', 'print stack traces on errors');
+
+let cached: Conf | undefined;
+const conf = (): Conf => (cached ??= loadConf({ confFlags: program.opts<{ conf: string[] }>().conf }));
+
+/** Runs until SIGINT/SIGTERM, then shuts every host down (actors stop, files sync, links close). */
+function holdOpen(hosts: NodeHost[]): Promise<void> {
+  return new Promise<void>(() => {
+    installShutdownHandlers(
+      { shutdown: async () => void (await Promise.all(hosts.map((h) => h.shutdown()))) },
+      { onSignal: (s) => process.stderr.write(`${s}: shutting down\n`) },
+    );
+  });
+}
+
+program
+  .command('local')
+  .description('run a master and workers on this machine over WebSocket on loopback')
+  .option('--workers <n>', 'number of workers', '2')
+  .action(async (o: { workers: string }) => {
+    const c = conf();
+    const n = Number.parseInt(o.workers, 10);
+    if (!(n >= 1 && n <= 64)) throw new ConfError(`--workers must be between 1 and 64, got ${o.workers}`);
+    const master = await startMaster(c);
+    const workers: NodeHost[] = [];
+    for (let i = 0; i < n; i++) workers.push(await startWorker(c, `worker-${i}`, c.int(K.workerRpcPort) === 0 ? 0 : c.int(K.workerRpcPort) + 10 * i));
+    const ufs = resolve(c.str(K.rootUfs));
+    out(`strata ${STRATA_VERSION} local cluster is up`);
+    out(`  master    ${master.address}`);
+    workers.forEach((w, i) => out(`  worker-${i}  ${w.address}`));
+    out(`  root UFS  ${ufs}`);
+    out('');
+    out('Try, in another terminal:');
+    out('  npx strata fs ls /');
+    out('  npx strata fs copyFromLocal README.md /README.md');
+    out('  npx strata fs cat /README.md');
+    out('  npx strata fs stat /README.md');
+    out('Press Ctrl-C to stop.');
+    await holdOpen([master, ...workers]);
+  });
+
+program
+  .command('master')
+  .description('run a master process')
+  .action(async () => {
+    const host = await startMaster(conf());
+    out(`master listening at ${host.address}`);
+    await holdOpen([host]);
+  });
+
+program
+  .command('worker')
+  .description('run a worker process')
+  .option('--id <id>', 'worker id', 'worker-0')
+  .action(async (o: { id: string }) => {
+    const c = conf();
+    const host = await startWorker(c, o.id, c.int(K.workerRpcPort));
+    out(`${o.id} listening at ${host.address}, master ${masterAddress(c)}`);
+    await holdOpen([host]);
+  });
+
+program
+  .command('format')
+  .description('delete the master journal and worker storage under strata.work.dir (the UFS is kept)')
+  .action(() => {
+    const dir = resolve(conf().str(K.workDir));
+    rmSync(join(dir, 'master'), { recursive: true, force: true });
+    for (let i = 0; i < 64; i++) rmSync(join(dir, `worker-${i}`), { recursive: true, force: true });
+    out(`Formatted ${dir} (journal and worker storage removed)`);
+  });
+
+program
+  .command('getConf')
+  .description('print a property, or every property with its source')
+  .argument('[key]')
+  .option('--source', 'also print where each value came from')
+  .action((key: string | undefined, o: { source?: boolean }) => {
+    const c = conf();
+    if (key) {
+      out(o.source ? `${c.raw(key)} (${c.source(key)})` : c.raw(key));
+      return;
+    }
+    for (const e of c.entries()) out(o.source ? `${e.name}=${e.value} (${e.source})` : `${e.name}=${e.value}`);
+  });
+
+program.command('version').description('print the version').action(() => out(STRATA_VERSION));
+
+registerFsCommands(program.command('fs').description('file system commands against a running cluster'), conf, out);
+registerSimCommands(program.command('sim').description('deterministic simulation'), out);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  const debug = program.opts<{ debug?: boolean }>().debug;
+  if (isStrataError(e)) process.stderr.write(`${e.code}: ${e.message}\n`);
+  else if (e instanceof ConfError) process.stderr.write(`configuration error: ${e.message}\n`);
+  else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+  if (debug && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+  process.exitCode = 1;
+}

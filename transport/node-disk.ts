@@ -1,0 +1,415 @@
+// The real Disk: a directory tree on node:fs, with the same path rules as the
+// simulated disk (relative '/'-separated paths, '' or '/' the root, '..' refused)
+// plus the checks only a real file system needs: encoded separators, NUL bytes
+// and symlinks that lead outside the root are refused, so a hostile path from a
+// client can never reach another part of the machine.
+import * as fs from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import * as nodePath from 'node:path';
+import { DiskError, type Disk, type FileStat } from '../actors/env.js';
+
+type DiskCode = DiskError['code'];
+
+const ERRNO: Record<string, DiskCode> = {
+  ENOENT: 'ENOENT',
+  EEXIST: 'EEXIST',
+  ENOTEMPTY: 'EEXIST',
+  ENOTDIR: 'ENOTDIR',
+  EISDIR: 'EISDIR',
+  ENOSPC: 'ENOSPC',
+  EDQUOT: 'ENOSPC',
+  EFBIG: 'ENOSPC',
+  EACCES: 'EACCES',
+  EPERM: 'EACCES',
+  EROFS: 'EACCES',
+  ELOOP: 'EACCES',
+  EINVAL: 'EINVAL',
+  ENAMETOOLONG: 'EINVAL',
+  EIO: 'EIO',
+};
+
+function mapError(e: unknown, op: string, rel: string): DiskError {
+  if (e instanceof DiskError) return e;
+  const errno = (e as NodeJS.ErrnoException).code ?? '';
+  const code = ERRNO[errno] ?? 'EIO';
+  return new DiskError(code, `${op} ${rel || '/'}: ${errno || (e as Error).message}`);
+}
+
+/** Splits a disk path into safe segments, or throws. */
+export function safeSegments(path: string): string[] {
+  if (typeof path !== 'string') throw new DiskError('EINVAL', 'path is not a string');
+  if (path.includes('\0')) throw new DiskError('EINVAL', `path contains a NUL byte: ${JSON.stringify(path)}`);
+  if (path.includes('\\')) throw new DiskError('EINVAL', `path contains a backslash: ${JSON.stringify(path)}`);
+  // Someone decoding the path later must not turn it into a separator or a '..'.
+  if (/%(2f|5c|2e|00)/i.test(path)) throw new DiskError('EINVAL', `path contains an encoded separator or dot: ${JSON.stringify(path)}`);
+  const out: string[] = [];
+  for (const p of path.split('/')) {
+    if (p === '' || p === '.') continue;
+    if (p === '..') throw new DiskError('EINVAL', `path escapes the disk root: ${JSON.stringify(path)}`);
+    out.push(p);
+  }
+  return out;
+}
+
+interface CachedHandle {
+  handle: Promise<FileHandle>;
+  /** Appends to one file run one at a time so partial writes cannot interleave. */
+  chain: Promise<void>;
+  lastUse: number;
+  dirty: boolean;
+}
+
+export interface NodeDiskOptions {
+  /** Open append handles kept; the least recently used is closed beyond this. */
+  maxOpenHandles?: number;
+  /** A cached handle unused this long is closed. */
+  idleCloseMs?: number;
+}
+
+export class NodeDisk implements Disk {
+  readonly root: string;
+  private readonly realRoot: string;
+  private readonly handles = new Map<string, CachedHandle>();
+  private readonly maxHandles: number;
+  private readonly idleMs: number;
+  private sweeper: NodeJS.Timeout | undefined;
+  /** Files whose creation has not been made durable by a directory fsync. */
+  private readonly unsyncedEntries = new Set<string>();
+  private closed = false;
+
+  constructor(root: string, opts: NodeDiskOptions = {}) {
+    this.root = nodePath.resolve(root);
+    fs.mkdirSync(this.root, { recursive: true });
+    this.realRoot = fs.realpathSync(this.root);
+    this.maxHandles = opts.maxOpenHandles ?? 32;
+    this.idleMs = opts.idleCloseMs ?? 5000;
+  }
+
+  /** Absolute path for a disk path, after checking that it stays under the root. */
+  private async resolve(path: string, op: string): Promise<{ abs: string; rel: string }> {
+    if (this.closed) throw new DiskError('EIO', `${op} ${path}: disk is closed`);
+    const segs = safeSegments(path);
+    const rel = segs.join('/');
+    const abs = segs.length === 0 ? this.root : nodePath.join(this.root, ...segs);
+    await this.checkInside(abs, rel);
+    return { abs, rel };
+  }
+
+  /** Follows symlinks along the existing part of `abs`; refuses if they lead outside. */
+  private async checkInside(abs: string, rel: string): Promise<void> {
+    let probe = abs;
+    for (;;) {
+      try {
+        const real = await fs.promises.realpath(probe);
+        if (real !== this.realRoot && !real.startsWith(this.realRoot + nodePath.sep)) {
+          throw new DiskError('EACCES', `path leads outside the disk root: ${rel}`);
+        }
+        return;
+      } catch (e) {
+        if (e instanceof DiskError) throw e;
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT' && code !== 'ENOTDIR') throw mapError(e, 'resolve', rel);
+        // A dangling symlink must not be created through either.
+        try {
+          const l = await fs.promises.lstat(probe);
+          if (l.isSymbolicLink()) throw new DiskError('EACCES', `path goes through a dangling symlink: ${rel}`);
+        } catch (le) {
+          if (le instanceof DiskError) throw le;
+        }
+        const parent = nodePath.dirname(probe);
+        if (parent === probe || probe === this.root) return;
+        probe = parent;
+      }
+    }
+  }
+
+  async stat(path: string): Promise<FileStat | null> {
+    const { abs, rel } = await this.resolve(path, 'stat');
+    try {
+      const s = await fs.promises.stat(abs);
+      return { size: s.size, mtimeMs: s.mtimeMs, isDir: s.isDirectory() };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+      throw mapError(e, 'stat', rel);
+    }
+  }
+
+  async list(dir: string): Promise<string[]> {
+    const { abs, rel } = await this.resolve(dir, 'list');
+    try {
+      return (await fs.promises.readdir(abs)).sort();
+    } catch (e) {
+      throw mapError(e, 'list', rel);
+    }
+  }
+
+  async mkdir(dir: string): Promise<void> {
+    const { abs, rel } = await this.resolve(dir, 'mkdir');
+    try {
+      const first = await fs.promises.mkdir(abs, { recursive: true });
+      if (first) await this.syncDir(nodePath.dirname(first));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new DiskError('ENOTDIR', `mkdir ${rel}: a file is in the way`);
+      throw mapError(e, 'mkdir', rel);
+    }
+  }
+
+  async readFile(path: string): Promise<Uint8Array> {
+    const { abs, rel } = await this.resolve(path, 'read');
+    try {
+      const b = await fs.promises.readFile(abs);
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    } catch (e) {
+      throw mapError(e, 'read', rel);
+    }
+  }
+
+  async read(path: string, offset: number, length: number): Promise<Uint8Array> {
+    const { abs, rel } = await this.resolve(path, 'read');
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new DiskError('EINVAL', `read ${rel}: bad range ${offset}+${length}`);
+    }
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(abs, 'r');
+      const size = (await fh.stat()).size;
+      const n = Math.max(0, Math.min(length, size - offset));
+      const buf = Buffer.allocUnsafe(n);
+      let got = 0;
+      while (got < n) {
+        const { bytesRead } = await fh.read(buf, got, n - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return new Uint8Array(buf.buffer, buf.byteOffset, got);
+    } catch (e) {
+      throw mapError(e, 'read', rel);
+    } finally {
+      await fh?.close().catch(() => {});
+    }
+  }
+
+  async writeFile(path: string, data: Uint8Array): Promise<void> {
+    const { abs, rel } = await this.resolve(path, 'write');
+    await this.dropHandle(rel);
+    try {
+      await this.ensureParent(abs, rel);
+      const existed = await exists(abs);
+      await fs.promises.writeFile(abs, data);
+      if (!existed) this.unsyncedEntries.add(rel);
+    } catch (e) {
+      throw mapError(e, 'write', rel);
+    }
+  }
+
+  async append(path: string, data: Uint8Array): Promise<void> {
+    const { abs, rel } = await this.resolve(path, 'append');
+    const h = this.appendHandle(abs, rel);
+    const run = h.chain.then(async () => {
+      const fh = await h.handle;
+      let done = 0;
+      while (done < data.byteLength) {
+        const { bytesWritten } = await fh.write(data, done, data.byteLength - done);
+        done += bytesWritten;
+      }
+      h.dirty = true;
+      h.lastUse = Date.now();
+    });
+    h.chain = run.catch(() => {});
+    try {
+      await run;
+    } catch (e) {
+      // A failed handle (e.g. the file was removed underneath) is not reused.
+      if (this.handles.get(rel) === h) await this.dropHandle(rel);
+      throw mapError(e, 'append', rel);
+    }
+  }
+
+  async truncate(path: string, size: number): Promise<void> {
+    const { abs, rel } = await this.resolve(path, 'truncate');
+    const h = this.handles.get(rel);
+    try {
+      if (h) {
+        await h.chain;
+        await (await h.handle).truncate(size);
+      } else {
+        const st = await fs.promises.stat(abs);
+        if (st.isDirectory()) throw new DiskError('EISDIR', `truncate ${rel}: is a directory`);
+        await fs.promises.truncate(abs, size);
+      }
+    } catch (e) {
+      throw mapError(e, 'truncate', rel);
+    }
+  }
+
+  async fsync(path: string): Promise<void> {
+    const { abs, rel } = await this.resolve(path, 'fsync');
+    try {
+      const h = this.handles.get(rel);
+      if (h) {
+        await h.chain;
+        await (await h.handle).sync();
+        h.dirty = false;
+        h.lastUse = Date.now();
+      } else {
+        const fh = await open(abs, 'r+');
+        try {
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      }
+      if (this.unsyncedEntries.delete(rel)) await this.syncDir(nodePath.dirname(abs));
+    } catch (e) {
+      throw mapError(e, 'fsync', rel);
+    }
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const a = await this.resolve(from, 'rename');
+    const b = await this.resolve(to, 'rename');
+    await this.dropHandlesUnder(a.rel);
+    await this.dropHandlesUnder(b.rel);
+    try {
+      await this.ensureParent(b.abs, b.rel);
+      await fs.promises.rename(a.abs, b.abs);
+      await this.syncDir(nodePath.dirname(b.abs));
+      if (nodePath.dirname(a.abs) !== nodePath.dirname(b.abs)) await this.syncDir(nodePath.dirname(a.abs));
+      if (this.unsyncedEntries.delete(a.rel)) this.unsyncedEntries.add(b.rel);
+    } catch (e) {
+      throw mapError(e, 'rename', `${a.rel} -> ${b.rel}`);
+    }
+  }
+
+  async remove(path: string): Promise<void> {
+    const { abs, rel } = await this.resolve(path, 'remove');
+    await this.dropHandlesUnder(rel);
+    try {
+      if (rel === '') {
+        for (const name of await fs.promises.readdir(abs)) await fs.promises.rm(nodePath.join(abs, name), { recursive: true, force: true });
+        await this.syncDir(abs);
+        return;
+      }
+      // rm on a symlink removes the link itself, never what it points to.
+      await fs.promises.rm(abs, { recursive: true, force: true });
+      await this.syncDir(nodePath.dirname(abs));
+    } catch (e) {
+      throw mapError(e, 'remove', rel);
+    }
+  }
+
+  /** Syncs and closes every cached handle. The disk refuses operations afterwards. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const rels = [...this.handles.keys()];
+    for (const rel of rels) await this.dropHandle(rel, true);
+    this.closed = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
+
+  /** Open cached append handles (for tests). */
+  openHandles(): number {
+    return this.handles.size;
+  }
+
+  private appendHandle(abs: string, rel: string): CachedHandle {
+    let h = this.handles.get(rel);
+    if (h) {
+      // Most recently used moves to the end of the map's order.
+      this.handles.delete(rel);
+      this.handles.set(rel, h);
+      return h;
+    }
+    const entry: CachedHandle = { handle: Promise.resolve(undefined as unknown as FileHandle), chain: Promise.resolve(), lastUse: Date.now(), dirty: false };
+    entry.handle = (async () => {
+      await this.ensureParent(abs, rel);
+      const existed = await exists(abs);
+      const fh = await open(abs, 'a');
+      if (!existed) this.unsyncedEntries.add(rel);
+      return fh;
+    })();
+    entry.handle.catch(() => {});
+    this.handles.set(rel, entry);
+    this.evictHandles();
+    this.startSweeper();
+    return entry;
+  }
+
+  private evictHandles(): void {
+    while (this.handles.size > this.maxHandles) {
+      const oldest = this.handles.keys().next().value as string;
+      void this.dropHandle(oldest);
+    }
+  }
+
+  private startSweeper(): void {
+    if (this.sweeper || this.idleMs <= 0) return;
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const [rel, h] of this.handles) if (now - h.lastUse >= this.idleMs) void this.dropHandle(rel);
+      if (this.handles.size === 0 && this.sweeper) {
+        clearInterval(this.sweeper);
+        this.sweeper = undefined;
+      }
+    }, Math.max(100, Math.floor(this.idleMs / 2)));
+    this.sweeper.unref();
+  }
+
+  /**
+   * Closes a cached handle. Unsynced data stays in the page cache, exactly as if
+   * the handle had stayed open, so durability still needs an fsync by path;
+   * `sync` is for shutdown, where syncing is the polite thing to do.
+   */
+  private async dropHandle(rel: string, sync = false): Promise<void> {
+    const h = this.handles.get(rel);
+    if (!h) return;
+    this.handles.delete(rel);
+    try {
+      await h.chain;
+      const fh = await h.handle;
+      if (sync && h.dirty) await fh.sync();
+      await fh.close();
+    } catch {
+      // Opening or syncing failed; the operation that needed it already reported it.
+    }
+  }
+
+  private async dropHandlesUnder(rel: string): Promise<void> {
+    for (const k of [...this.handles.keys()]) if (rel === '' || k === rel || k.startsWith(rel + '/')) await this.dropHandle(k);
+  }
+
+  private async ensureParent(abs: string, rel: string): Promise<void> {
+    const parent = nodePath.dirname(abs);
+    if (parent === this.root) return;
+    try {
+      const first = await fs.promises.mkdir(parent, { recursive: true });
+      if (first) await this.syncDir(nodePath.dirname(first));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTDIR') throw new DiskError('ENOTDIR', `${rel}: a parent is not a directory`);
+      throw e;
+    }
+  }
+
+  private async syncDir(dir: string): Promise<void> {
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(dir, 'r');
+      await fh.sync();
+    } catch {
+      // Some file systems refuse fsync on directories; the data fsync still holds.
+    } finally {
+      await fh?.close().catch(() => {});
+    }
+  }
+}
+
+async function exists(abs: string): Promise<boolean> {
+  try {
+    await fs.promises.lstat(abs);
+    return true;
+  } catch {
+    return false;
+  }
+}
