@@ -37,8 +37,8 @@ export async function startWorker(conf: Conf, id: string, port: number): Promise
     listen: { host: conf.str(K.workerHostname), port },
     nodes: [{ id, dataDir: join(workDir, id), create: workerRole(workerOptions(conf, address)) }],
     logLevel: conf.str(K.logLevel) as LogLevel,
+    peers: { [MASTER_ID]: masterAddress(conf) },
   });
-  host.learnAddress(MASTER_ID, masterAddress(conf));
   return host;
 }
 
@@ -75,9 +75,17 @@ export async function openClient(conf: Conf): Promise<ClientSession> {
   const host = await NodeHost.start({
     conf,
     nodes: [{ id, dataDir: join(tmpdir(), 'strata-client'), create: clientRole(clientOptions(conf)) }],
-    logLevel: conf.str(K.logLevel) as LogLevel,
+    // A shell command's own output is its result; link chatter would only clutter it.
+    logLevel: conf.source(K.logLevel) === 'default' ? 'warn' : (conf.str(K.logLevel) as LogLevel),
+    peers: { [MASTER_ID]: address },
   });
-  host.learnAddress(MASTER_ID, address);
+  try {
+    // Surfaces a refused handshake (wrong secret, version or cluster id) as one clear error.
+    await host.connect(address);
+  } catch (e) {
+    await host.shutdown();
+    throw e;
+  }
   const client = host.actor(id) as StrataClient;
   return { client, close: () => host.shutdown() };
 }

@@ -1,5 +1,5 @@
 // `strata fs <command>`: Alluxio's shell commands against a running cluster.
-import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { once } from 'node:events';
 import type { Command } from 'commander';
@@ -163,10 +163,14 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
           await c.read(src, async (chunk) => {
             if (!w.write(chunk)) await once(w, 'drain');
           });
-        } finally {
-          w.end();
-          await once(w, 'close');
+        } catch (e) {
+          // Leave no partial copy that could pass for the file.
+          w.destroy();
+          rmSync(local, { force: true });
+          throw e;
         }
+        w.end();
+        await once(w, 'close');
         out(`Copied ${src} to file://${local}`);
       });
     });

@@ -110,10 +110,13 @@ const SEP = '\u0001';
 export class Network {
   private readonly endpoints = new Map<NodeId, Endpoint>();
   private readonly links = new Map<string, Link>();
+  /** The same links by sender then receiver: no string building on the send path. */
+  private readonly linksFrom = new Map<NodeId, Map<NodeId, Link>>();
   /** Directed links currently cut, as from SEP to. */
   private readonly cut = new Set<string>();
   private partitionHeal: { cancel(): void } | undefined;
   private nemesisOn = false;
+  private nemesisTimer: { cancel(): void } | undefined;
   private _faults: NetworkFaults;
   maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
   readonly stats: NetworkStats = {
@@ -137,6 +140,7 @@ export class Network {
 
   configure(changes: Partial<NetworkFaults>): void {
     this._faults = { ...this._faults, ...changes };
+    this.armNemesis();
   }
 
   /** The liveness phase: heal everything, stop injecting faults, keep the delays. */
@@ -156,14 +160,20 @@ export class Network {
   }
 
   private link(from: NodeId, to: NodeId): Link {
-    const key = from + SEP + to;
-    let l = this.links.get(key);
+    let out = this.linksFrom.get(from);
+    if (out === undefined) {
+      out = new Map();
+      this.linksFrom.set(from, out);
+    }
+    let l = out.get(to);
     if (l === undefined) {
+      const key = from + SEP + to;
       const [lo, hi] = this._faults.baseDelayMs;
       // Forked by name so a link's delay does not depend on which link was used first.
       const base = from === to ? 0.005 : this.rng.fork('link:' + key).range(lo, hi);
       l = { base, blocked: this.cut.has(key), clogUntil: 0, busyUntil: 0, lastAt: 0 };
       this.links.set(key, l);
+      out.set(to, l);
     }
     return l;
   }
@@ -295,7 +305,8 @@ export class Network {
   /** Splits the nodes into a random majority and minority. Returns [majority, minority]. */
   splitRandom(rng: Prng = this.rng): [NodeId[], NodeId[]] {
     const ids = rng.shuffle(this.nodes());
-    const minority = ids.splice(0, Math.floor(ids.length / 2) > 0 ? rng.intRange(1, Math.floor(ids.length / 2)) : 0);
+    const half = Math.floor(ids.length / 2);
+    const minority = ids.splice(0, half > 0 ? rng.intRange(1, half) : 0);
     this.partition(ids, minority);
     return [ids, minority];
   }
@@ -322,34 +333,43 @@ export class Network {
 
   /**
    * Starts the fault injector: each tick may open a partition (healed after a
-   * random time) or clog a link, at the rates in `faults`.
+   * random time) or clog a link, at the rates in `faults`. It ticks only while
+   * those rates are non-zero, so a quiet network lets the event queue drain
+   * (which is how a stuck run is told apart from a busy one).
    */
   startNemesis(): void {
-    if (this.nemesisOn) return;
     this.nemesisOn = true;
-    const tick = (): void => {
-      const f = this._faults;
-      const rng = this.rng;
-      const ids = this.nodes();
-      if (ids.length >= 2) {
-        if (this.cut.size === 0 && f.partitionP > 0 && rng.next() < f.partitionP) {
-          const kind = rng.int(3);
-          if (kind === 0) this.isolate(rng.pick(ids));
-          else if (kind === 1) this.splitRandom(rng);
-          else {
-            const from = rng.pick(ids);
-            this.blockOneWay(from, rng.pick(ids.filter((x) => x !== from)));
-          }
-          const heal = this.sim.schedule(rng.range(f.partitionMs[0], f.partitionMs[1]), 'nemesis', 'heal', () => this.heal());
-          this.partitionHeal = heal;
-        }
-        if (f.clogP > 0 && rng.next() < f.clogP) {
-          const from = rng.pick(ids);
-          this.clog(from, rng.pick(ids.filter((x) => x !== from)), rng.range(f.clogMs[0], f.clogMs[1]));
-        }
+    this.armNemesis();
+  }
+
+  private armNemesis(): void {
+    const f = this._faults;
+    if (!this.nemesisOn || this.nemesisTimer !== undefined || (f.partitionP <= 0 && f.clogP <= 0)) return;
+    this.nemesisTimer = this.sim.schedule(f.nemesisIntervalMs, 'nemesis', 'nemesis', () => {
+      this.nemesisTimer = undefined;
+      this.nemesisTick();
+      this.armNemesis();
+    });
+  }
+
+  private nemesisTick(): void {
+    const f = this._faults;
+    const rng = this.rng;
+    const ids = this.nodes();
+    if (ids.length < 2) return;
+    if (this.cut.size === 0 && f.partitionP > 0 && rng.next() < f.partitionP) {
+      const kind = rng.int(3);
+      if (kind === 0) this.isolate(rng.pick(ids));
+      else if (kind === 1) this.splitRandom(rng);
+      else {
+        const from = rng.pick(ids);
+        this.blockOneWay(from, rng.pick(ids.filter((x) => x !== from)));
       }
-      this.sim.schedule(f.nemesisIntervalMs, 'nemesis', 'nemesis', tick);
-    };
-    this.sim.schedule(this._faults.nemesisIntervalMs, 'nemesis', 'nemesis', tick);
+      this.partitionHeal = this.sim.schedule(rng.range(f.partitionMs[0], f.partitionMs[1]), 'nemesis', 'heal', () => this.heal());
+    }
+    if (f.clogP > 0 && rng.next() < f.clogP) {
+      const from = rng.pick(ids);
+      this.clog(from, rng.pick(ids.filter((x) => x !== from)), rng.range(f.clogMs[0], f.clogMs[1]));
+    }
   }
 }

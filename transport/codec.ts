@@ -65,3 +65,57 @@ export function packRecord(value: unknown): Uint8Array {
 export function unpackRecord(bytes: Uint8Array): unknown {
   return packr.unpack(bytes);
 }
+
+/** Byte fields at least this large are framed without going through msgpackr's buffer. */
+export const LARGE_BYTES_MIN = 64 * 1024;
+
+const EMPTY_BYTES = new Uint8Array(0);
+
+/**
+ * The envelope as msgpack in two parts: `head`, then `tail` (a large byte field
+ * of the message, by reference) — their concatenation decodes like encode()'s
+ * output. The large field is moved last in key order (and `m` last in the
+ * envelope) so it ends the stream; key order means nothing to the schemas. This
+ * lets the transport put a 1 MiB chunk on the wire without packing it first.
+ * Returns no tail when the message has no large byte field.
+ */
+export function encodeParts(envelope: Envelope): { head: Uint8Array; tail?: Uint8Array } {
+  const m = envelope.m as unknown as Record<string, unknown>;
+  let bigKey: string | undefined;
+  let big: Uint8Array | undefined;
+  for (const k in m) {
+    const v = m[k];
+    if (v instanceof Uint8Array && v.byteLength >= LARGE_BYTES_MIN && (!big || v.byteLength > big.byteLength)) {
+      bigKey = k;
+      big = v;
+    }
+  }
+  if (!big || bigKey === undefined) return { head: encode(envelope) };
+  const body: Record<string, unknown> = {};
+  for (const k in m) if (k !== bigKey) body[k] = m[k];
+  body[bigKey] = EMPTY_BYTES;
+  const outer: Record<string, unknown> = {};
+  const env = envelope as unknown as Record<string, unknown>;
+  for (const k in env) if (k !== 'm') outer[k] = env[k];
+  outer.m = body;
+  const packed = packr.pack(outer);
+  const n = packed.byteLength;
+  // The placeholder must be the stream's last value, as bin8 of length 0.
+  if (n < 2 || packed[n - 2] !== 0xc4 || packed[n - 1] !== 0x00) return { head: encode(envelope) };
+  const len = big.byteLength;
+  const hdr = len < 0x100 ? 2 : len < 0x10000 ? 3 : 5;
+  const head = new Uint8Array(n - 2 + hdr);
+  head.set(packed.subarray(0, n - 2));
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  if (hdr === 2) {
+    head[n - 2] = 0xc4;
+    head[n - 1] = len;
+  } else if (hdr === 3) {
+    head[n - 2] = 0xc5;
+    view.setUint16(n - 1, len);
+  } else {
+    head[n - 2] = 0xc6;
+    view.setUint32(n - 1, len);
+  }
+  return { head, tail: big };
+}

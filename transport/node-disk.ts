@@ -53,8 +53,6 @@ export function safeSegments(path: string): string[] {
 
 interface CachedHandle {
   handle: Promise<FileHandle>;
-  /** Appends to one file run one at a time so partial writes cannot interleave. */
-  chain: Promise<void>;
   lastUse: number;
   dirty: boolean;
 }
@@ -70,6 +68,7 @@ export class NodeDisk implements Disk {
   readonly root: string;
   private readonly realRoot: string;
   private readonly handles = new Map<string, CachedHandle>();
+  private readonly queues = new Map<string, Promise<void>>();
   private readonly maxHandles: number;
   private readonly idleMs: number;
   private sweeper: NodeJS.Timeout | undefined;
@@ -85,14 +84,45 @@ export class NodeDisk implements Disk {
     this.idleMs = opts.idleCloseMs ?? 5000;
   }
 
-  /** Absolute path for a disk path, after checking that it stays under the root. */
-  private async resolve(path: string, op: string): Promise<{ abs: string; rel: string }> {
+  /** Absolute path for a disk path; synchronous so callers can queue in call order. */
+  private locate(path: string, op: string): { abs: string; rel: string } {
     if (this.closed) throw new DiskError('EIO', `${op} ${path}: disk is closed`);
     const segs = safeSegments(path);
     const rel = segs.join('/');
-    const abs = segs.length === 0 ? this.root : nodePath.join(this.root, ...segs);
-    await this.checkInside(abs, rel);
-    return { abs, rel };
+    return { abs: segs.length === 0 ? this.root : nodePath.join(this.root, ...segs), rel };
+  }
+
+  /**
+   * Runs operations on one path in the order they were called, as the simulated
+   * disk does: an append issued before a read is visible to that read.
+   */
+  private serial<T>(rels: string[], fn: () => Promise<T>): Promise<T> {
+    const prev = Promise.all(rels.map((r) => this.queues.get(r)));
+    const run = prev.then(fn);
+    const tail = run.then(
+      () => {},
+      () => {},
+    );
+    for (const r of rels) this.queues.set(r, tail);
+    void tail.then(() => {
+      for (const r of rels) if (this.queues.get(r) === tail) this.queues.delete(r);
+    });
+    return run;
+  }
+
+  /** locate + queue + containment check: the shape of every single-path operation. */
+  private op<T>(path: string, op: string, fn: (abs: string, rel: string) => Promise<T>): Promise<T> {
+    let loc: { abs: string; rel: string };
+    try {
+      loc = this.locate(path, op);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const { abs, rel } = loc;
+    return this.serial([rel], async () => {
+      await this.checkInside(abs, rel);
+      return fn(abs, rel);
+    });
   }
 
   /** Follows symlinks along the existing part of `abs`; refuses if they lead outside. */
@@ -123,188 +153,217 @@ export class NodeDisk implements Disk {
     }
   }
 
-  async stat(path: string): Promise<FileStat | null> {
-    const { abs, rel } = await this.resolve(path, 'stat');
-    try {
-      const s = await fs.promises.stat(abs);
-      return { size: s.size, mtimeMs: s.mtimeMs, isDir: s.isDirectory() };
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-      throw mapError(e, 'stat', rel);
-    }
-  }
-
-  async list(dir: string): Promise<string[]> {
-    const { abs, rel } = await this.resolve(dir, 'list');
-    try {
-      return (await fs.promises.readdir(abs)).sort();
-    } catch (e) {
-      throw mapError(e, 'list', rel);
-    }
-  }
-
-  async mkdir(dir: string): Promise<void> {
-    const { abs, rel } = await this.resolve(dir, 'mkdir');
-    try {
-      const first = await fs.promises.mkdir(abs, { recursive: true });
-      if (first) await this.syncDir(nodePath.dirname(first));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new DiskError('ENOTDIR', `mkdir ${rel}: a file is in the way`);
-      throw mapError(e, 'mkdir', rel);
-    }
-  }
-
-  async readFile(path: string): Promise<Uint8Array> {
-    const { abs, rel } = await this.resolve(path, 'read');
-    try {
-      const b = await fs.promises.readFile(abs);
-      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-    } catch (e) {
-      throw mapError(e, 'read', rel);
-    }
-  }
-
-  async read(path: string, offset: number, length: number): Promise<Uint8Array> {
-    const { abs, rel } = await this.resolve(path, 'read');
-    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw new DiskError('EINVAL', `read ${rel}: bad range ${offset}+${length}`);
-    }
-    let fh: FileHandle | undefined;
-    try {
-      fh = await open(abs, 'r');
-      const size = (await fh.stat()).size;
-      const n = Math.max(0, Math.min(length, size - offset));
-      const buf = Buffer.allocUnsafe(n);
-      let got = 0;
-      while (got < n) {
-        const { bytesRead } = await fh.read(buf, got, n - got, offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
+  stat(path: string): Promise<FileStat | null> {
+    return this.op(path, 'stat', async (abs, rel) => {
+      try {
+        const s = await fs.promises.stat(abs);
+        return { size: s.size, mtimeMs: s.mtimeMs, isDir: s.isDirectory() };
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+        throw mapError(e, 'stat', rel);
       }
-      return new Uint8Array(buf.buffer, buf.byteOffset, got);
-    } catch (e) {
-      throw mapError(e, 'read', rel);
-    } finally {
-      await fh?.close().catch(() => {});
-    }
-  }
-
-  async writeFile(path: string, data: Uint8Array): Promise<void> {
-    const { abs, rel } = await this.resolve(path, 'write');
-    await this.dropHandle(rel);
-    try {
-      await this.ensureParent(abs, rel);
-      const existed = await exists(abs);
-      await fs.promises.writeFile(abs, data);
-      if (!existed) this.unsyncedEntries.add(rel);
-    } catch (e) {
-      throw mapError(e, 'write', rel);
-    }
-  }
-
-  async append(path: string, data: Uint8Array): Promise<void> {
-    const { abs, rel } = await this.resolve(path, 'append');
-    const h = this.appendHandle(abs, rel);
-    const run = h.chain.then(async () => {
-      const fh = await h.handle;
-      let done = 0;
-      while (done < data.byteLength) {
-        const { bytesWritten } = await fh.write(data, done, data.byteLength - done);
-        done += bytesWritten;
-      }
-      h.dirty = true;
-      h.lastUse = Date.now();
     });
-    h.chain = run.catch(() => {});
-    try {
-      await run;
-    } catch (e) {
-      // A failed handle (e.g. the file was removed underneath) is not reused.
-      if (this.handles.get(rel) === h) await this.dropHandle(rel);
-      throw mapError(e, 'append', rel);
-    }
   }
 
-  async truncate(path: string, size: number): Promise<void> {
-    const { abs, rel } = await this.resolve(path, 'truncate');
-    const h = this.handles.get(rel);
-    try {
-      if (h) {
-        await h.chain;
-        await (await h.handle).truncate(size);
-      } else {
-        const st = await fs.promises.stat(abs);
-        if (st.isDirectory()) throw new DiskError('EISDIR', `truncate ${rel}: is a directory`);
-        await fs.promises.truncate(abs, size);
+  list(dir: string): Promise<string[]> {
+    return this.op(dir, 'list', async (abs, rel) => {
+      try {
+        return (await fs.promises.readdir(abs)).sort();
+      } catch (e) {
+        throw mapError(e, 'list', rel);
       }
-    } catch (e) {
-      throw mapError(e, 'truncate', rel);
-    }
+    });
   }
 
-  async fsync(path: string): Promise<void> {
-    const { abs, rel } = await this.resolve(path, 'fsync');
-    try {
-      const h = this.handles.get(rel);
-      if (h) {
-        await h.chain;
-        await (await h.handle).sync();
-        h.dirty = false;
-        h.lastUse = Date.now();
-      } else {
-        const fh = await open(abs, 'r+');
-        try {
-          await fh.sync();
-        } finally {
-          await fh.close();
+  mkdir(dir: string): Promise<void> {
+    return this.op(dir, 'mkdir', async (abs, rel) => {
+      try {
+        const first = await fs.promises.mkdir(abs, { recursive: true });
+        if (first) await this.syncDir(nodePath.dirname(first));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new DiskError('ENOTDIR', `mkdir ${rel}: a file is in the way`);
+        throw mapError(e, 'mkdir', rel);
+      }
+    });
+  }
+
+  readFile(path: string): Promise<Uint8Array> {
+    return this.op(path, 'read', async (abs, rel) => {
+      try {
+        const b = await fs.promises.readFile(abs);
+        return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+      } catch (e) {
+        throw mapError(e, 'read', rel);
+      }
+    });
+  }
+
+  read(path: string, offset: number, length: number): Promise<Uint8Array> {
+    return this.op(path, 'read', async (abs, rel) => {
+      if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+        throw new DiskError('EINVAL', `read ${rel}: bad range ${offset}+${length}`);
+      }
+      let fh: FileHandle | undefined;
+      try {
+        fh = await open(abs, 'r');
+        const size = (await fh.stat()).size;
+        const n = Math.max(0, Math.min(length, size - offset));
+        const buf = Buffer.allocUnsafe(n);
+        let got = 0;
+        while (got < n) {
+          const { bytesRead } = await fh.read(buf, got, n - got, offset + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
         }
+        return new Uint8Array(buf.buffer, buf.byteOffset, got);
+      } catch (e) {
+        throw mapError(e, 'read', rel);
+      } finally {
+        await fh?.close().catch(() => {});
       }
-      if (this.unsyncedEntries.delete(rel)) await this.syncDir(nodePath.dirname(abs));
-    } catch (e) {
-      throw mapError(e, 'fsync', rel);
-    }
+    });
   }
 
-  async rename(from: string, to: string): Promise<void> {
-    const a = await this.resolve(from, 'rename');
-    const b = await this.resolve(to, 'rename');
-    await this.dropHandlesUnder(a.rel);
-    await this.dropHandlesUnder(b.rel);
-    try {
-      await this.ensureParent(b.abs, b.rel);
-      await fs.promises.rename(a.abs, b.abs);
-      await this.syncDir(nodePath.dirname(b.abs));
-      if (nodePath.dirname(a.abs) !== nodePath.dirname(b.abs)) await this.syncDir(nodePath.dirname(a.abs));
-      if (this.unsyncedEntries.delete(a.rel)) this.unsyncedEntries.add(b.rel);
-    } catch (e) {
-      throw mapError(e, 'rename', `${a.rel} -> ${b.rel}`);
-    }
+  writeFile(path: string, data: Uint8Array): Promise<void> {
+    return this.op(path, 'write', async (abs, rel) => {
+      await this.dropHandle(rel);
+      try {
+        await this.ensureParent(abs, rel);
+        const existed = await exists(abs);
+        await fs.promises.writeFile(abs, data);
+        if (!existed) this.unsyncedEntries.add(rel);
+      } catch (e) {
+        throw mapError(e, 'write', rel);
+      }
+    });
   }
 
-  async remove(path: string): Promise<void> {
-    const { abs, rel } = await this.resolve(path, 'remove');
-    await this.dropHandlesUnder(rel);
+  append(path: string, data: Uint8Array): Promise<void> {
+    let loc: { abs: string; rel: string };
     try {
-      if (rel === '') {
-        for (const name of await fs.promises.readdir(abs)) await fs.promises.rm(nodePath.join(abs, name), { recursive: true, force: true });
-        await this.syncDir(abs);
-        return;
-      }
-      // rm on a symlink removes the link itself, never what it points to.
-      await fs.promises.rm(abs, { recursive: true, force: true });
-      await this.syncDir(nodePath.dirname(abs));
+      loc = this.locate(path, 'append');
     } catch (e) {
-      throw mapError(e, 'remove', rel);
+      return Promise.reject(e);
     }
+    const { abs, rel } = loc;
+    return this.serial([rel], async () => {
+      // A cached handle was checked when it was opened; skipping the check keeps a
+      // journal's stream of small appends to one write syscall each.
+      let h = this.handles.get(rel);
+      if (!h) {
+        await this.checkInside(abs, rel);
+        h = this.openAppendHandle(abs, rel);
+      } else {
+        this.touch(rel, h);
+      }
+      try {
+        const fh = await h.handle;
+        let done = 0;
+        while (done < data.byteLength) {
+          const { bytesWritten } = await fh.write(data, done, data.byteLength - done);
+          done += bytesWritten;
+        }
+        h.dirty = true;
+        h.lastUse = Date.now();
+      } catch (e) {
+        // A failed handle (e.g. the file was removed underneath) is not reused.
+        if (this.handles.get(rel) === h) await this.dropHandle(rel);
+        throw mapError(e, 'append', rel);
+      }
+    });
+  }
+
+  truncate(path: string, size: number): Promise<void> {
+    return this.op(path, 'truncate', async (abs, rel) => {
+      const h = this.handles.get(rel);
+      try {
+        if (h) {
+          await (await h.handle).truncate(size);
+        } else {
+          const st = await fs.promises.stat(abs);
+          if (st.isDirectory()) throw new DiskError('EISDIR', `truncate ${rel}: is a directory`);
+          await fs.promises.truncate(abs, size);
+        }
+      } catch (e) {
+        throw mapError(e, 'truncate', rel);
+      }
+    });
+  }
+
+  fsync(path: string): Promise<void> {
+    return this.op(path, 'fsync', async (abs, rel) => {
+      try {
+        const h = this.handles.get(rel);
+        if (h) {
+          await (await h.handle).sync();
+          h.dirty = false;
+          h.lastUse = Date.now();
+        } else {
+          const fh = await open(abs, 'r+');
+          try {
+            await fh.sync();
+          } finally {
+            await fh.close();
+          }
+        }
+        if (this.unsyncedEntries.delete(rel)) await this.syncDir(nodePath.dirname(abs));
+      } catch (e) {
+        throw mapError(e, 'fsync', rel);
+      }
+    });
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    let a: { abs: string; rel: string };
+    let b: { abs: string; rel: string };
+    try {
+      a = this.locate(from, 'rename');
+      b = this.locate(to, 'rename');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.serial([a.rel, b.rel], async () => {
+      await this.checkInside(a.abs, a.rel);
+      await this.checkInside(b.abs, b.rel);
+      await this.dropHandlesUnder(a.rel);
+      await this.dropHandlesUnder(b.rel);
+      try {
+        await this.ensureParent(b.abs, b.rel);
+        await fs.promises.rename(a.abs, b.abs);
+        await this.syncDir(nodePath.dirname(b.abs));
+        if (nodePath.dirname(a.abs) !== nodePath.dirname(b.abs)) await this.syncDir(nodePath.dirname(a.abs));
+        if (this.unsyncedEntries.delete(a.rel)) this.unsyncedEntries.add(b.rel);
+      } catch (e) {
+        throw mapError(e, 'rename', `${a.rel} -> ${b.rel}`);
+      }
+    });
+  }
+
+  remove(path: string): Promise<void> {
+    return this.op(path, 'remove', async (abs, rel) => {
+      await this.dropHandlesUnder(rel);
+      try {
+        if (rel === '') {
+          for (const name of await fs.promises.readdir(abs)) await fs.promises.rm(nodePath.join(abs, name), { recursive: true, force: true });
+          await this.syncDir(abs);
+          return;
+        }
+        // rm on a symlink removes the link itself, never what it points to.
+        await fs.promises.rm(abs, { recursive: true, force: true });
+        await this.syncDir(nodePath.dirname(abs));
+      } catch (e) {
+        throw mapError(e, 'remove', rel);
+      }
+    });
   }
 
   /** Syncs and closes every cached handle. The disk refuses operations afterwards. */
   async close(): Promise<void> {
     if (this.closed) return;
-    const rels = [...this.handles.keys()];
-    for (const rel of rels) await this.dropHandle(rel, true);
     this.closed = true;
+    for (const rel of [...this.handles.keys()]) await this.serial([rel], () => this.dropHandle(rel, true));
+    await Promise.all([...this.queues.values()]);
     if (this.sweeper) clearInterval(this.sweeper);
   }
 
@@ -313,22 +372,24 @@ export class NodeDisk implements Disk {
     return this.handles.size;
   }
 
-  private appendHandle(abs: string, rel: string): CachedHandle {
-    let h = this.handles.get(rel);
-    if (h) {
-      // Most recently used moves to the end of the map's order.
-      this.handles.delete(rel);
-      this.handles.set(rel, h);
-      return h;
-    }
-    const entry: CachedHandle = { handle: Promise.resolve(undefined as unknown as FileHandle), chain: Promise.resolve(), lastUse: Date.now(), dirty: false };
-    entry.handle = (async () => {
-      await this.ensureParent(abs, rel);
-      const existed = await exists(abs);
-      const fh = await open(abs, 'a');
-      if (!existed) this.unsyncedEntries.add(rel);
-      return fh;
-    })();
+  private touch(rel: string, h: CachedHandle): void {
+    // Most recently used moves to the end of the map's order.
+    this.handles.delete(rel);
+    this.handles.set(rel, h);
+  }
+
+  private openAppendHandle(abs: string, rel: string): CachedHandle {
+    const entry: CachedHandle = {
+      handle: (async () => {
+        await this.ensureParent(abs, rel);
+        const existed = await exists(abs);
+        const fh = await open(abs, 'a');
+        if (!existed) this.unsyncedEntries.add(rel);
+        return fh;
+      })(),
+      lastUse: Date.now(),
+      dirty: false,
+    };
     entry.handle.catch(() => {});
     this.handles.set(rel, entry);
     this.evictHandles();
@@ -339,7 +400,10 @@ export class NodeDisk implements Disk {
   private evictHandles(): void {
     while (this.handles.size > this.maxHandles) {
       const oldest = this.handles.keys().next().value as string;
-      void this.dropHandle(oldest);
+      const h = this.handles.get(oldest)!;
+      this.handles.delete(oldest);
+      // Behind any operation already queued on that file, which may still be using it.
+      void this.serial([oldest], () => this.closeHandle(h, false));
     }
   }
 
@@ -347,7 +411,11 @@ export class NodeDisk implements Disk {
     if (this.sweeper || this.idleMs <= 0) return;
     this.sweeper = setInterval(() => {
       const now = Date.now();
-      for (const [rel, h] of this.handles) if (now - h.lastUse >= this.idleMs) void this.dropHandle(rel);
+      for (const [rel, h] of this.handles) {
+        if (now - h.lastUse < this.idleMs) continue;
+        this.handles.delete(rel);
+        void this.serial([rel], () => this.closeHandle(h, false));
+      }
       if (this.handles.size === 0 && this.sweeper) {
         clearInterval(this.sweeper);
         this.sweeper = undefined;
@@ -365,8 +433,11 @@ export class NodeDisk implements Disk {
     const h = this.handles.get(rel);
     if (!h) return;
     this.handles.delete(rel);
+    await this.closeHandle(h, sync);
+  }
+
+  private async closeHandle(h: CachedHandle, sync: boolean): Promise<void> {
     try {
-      await h.chain;
       const fh = await h.handle;
       if (sync && h.dirty) await fh.sync();
       await fh.close();

@@ -12,7 +12,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { IncomingMessage } from 'node:http';
 import type { LogLevel, NodeId } from '../actors/env.js';
 import { StrataError, type Envelope, type ErrorCode } from '../actors/protocol/envelope.js';
-import { decode, encode, DEFAULT_MAX_FRAME_BYTES } from './codec.js';
+import { decode, encode, encodeParts, DEFAULT_MAX_FRAME_BYTES } from './codec.js';
 import { CLOSE_CODES, ClientHandshake, ServerHandshake, type HandshakeStep, type PeerInfo } from './handshake.js';
 
 export interface TransportStats {
@@ -64,6 +64,16 @@ export interface WsNetworkOptions {
 
 export type Deliver = (envelope: Envelope) => void;
 
+/** An encoded envelope: `head` then, for a message with a large byte field, that field's bytes. */
+interface OutFrame {
+  head: Uint8Array;
+  tail?: Uint8Array | undefined;
+}
+
+const frameBytes = (f: OutFrame): number => f.head.byteLength + (f.tail?.byteLength ?? 0);
+
+const SEND_MODE = process.env.STRATA_SEND_MODE ?? 'pool';
+
 interface Required_ {
   maxFrameBytes: number;
   queueLimit: number;
@@ -78,7 +88,7 @@ interface Required_ {
 
 class Link {
   readonly nodes: string[];
-  private waiting: Uint8Array[] = [];
+  private waiting: OutFrame[] = [];
   private waitingBytes = 0;
   private inflight = 0;
   invalidStreak = 0;
@@ -96,7 +106,7 @@ class Link {
   }
 
   /** Writes now, or queues while the socket is saturated; drops past the queue bound. */
-  write(frame: Uint8Array): void {
+  write(frame: OutFrame): void {
     if (this.closed) {
       this.net.counters.dropped++;
       return;
@@ -105,29 +115,51 @@ class Link {
       this.push(frame);
       return;
     }
-    if (this.waitingBytes + frame.byteLength > this.net.opts.queueBytesLimit) {
+    const n = frameBytes(frame);
+    if (this.waitingBytes + n > this.net.opts.queueBytesLimit) {
       this.net.counters.dropped++;
       return;
     }
     this.waiting.push(frame);
-    this.waitingBytes += frame.byteLength;
+    this.waitingBytes += n;
   }
 
-  private push(frame: Uint8Array): void {
-    const n = frame.byteLength;
+  private push(frame: OutFrame): void {
+    if (this.ws.readyState !== WebSocket.OPEN) {
+      this.net.counters.dropped++;
+      return;
+    }
+    const n = frameBytes(frame);
     this.inflight += n;
     this.net.counters.framesOut++;
     this.net.counters.bytesOut += n;
-    this.ws.send(frame, { binary: true }, () => {
-      this.inflight -= n;
-      this.drain();
-    });
+    const { head, tail } = frame;
+    if (!tail) {
+      this.ws.send(head, { binary: true }, () => this.sent(n));
+    } else if (SEND_MODE === 'fragments') {
+      this.ws.send(head, { binary: true, fin: false });
+      this.ws.send(tail, { binary: true, fin: true }, () => this.sent(n));
+    } else {
+      // One copy into a pooled buffer, reused once the socket has taken the bytes.
+      const buf = this.net.pool.take(n);
+      buf.set(head, 0);
+      buf.set(tail, head.byteLength);
+      this.ws.send(buf.subarray(0, n), { binary: true }, () => {
+        this.net.pool.give(buf);
+        this.sent(n);
+      });
+    }
+  }
+
+  private sent(n: number): void {
+    this.inflight -= n;
+    this.drain();
   }
 
   private drain(): void {
     while (!this.closed && this.waiting.length > 0 && this.inflight < this.net.opts.maxBufferedBytes) {
       const f = this.waiting.shift()!;
-      this.waitingBytes -= f.byteLength;
+      this.waitingBytes -= frameBytes(f);
       this.push(f);
     }
   }
@@ -151,7 +183,7 @@ interface Waiter {
 class Dialer {
   link: Link | undefined;
   private ws: WebSocket | undefined;
-  private queue: Uint8Array[] = [];
+  private queue: OutFrame[] = [];
   private queueBytes = 0;
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -166,16 +198,17 @@ class Dialer {
     readonly url: string,
   ) {}
 
-  send(frame: Uint8Array): void {
+  send(frame: OutFrame): void {
     if (this.link && !this.link.closed) {
       this.link.write(frame);
       return;
     }
-    if (this.queue.length >= this.net.opts.queueLimit || this.queueBytes + frame.byteLength > this.net.opts.queueBytesLimit) {
+    const n = frameBytes(frame);
+    if (this.queue.length >= this.net.opts.queueLimit || this.queueBytes + n > this.net.opts.queueBytesLimit) {
       this.net.counters.dropped++;
     } else {
       this.queue.push(frame);
-      this.queueBytes += frame.byteLength;
+      this.queueBytes += n;
     }
     this.ensure();
   }
@@ -270,6 +303,31 @@ class Dialer {
   }
 }
 
+/**
+ * Reusable buffers for frames that carry bulk data, so a stream of 1 MiB chunks
+ * does not allocate (and page-fault in) a fresh megabyte per chunk.
+ */
+class FramePool {
+  private free: Buffer[] = [];
+  private static readonly MAX_FREE = 32;
+  private static readonly GRAIN = 64 * 1024;
+
+  take(n: number): Buffer {
+    for (let i = this.free.length - 1; i >= 0; i--) {
+      const b = this.free[i]!;
+      if (b.byteLength >= n && b.byteLength - n < FramePool.GRAIN * 4) {
+        this.free.splice(i, 1);
+        return b;
+      }
+    }
+    return Buffer.allocUnsafeSlow(Math.ceil(n / FramePool.GRAIN) * FramePool.GRAIN);
+  }
+
+  give(b: Buffer): void {
+    if (this.free.length < FramePool.MAX_FREE) this.free.push(b);
+  }
+}
+
 const CLOSE_REASON_BYTES = 120;
 
 function truncateReason(s: string): string {
@@ -319,6 +377,7 @@ export class WsNetwork {
   private readonly log: TransportLog;
   /** ws://host:port once listening. */
   address: string | undefined;
+  readonly pool = new FramePool();
 
   constructor(private readonly cfg: WsNetworkOptions) {
     this.opts = {
@@ -429,22 +488,27 @@ export class WsNetwork {
       this.counters.dropped++;
       return;
     }
-    let frame: Uint8Array;
+    let frame: OutFrame;
     try {
-      frame = encode(envelope);
+      frame = encodeParts(envelope);
     } catch (e) {
       this.counters.dropped++;
       this.log('error', 'cannot encode an envelope', { to, t: envelope.m?.t, error: (e as Error).message });
       return;
     }
-    this.sendFrame(to, frame);
+    this.route(to, frame);
   }
 
   /** Sends bytes as if they were an encoded envelope (benchmarks and fuzz tests use this). */
   sendFrame(to: NodeId, frame: Uint8Array): void {
+    this.route(to, { head: frame });
+  }
+
+  private route(to: NodeId, frame: OutFrame): void {
     if (this.locals.has(to)) {
       this.counters.loopbackFrames++;
-      setImmediate(() => this.onFrame(undefined, frame));
+      const bytes = frame.tail ? Buffer.concat([frame.head, frame.tail]) : frame.head;
+      setImmediate(() => this.onFrame(undefined, bytes));
       return;
     }
     const link = this.routes.get(to);
@@ -705,7 +769,7 @@ export class WsNetwork {
     const env: Envelope = { f: from, to, id: 0, re, m: { t: 'Error', code, message: message.slice(0, 4096) } as Envelope['m'] };
     this.counters.errorRepliesSent++;
     // Answer on the link the frame came on: the sender's id may not be routable from here.
-    if (link) link.write(encode(env));
+    if (link) link.write({ head: encode(env) });
     else this.send(to, env);
   }
 

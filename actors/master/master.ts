@@ -117,9 +117,11 @@ export class MasterActor implements Actor {
     return { t: 'HeartbeatReply', cmd: known ? 'ok' : 'register' };
   }
 
+  /** Blocks of deleted files are ignored; a file being written may report blocks before it completes. */
   private blockExists(block: number): boolean {
     const f = this.ns.get(Math.floor(block / BLOCKS_PER_FILE));
-    return f !== undefined && !f.isDir && f.completed && block % BLOCKS_PER_FILE < Math.ceil(f.length / f.blockSize);
+    if (f === undefined || f.isDir) return false;
+    return !f.completed || block % BLOCKS_PER_FILE < Math.ceil(f.length / f.blockSize);
   }
 
   // ---- namespace ----
@@ -201,9 +203,9 @@ export class MasterActor implements Actor {
 
   private async listStatus(r: Req<typeof M.ListStatus>): Promise<Infer<typeof M.ListStatusReply>> {
     const n = await this.resolve(r.m.path);
-    if (!n.isDir) return { t: 'ListStatusReply', entries: [this.info(n, false)] };
+    if (!n.isDir) return { t: 'ListStatusReply', entries: [this.info(n, true)] };
     await this.loadChildren(n);
-    return { t: 'ListStatusReply', entries: this.ns.children(n).map((c) => this.info(c, false)) };
+    return { t: 'ListStatusReply', entries: this.ns.children(n).map((c) => this.info(c, true)) };
   }
 
   private async createDirectory(r: Req<typeof M.CreateDirectory>): Promise<Message> {

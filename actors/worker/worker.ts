@@ -116,6 +116,11 @@ export class WorkerActor implements Actor {
     (this.registered ? this.heartbeat() : this.register()).then(next, next);
   }
 
+  /** A heartbeat answered later than a few periods is useless: try again rather than wait. */
+  private masterTimeoutMs(): number {
+    return Math.min(this.opts.rpcTimeoutMs, Math.max(3 * this.opts.heartbeatIntervalMs, 500));
+  }
+
   private async register(): Promise<void> {
     // Changes since the last drain are covered by the full block list.
     this.store.drainChanges();
@@ -124,7 +129,7 @@ export class WorkerActor implements Actor {
       await this.rpc.request(this.opts.masterId, {
         t: 'RegisterWorker', workerId: this.env.self, address: typeof this.opts.address === 'string' ? this.opts.address : this.opts.address(),
         capacityBytes: this.store.capacityBytes, usedBytes: this.store.usedBytes, blocks: this.store.blockIds(),
-      } satisfies Infer<typeof M.RegisterWorker>, 'RegisterWorkerOk');
+      } satisfies Infer<typeof M.RegisterWorker>, 'RegisterWorkerOk', this.masterTimeoutMs());
       this.registered = true;
     } catch (e) {
       this.env.log.log('warn', `registration with ${this.opts.masterId} failed: ${(e as Error).message}`);
@@ -144,7 +149,7 @@ export class WorkerActor implements Actor {
     try {
       const reply: Infer<typeof M.HeartbeatReply> = await this.rpc.request(this.opts.masterId, {
         t: 'WorkerHeartbeat', workerId: this.env.self, capacityBytes: this.store.capacityBytes, usedBytes: this.store.usedBytes, added, removed,
-      } satisfies Infer<typeof M.WorkerHeartbeat>, 'HeartbeatReply');
+      } satisfies Infer<typeof M.WorkerHeartbeat>, 'HeartbeatReply', this.masterTimeoutMs());
       for (const b of added) this.unsent.added.delete(b);
       for (const b of removed) this.unsent.removed.delete(b);
       if (reply.cmd === 'register') {

@@ -1,0 +1,7 @@
+// The registry of simulation scenarios: `strata sim list` shows them in this
+// order, and the determinism test runs every one. Adding a scenario is a file in
+// this folder and a line here.
+import type { Scenario } from '../scenario.js';
+import { ping } from './ping.js';
+
+export const SCENARIOS: readonly Scenario[] = [ping];

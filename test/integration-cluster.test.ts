@@ -1,0 +1,123 @@
+// A real cluster: one master and two worker processes on loopback, driven by the CLI.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, killAll, runCli, startCli, waitFor, type Proc } from './helpers/processes.js';
+
+let dir: string;
+let conf: string[];
+let master: Proc;
+const workers: Proc[] = [];
+
+function confArgs(c: Record<string, string>): string[] {
+  return Object.entries(c).flatMap(([k, v]) => ['--conf', `${k}=${v}`]);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'strata-it-'));
+  const masterPort = await freePort();
+  conf = confArgs({
+    'strata.work.dir': join(dir, 'data'),
+    'strata.master.rpc.port': String(masterPort),
+    'strata.master.worker.timeout': '2s',
+    'strata.worker.block.heartbeat.interval': '200ms',
+    'strata.user.rpc.timeout': '3s',
+    'strata.user.block.size.bytes.default': '16MB',
+    'strata.logger.level': 'warn',
+  });
+  const preexisting = join(dir, 'data', 'ufs', 'preexisting', 'fresh');
+  mkdirSync(preexisting, { recursive: true });
+  writeFileSync(join(preexisting, 'outside.txt'), 'written behind strata\'s back\n');
+  master = startCli(['master', ...conf], dir);
+  await waitFor('master to listen', async () => master.output().includes('listening'));
+  for (let i = 0; i < 2; i++) {
+    const port = await freePort();
+    const w = startCli(['worker', '--id', `worker-${i}`, ...conf, '--conf', `strata.worker.rpc.port=${port}`], dir);
+    workers.push(w);
+    await waitFor(`worker-${i} to listen`, async () => w.output().includes('listening'));
+  }
+});
+
+afterAll(async () => {
+  await killAll();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function holders(path: string): Promise<string[]> {
+  const r = await runCli(['fs', 'stat', '--json', path, ...conf], dir);
+  expect(r.code, r.stderr).toBe(0);
+  const info = JSON.parse(r.stdout.toString()) as { blocks: Array<{ locations: Array<{ workerId: string }> }> };
+  return info.blocks.flatMap((b) => b.locations.map((l) => l.workerId));
+}
+
+describe('a real cluster on loopback', () => {
+  const data = randomBytes(50 * 1024 * 1024);
+
+  it('copyFromLocal then cat round-trips a 50 MiB file byte for byte', async () => {
+    writeFileSync(join(dir, 'big.bin'), data);
+    await waitFor('workers to register', async () => {
+      const r = await runCli(['fs', 'copyFromLocal', join(dir, 'big.bin'), '/data/big.bin', ...conf], dir);
+      if (r.code !== 0) throw new Error(r.stderr);
+      return true;
+    });
+    const cat = await runCli(['fs', 'cat', '/data/big.bin', ...conf], dir);
+    expect(cat.stderr).toBe('');
+    expect(cat.code).toBe(0);
+    expect(cat.stdout.length).toBe(data.length);
+    expect(cat.stdout.equals(data)).toBe(true);
+    // The UFS holds the same bytes (CACHE_THROUGH wrote through).
+    expect(readFileSync(join(dir, 'data', 'ufs', 'data', 'big.bin')).equals(data)).toBe(true);
+  });
+
+  it('a read still succeeds after the worker holding the blocks is SIGKILLed', async () => {
+    const held = await waitFor('blocks to be reported', async () => {
+      const h = await holders('/data/big.bin');
+      return h.length >= 4 ? h : undefined;
+    });
+    const victim = held[0]!;
+    await workers[Number(victim.split('-')[1])]!.kill('SIGKILL');
+    const local = join(dir, 'copy.bin');
+    const r = await runCli(['fs', 'copyToLocal', '/data/big.bin', local, ...conf], dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(readFileSync(local).equals(data)).toBe(true);
+    // The master notices the dead worker and drops its locations.
+    await waitFor('the dead worker to be dropped', async () => !(await holders('/data/big.bin')).includes(victim));
+  });
+
+  it('ls and stat show metadata loaded from the UFS', async () => {
+    // Load type ONCE: what the UFS held before strata first listed a directory is loaded on first access.
+    const ls = await runCli(['fs', 'ls', '/preexisting/fresh', ...conf], dir);
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stdout.toString()).toMatch(/ 29 .*\/preexisting\/fresh\/outside\.txt/);
+    const cat = await runCli(['fs', 'cat', '/preexisting/fresh/outside.txt', ...conf], dir);
+    expect(cat.stdout.toString()).toBe('written behind strata\'s back\n');
+  });
+
+  it('refuses a client with the wrong cluster secret, on both sides', async () => {
+    const r = await runCli(['fs', 'ls', '/', ...conf, '--conf', 'strata.security.cluster.secret=not-the-secret'], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/PERMISSION_DENIED: handshake refused by ws:\/\/127\.0\.0\.1:\d+: wrong cluster secret/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    await waitFor('the master to log the refusal', async () => /refused.*wrong cluster secret/.test(master.output()));
+  });
+
+  it('an unreachable master gives one clear line, not a stack trace', async () => {
+    const port = await freePort();
+    const r = await runCli(['fs', 'ls', '/', ...conf, '--conf', `strata.master.rpc.port=${port}`], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/cannot reach the master at ws:\/\/127\.0\.0\.1:\d+: connection refused/);
+  });
+
+  it('unknown paths and bad property keys are clear errors', async () => {
+    const r = await runCli(['fs', 'cat', '/no/such/file', ...conf], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('NOT_FOUND: /no/such/file does not exist');
+    const bad = await runCli(['fs', 'ls', '/', ...conf, '--conf', 'strata.no.such.key=1'], dir);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim()).toBe('configuration error: unknown property key strata.no.such.key');
+  });
+});
