@@ -111,7 +111,9 @@ export function createSimBed(seed: number, opts: { network?: Scenario['network']
   const n = opts.network ?? 'swarm';
   const faults = n === 'quiet' ? QUIET_NETWORK : typeof n === 'function' ? n(root.fork('faults')) : swarmFaults(root.fork('faults'));
   const net = new Network(sim, root.fork('network'), faults);
-  const cluster = new SimCluster(sim, net, root.fork('cluster'), opts.cluster);
+  // Swarm runs also vary how far node clocks drift apart: from NTP-tight to seconds off.
+  const skew = n === 'quiet' ? 0 : root.fork('skew').pick([0, 2, 50, 500, 3000]);
+  const cluster = new SimCluster(sim, net, root.fork('cluster'), { maxSkewMs: skew, ...opts.cluster });
   return { sim, net, cluster, rng: root.fork('scenario') };
 }
 

@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { Actor, Env } from '../actors/env.js';
 import type { Envelope } from '../actors/protocol/envelope.js';
 import { parseSeedRange, resultLine, simList, simRun } from '../sim/cli.js';
-import { listScenarios, runScenario, runScenarioObject, type Scenario } from '../sim/scenario.js';
+import { SIM_EPOCH_MS } from '../sim/env.js';
+import { createSimBed, listScenarios, runScenario, runScenarioObject, type Scenario } from '../sim/scenario.js';
 
 class Faulty implements Actor {
   constructor(
     private readonly env: Env,
-    private readonly how: 'timer' | 'receive' | 'async' | 'start',
+    private readonly how: 'timer' | 'receive' | 'async' | 'start' | 'none',
   ) {}
   async start(): Promise<void> {
     if (this.how === 'start') throw new Error('cannot open journal');
@@ -87,6 +88,25 @@ describe('runScenario', () => {
 
   it('rejects an unknown scenario name', async () => {
     await expect(runScenario('nope', 1)).rejects.toThrow(/unknown scenario "nope"; known: ping/);
+  });
+});
+
+describe('node clocks', () => {
+  it('are skewed per node while timers run on virtual time', async () => {
+    const bed = createSimBed(1, { network: 'quiet', cluster: { maxSkewMs: 1000 } });
+    bed.cluster.addNode('a', (env) => new Faulty(env, 'none'));
+    bed.cluster.addNode('b', (env) => new Faulty(env, 'none'), { skewMs: -250 });
+    await bed.sim.settle(Promise.all([bed.cluster.start('a'), bed.cluster.start('b')]));
+    const a = bed.cluster.env('a');
+    const b = bed.cluster.env('b');
+    expect(a.now() - SIM_EPOCH_MS).not.toBe(0);
+    expect(b.now()).toBe(Math.floor(SIM_EPOCH_MS + bed.sim.now - 250));
+    expect(Number.isInteger(a.now())).toBe(true);
+    const t0 = bed.sim.now;
+    let firedAt = -1;
+    b.setTimer(100, () => (firedAt = bed.sim.now));
+    await bed.sim.run();
+    expect(firedAt - t0).toBe(100);
   });
 });
 
