@@ -3,7 +3,9 @@
 // the codec, validated on arrival), with the same credit window and the same
 // byte count, runs interleaved. Prints `RESULT transport ratio=<strata/raw>`.
 //
-// The sender listens and the receiver dials, as a worker serving a client does:
+// Large byte fields travel as a split frame (see ws-network.ts), so neither side
+// copies a chunk into a frame buffer. The sender listens and the receiver dials,
+// as a worker serving a client does:
 // server-to-client frames are not masked, so the raw baseline sends without
 // copying and any copy strata adds shows in the ratio.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,8 +17,8 @@ import type { Envelope } from '../actors/protocol/envelope.js';
 import { WsNetwork } from '../transport/ws-network.js';
 
 const CHUNK = 1024 * 1024;
-const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 256);
-const RUNS = Number(process.env.BENCH_RUNS ?? 4);
+const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 512);
+const RUNS = Number(process.env.BENCH_RUNS ?? 6);
 const WINDOW = 16;
 const CLUSTER = { clusterId: 'bench', clusterSecret: 'bench-secret' };
 const SENDER = 'bench-sender';

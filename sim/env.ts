@@ -67,16 +67,21 @@ export interface NodeLife {
 }
 
 /**
- * One device's queue: operations complete in issue order, each after its own
- * service time, as on a single-queue disk. FIFO completion also keeps an actor's
- * back-to-back appends in order, as the page cache would.
+ * How operations on one device queue. 'fifo' (a node's own disk): operations
+ * complete in issue order, each after its own service time, as on a
+ * single-queue disk; it also keeps an actor's back-to-back appends in order, as
+ * the page cache would. 'per-path' (a shared UFS such as an object store):
+ * requests to different objects proceed in parallel, requests to one object in
+ * order.
  */
 export class Device {
   private busyUntil = 0;
+  private readonly busyByPath = new Map<string, number>();
   constructor(
     readonly sim: Simulation,
     public model: StorageModel,
     readonly rng: Prng,
+    readonly queue: 'fifo' | 'per-path' = 'fifo',
   ) {}
 
   serviceTime(bytes: number, fsync: boolean): number {
@@ -87,10 +92,18 @@ export class Device {
     return t;
   }
 
-  /** Completion time of an operation issued now. */
-  reserve(bytes: number, fsync: boolean): number {
-    const done = Math.max(this.sim.now, this.busyUntil) + this.serviceTime(bytes, fsync);
-    this.busyUntil = done;
+  /** Completion time of an operation on `path` issued now. */
+  reserve(bytes: number, fsync: boolean, path = ''): number {
+    const now = this.sim.now;
+    if (this.queue === 'fifo') {
+      const done = Math.max(now, this.busyUntil) + this.serviceTime(bytes, fsync);
+      this.busyUntil = done;
+      return done;
+    }
+    const by = this.busyByPath;
+    const done = Math.max(now, by.get(path) ?? 0) + this.serviceTime(bytes, fsync);
+    if (by.size > 4096) for (const [p, t] of by) if (t <= now) by.delete(p);
+    by.set(path, done);
     return done;
   }
 }
@@ -119,7 +132,7 @@ export class SimDisk implements Disk {
   private op<T>(name: string, path: string, bytes: number, fsync: boolean, fn: () => Promise<T>, isRead = false): Promise<T> {
     const { sim, model, rng } = this.device;
     const inc = this.life.incarnation;
-    const at = this.device.reserve(bytes, fsync);
+    const at = this.device.reserve(bytes, fsync, path);
     return new Promise<T>((resolve, reject) => {
       sim.at(at, this.kind, this.label, () => {
         if (this.life.incarnation !== inc) return;
@@ -421,7 +434,7 @@ export class SimEnv implements Env {
   openUfs(uri: string): Disk {
     let d = this.ufs.get(uri);
     if (d === undefined) {
-      const device = new Device(this.host.sim, this.host.ufsModel, this.rng.fork('ufs:' + uri));
+      const device = new Device(this.host.sim, this.host.ufsModel, this.rng.fork('ufs:' + uri), 'per-path');
       d = new SimDisk(this.host.ufsDisk(uri), device, this.life, 'ufs', this.self);
       this.ufs.set(uri, d);
     }

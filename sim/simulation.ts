@@ -156,6 +156,8 @@ export class Simulation {
   private _events = 0;
   private _failure: SimFailure | undefined;
   readonly trace = new TraceHash();
+  /** How many faults of each kind were traced (crash, drop-loss, partition, torn-write, ...). */
+  readonly faultCounts = new Map<string, number>();
   readonly logs: LogRing;
 
   constructor(opts: { logCapacity?: number } = {}) {
@@ -197,6 +199,7 @@ export class Simulation {
 
   /** Folds a fault (a drop, a crash, a partition, ...) into the trace and the log. */
   traceFault(kind: string, a = '', b: string | number = ''): void {
+    this.faultCounts.set(kind, (this.faultCounts.get(kind) ?? 0) + 1);
     const t = this.trace;
     t.word(0xfa017);
     t.num(this._now);

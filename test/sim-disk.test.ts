@@ -191,4 +191,21 @@ describe('simulated UFS', () => {
     expect(await bed.cluster.ufsDisk('/data/ufs').stat('x')).not.toBeNull();
     expect(await bed.cluster.ufsDisk('sim://other').stat('x')).toBeNull();
   });
+
+  it('serves different objects in parallel and one object in order', async () => {
+    const bed = createSimBed(3, { network: 'quiet', cluster: { ufs: { ...LOCAL_DISK, opLatencyMs: [10, 10], bytesPerMs: Number.POSITIVE_INFINITY } } });
+    bed.cluster.addNode('a', (env) => new Idle(env));
+    await bed.sim.settle(bed.cluster.start('a'));
+    const u = bed.cluster.env('a').openUfs('sim://s3');
+    const t0 = bed.sim.now;
+    const done: Record<string, number> = {};
+    const mark = (k: string) => () => void (done[k] = bed.sim.now - t0);
+    await bed.sim.settle(Promise.all([
+      u.writeFile('x', bytes(1)).then(mark('x1')),
+      u.writeFile('y', bytes(2)).then(mark('y')),
+      u.append('x', bytes(3)).then(mark('x2')),
+    ]));
+    expect(done).toEqual({ x1: 10, y: 10, x2: 20 });
+    expect(await bed.cluster.ufsDisk('sim://s3').readFile('x')).toEqual(bytes(1, 3));
+  });
 });

@@ -66,9 +66,9 @@ async function roundTrip(): Promise<void> {
 
 const validFrame = fc.oneof(
   fc.record({ id: fc.integer({ min: 1, max: 1e9 }), path: fc.string({ maxLength: 200 }) })
-    .map(({ id, path }) => encode({ f: 'cli', to: 'srv', id, m: { t: 'CreateFile', path, overwrite: true } })),
+    .map(({ id, path }) => encode({ f: 'cli', to: 'srv', id, m: { t: 'CreateFile', path, overwrite: true } as Envelope['m'] })),
   fc.record({ id: fc.integer({ min: 1, max: 1e9 }), data: fc.uint8Array({ minLength: 1, maxLength: 2048 }) })
-    .map(({ id, data }) => encode({ f: 'cli', to: 'srv', id, m: { t: 'WriteChunk', stream: 1, seq: 0, data } })),
+    .map(({ id, data }) => encode({ f: 'cli', to: 'srv', id, m: { t: 'WriteChunk', stream: 1, seq: 0, data } as Envelope['m'] })),
 );
 
 describe('transport fuzz', () => {
@@ -142,7 +142,7 @@ describe('transport fuzz', () => {
 
   it('an oversized frame closes the link and is counted; the client redials', async () => {
     const before = server.stats();
-    const big = encode({ f: 'cli', to: 'srv', id: nextId++, m: { t: 'WriteChunk', stream: 1, seq: 0, data: new Uint8Array(200 * 1024) } });
+    const big = encode({ f: 'cli', to: 'srv', id: nextId++, m: { t: 'WriteChunk', stream: 1, seq: 0, data: new Uint8Array(200 * 1024) } as Envelope['m'] });
     client.sendFrame('srv', big);
     await waitFor(() => (server.stats().oversizedFrames > before.oversizedFrames ? true : undefined));
     await waitFor(() => (server.stats().linksClosed > before.linksClosed ? true : undefined));

@@ -72,12 +72,13 @@ export const LARGE_BYTES_MIN = 64 * 1024;
 const EMPTY_BYTES = new Uint8Array(0);
 
 /**
- * The envelope as msgpack in two parts: `head`, then `tail` (a large byte field
- * of the message, by reference) — their concatenation decodes like encode()'s
- * output. The large field is moved last in key order (and `m` last in the
- * envelope) so it ends the stream; key order means nothing to the schemas. This
- * lets the transport put a 1 MiB chunk on the wire without packing it first.
- * Returns no tail when the message has no large byte field.
+ * The envelope as msgpack in two parts, `head` then `tail` (the message's largest
+ * byte field, by reference), whose concatenation is a msgpack encoding of the
+ * envelope. The field is moved last in key order (and `m` last in the envelope)
+ * so it ends the stream, and `head` ends with its bin32 header; key order means
+ * nothing to the schemas. The transport sends the two parts as they are, so a
+ * 1 MiB chunk reaches the socket without being copied. No tail when the message
+ * has no byte field of at least LARGE_BYTES_MIN.
  */
 export function encodeParts(envelope: Envelope): { head: Uint8Array; tail?: Uint8Array } {
   const m = envelope.m as unknown as Record<string, unknown>;
@@ -90,7 +91,7 @@ export function encodeParts(envelope: Envelope): { head: Uint8Array; tail?: Uint
       big = v;
     }
   }
-  if (!big || bigKey === undefined) return { head: encode(envelope) };
+  if (!big || bigKey === undefined || /^\d+$/.test(bigKey)) return { head: encode(envelope) };
   const body: Record<string, unknown> = {};
   for (const k in m) if (k !== bigKey) body[k] = m[k];
   body[bigKey] = EMPTY_BYTES;
@@ -102,20 +103,57 @@ export function encodeParts(envelope: Envelope): { head: Uint8Array; tail?: Uint
   const n = packed.byteLength;
   // The placeholder must be the stream's last value, as bin8 of length 0.
   if (n < 2 || packed[n - 2] !== 0xc4 || packed[n - 1] !== 0x00) return { head: encode(envelope) };
-  const len = big.byteLength;
-  const hdr = len < 0x100 ? 2 : len < 0x10000 ? 3 : 5;
-  const head = new Uint8Array(n - 2 + hdr);
+  const head = new Uint8Array(n + 3);
   head.set(packed.subarray(0, n - 2));
-  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  if (hdr === 2) {
-    head[n - 2] = 0xc4;
-    head[n - 1] = len;
-  } else if (hdr === 3) {
-    head[n - 2] = 0xc5;
-    view.setUint16(n - 1, len);
-  } else {
-    head[n - 2] = 0xc6;
-    view.setUint32(n - 1, len);
-  }
+  head[n - 2] = 0xc6;
+  new DataView(head.buffer, head.byteOffset, head.byteLength).setUint32(n - 1, big.byteLength);
   return { head, tail: big };
+}
+
+/** The length a split head announces for its tail, or undefined if it is not shaped like one. */
+export function tailLengthOf(head: Uint8Array): number | undefined {
+  const n = head.byteLength;
+  if (n < 6 || head[n - 5] !== 0xc6) return undefined;
+  return new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(n - 4);
+}
+
+/**
+ * Decodes and validates what encodeParts produced, without copying the tail:
+ * the head is decoded with an empty placeholder where the tail goes, and the
+ * tail is put in its place. Exactly as strict as decode(head ‖ tail).
+ */
+export function decodeParts(head: Uint8Array, tail: Uint8Array, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): DecodeResult {
+  const total = head.byteLength + tail.byteLength;
+  if (total > maxFrameBytes) {
+    return { ok: false, error: new StrataError('RESOURCE_EXHAUSTED', `frame of ${total} bytes exceeds the limit of ${maxFrameBytes}`) };
+  }
+  if (tailLengthOf(head) !== tail.byteLength) {
+    return { ok: false, error: new StrataError('INVALID_ARGUMENT', 'split frame: the tail does not match the length its head announces') };
+  }
+  const n = head.byteLength;
+  const probe = new Uint8Array(n - 3);
+  probe.set(head.subarray(0, n - 5));
+  probe[n - 5] = 0xc4;
+  probe[n - 4] = 0x00;
+  let value: unknown;
+  try {
+    value = packr.unpack(probe);
+  } catch (e) {
+    return { ok: false, error: new StrataError('INVALID_ARGUMENT', `undecodable frame: ${(e as Error).message}`) };
+  }
+  const headerError = EnvelopeHeader.check(value, 'envelope');
+  if (headerError) {
+    return { ok: false, error: new StrataError('INVALID_ARGUMENT', `malformed envelope: ${headerError}`), header: addressOf(value) };
+  }
+  // The placeholder ended the stream, so it is the last value of `m` and `m` the last of the envelope.
+  const outerKeys = Object.keys(value as object);
+  const m = (value as { m: Record<string, unknown> }).m;
+  const keys = Object.keys(m);
+  const last = keys[keys.length - 1];
+  const env = value as Envelope;
+  if (outerKeys[outerKeys.length - 1] !== 'm' || last === undefined || !(m[last] instanceof Uint8Array) || (m[last] as Uint8Array).byteLength !== 0) {
+    return { ok: false, error: new StrataError('INVALID_ARGUMENT', 'split frame: the head does not end in the bytes field'), header: { f: env.f, id: env.id } };
+  }
+  m[last] = tail;
+  return validate(value);
 }

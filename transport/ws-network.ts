@@ -12,7 +12,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { IncomingMessage } from 'node:http';
 import type { LogLevel, NodeId } from '../actors/env.js';
 import { StrataError, type Envelope, type ErrorCode } from '../actors/protocol/envelope.js';
-import { decode, encode, encodeParts, DEFAULT_MAX_FRAME_BYTES } from './codec.js';
+import { decode, decodeParts, encode, encodeParts, tailLengthOf, DEFAULT_MAX_FRAME_BYTES, type DecodeResult } from './codec.js';
 import { CLOSE_CODES, ClientHandshake, ServerHandshake, type HandshakeStep, type PeerInfo } from './handshake.js';
 
 export interface TransportStats {
@@ -72,7 +72,13 @@ interface OutFrame {
 
 const frameBytes = (f: OutFrame): number => f.head.byteLength + (f.tail?.byteLength ?? 0);
 
-const SEND_MODE = process.env.STRATA_SEND_MODE ?? 'pool';
+/**
+ * On a link, an envelope with a large byte field travels as two websocket
+ * messages: SPLIT_MARKER ‖ head, then the field's bytes, which are thus never
+ * copied into a frame buffer on either side. 0xc1 is never the first byte of a
+ * msgpack value, so a split head cannot be mistaken for a whole envelope.
+ */
+const SPLIT_MARKER = 0xc1;
 
 interface Required_ {
   maxFrameBytes: number;
@@ -92,6 +98,8 @@ class Link {
   private waitingBytes = 0;
   private inflight = 0;
   invalidStreak = 0;
+  /** A split head waiting for its tail. */
+  pendingHead: { head: Uint8Array; length: number } | undefined;
   alive = true;
   closed = false;
 
@@ -136,19 +144,13 @@ class Link {
     const { head, tail } = frame;
     if (!tail) {
       this.ws.send(head, { binary: true }, () => this.sent(n));
-    } else if (SEND_MODE === 'fragments') {
-      this.ws.send(head, { binary: true, fin: false });
-      this.ws.send(tail, { binary: true, fin: true }, () => this.sent(n));
-    } else {
-      // One copy into a pooled buffer, reused once the socket has taken the bytes.
-      const buf = this.net.pool.take(n);
-      buf.set(head, 0);
-      buf.set(tail, head.byteLength);
-      this.ws.send(buf.subarray(0, n), { binary: true }, () => {
-        this.net.pool.give(buf);
-        this.sent(n);
-      });
+      return;
     }
+    const marked = Buffer.allocUnsafe(head.byteLength + 1);
+    marked[0] = SPLIT_MARKER;
+    marked.set(head, 1);
+    this.ws.send(marked, { binary: true });
+    this.ws.send(tail, { binary: true }, () => this.sent(n));
   }
 
   private sent(n: number): void {
@@ -303,31 +305,6 @@ class Dialer {
   }
 }
 
-/**
- * Reusable buffers for frames that carry bulk data, so a stream of 1 MiB chunks
- * does not allocate (and page-fault in) a fresh megabyte per chunk.
- */
-class FramePool {
-  private free: Buffer[] = [];
-  private static readonly MAX_FREE = 32;
-  private static readonly GRAIN = 64 * 1024;
-
-  take(n: number): Buffer {
-    for (let i = this.free.length - 1; i >= 0; i--) {
-      const b = this.free[i]!;
-      if (b.byteLength >= n && b.byteLength - n < FramePool.GRAIN * 4) {
-        this.free.splice(i, 1);
-        return b;
-      }
-    }
-    return Buffer.allocUnsafeSlow(Math.ceil(n / FramePool.GRAIN) * FramePool.GRAIN);
-  }
-
-  give(b: Buffer): void {
-    if (this.free.length < FramePool.MAX_FREE) this.free.push(b);
-  }
-}
-
 const CLOSE_REASON_BYTES = 120;
 
 function truncateReason(s: string): string {
@@ -377,7 +354,6 @@ export class WsNetwork {
   private readonly log: TransportLog;
   /** ws://host:port once listening. */
   address: string | undefined;
-  readonly pool = new FramePool();
 
   constructor(private readonly cfg: WsNetworkOptions) {
     this.opts = {
@@ -507,8 +483,10 @@ export class WsNetwork {
   private route(to: NodeId, frame: OutFrame): void {
     if (this.locals.has(to)) {
       this.counters.loopbackFrames++;
-      const bytes = frame.tail ? Buffer.concat([frame.head, frame.tail]) : frame.head;
-      setImmediate(() => this.onFrame(undefined, bytes));
+      const { head, tail } = frame;
+      // The tail is copied so sender and receiver never share a buffer, as across processes.
+      const copy = tail ? Uint8Array.prototype.slice.call(tail) : undefined;
+      setImmediate(() => this.receive(undefined, copy ? decodeParts(head, copy, this.opts.maxFrameBytes) : decode(head, this.opts.maxFrameBytes)));
       return;
     }
     const link = this.routes.get(to);
@@ -609,6 +587,7 @@ export class WsNetwork {
           if (!isBinary) {
             this.counters.framesIn++;
             this.counters.bytesIn += buf.byteLength;
+            link.pendingHead = undefined;
             this.invalid(link, undefined, new StrataError('INVALID_ARGUMENT', 'text frames are not accepted'));
             return;
           }
@@ -723,13 +702,36 @@ export class WsNetwork {
     }
   }
 
-  /** One inbound frame, from a link or from a node of this process (`link` undefined). */
-  private onFrame(link: Link | undefined, frame: Uint8Array): void {
-    if (link) {
-      this.counters.framesIn++;
-      this.counters.bytesIn += frame.byteLength;
+  /** One websocket message from an authenticated link. */
+  private onFrame(link: Link, frame: Buffer): void {
+    this.counters.bytesIn += frame.byteLength;
+    const pending = link.pendingHead;
+    if (pending) {
+      link.pendingHead = undefined;
+      if (frame.byteLength === pending.length) {
+        this.counters.framesIn++;
+        this.receive(link, decodeParts(pending.head, frame, this.opts.maxFrameBytes));
+        return;
+      }
+      this.invalid(link, undefined, new StrataError('INVALID_ARGUMENT', 'split frame without its tail'));
     }
-    const res = decode(frame, this.opts.maxFrameBytes);
+    if (frame.byteLength > 0 && frame[0] === SPLIT_MARKER) {
+      const head = frame.subarray(1);
+      const length = tailLengthOf(head);
+      if (length === undefined) {
+        this.counters.framesIn++;
+        this.invalid(link, undefined, new StrataError('INVALID_ARGUMENT', 'malformed split frame'));
+        return;
+      }
+      link.pendingHead = { head, length };
+      return;
+    }
+    this.counters.framesIn++;
+    this.receive(link, decode(frame, this.opts.maxFrameBytes));
+  }
+
+  /** A decoded frame, from a link or from a node of this process (`link` undefined). */
+  private receive(link: Link | undefined, res: DecodeResult): void {
     if (!res.ok) {
       this.invalid(link, res.header, res.error);
       return;

@@ -62,6 +62,15 @@ export class MasterActor implements Actor {
     this.handlers = new Map(h);
   }
 
+  /** Why the master stopped serving (its journal failed), if it did: it must be restarted. */
+  get failed(): string | undefined {
+    return this.fatal;
+  }
+
+  get liveWorkers(): number {
+    return this.workers.liveCount();
+  }
+
   async start(): Promise<void> {
     this.startedAtMs = this.env.now();
     const { journal, entries } = await Journal.open(this.env.disk, this.opts.journalDir, this.env.log);

@@ -71,7 +71,7 @@ export class WorkerActor implements Actor {
   /** Block changes drained for a heartbeat that failed: sent again with the next one. */
   private unsent = { added: new Set<number>(), removed: new Set<number>() };
   /** Bytes served, split as Alluxio's metrics do; read by the metrics issue. */
-  readonly counters = { bytesReadCache: 0, bytesReadUfs: 0, bytesWrittenUfs: 0, ufsBlockReads: 0 };
+  readonly counters = { bytesReadCache: 0, bytesReadUfs: 0, bytesWrittenUfs: 0, ufsBlockReads: 0, blocksEvicted: 0 };
 
   constructor(
     private readonly env: Env,
@@ -203,7 +203,7 @@ export class WorkerActor implements Actor {
         this.counters.bytesReadUfs += data.byteLength;
         if (m.cache) {
           try {
-            this.store.put(m.blockId, data);
+            this.counters.blocksEvicted += this.store.put(m.blockId, data).evicted.length;
           } catch (e) {
             if (!(e instanceof StrataError && e.code === 'RESOURCE_EXHAUSTED')) throw e;
             this.env.log.log('warn', `block ${m.blockId} served without caching: ${e.message}`);
@@ -345,7 +345,7 @@ export class WorkerActor implements Actor {
     s.blockBytes = 0;
     s.blockIndex++;
     try {
-      this.store.put(id, new Uint8Array(block.buffer, block.byteOffset, block.byteLength));
+      this.counters.blocksEvicted += this.store.put(id, new Uint8Array(block.buffer, block.byteOffset, block.byteLength)).evicted.length;
     } catch (e) {
       this.env.log.log('warn', `block ${id} written through but not cached: ${(e as Error).message}`);
     }

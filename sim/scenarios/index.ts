@@ -2,6 +2,8 @@
 // order, and the determinism test runs every one. Adding a scenario is a file in
 // this folder and a line here.
 import type { Scenario } from '../scenario.js';
+import { eviction } from './eviction.js';
 import { ping } from './ping.js';
+import { readThrough } from './read-through.js';
 
-export const SCENARIOS: readonly Scenario[] = [ping];
+export const SCENARIOS: readonly Scenario[] = [readThrough, eviction, ping];

@@ -1,0 +1,108 @@
+// A small data-path cluster built from the production actors (master, workers,
+// clients) over a simulated UFS preloaded with files whose bytes the checker
+// knows, plus the read checker shared by the read-through and eviction scenarios.
+import { StrataClient, type ClientOptions } from '../../actors/client/client.js';
+import { isStrataError } from '../../actors/protocol/envelope.js';
+import { MASTER_ID, MasterActor, type MasterOptions } from '../../actors/master/master.js';
+import { WorkerActor, type WorkerOptions } from '../../actors/worker/worker.js';
+import { swarmDiskFaults } from '../env.js';
+import { Prng } from '../prng.js';
+import type { ScenarioContext } from '../scenario.js';
+
+export const UFS = 'sim://ufs';
+
+export interface DataClusterSpec {
+  workers: number;
+  clients: number;
+  files: number;
+  maxFileBytes: number;
+  blockSize: number;
+  workerCapacity: number;
+  chunkSize: number;
+  /** Fault the master's and workers' disks (torn writes, bad reads, EIO) as the seed draws. */
+  diskFaults: boolean;
+}
+
+export interface DataCluster {
+  workers: string[];
+  clients: string[];
+  files: Map<string, Uint8Array>;
+  /** Runs until the master knows every worker (bounded), so a workload does not start against an empty cluster. */
+  waitForWorkers(): Promise<void>;
+  /** Reads one file on one client, checking every byte; returns whether it succeeded. */
+  read(client: string, path: string): Promise<boolean>;
+  stats: { reads: number; ok: number; cleanErrors: number; bytes: number };
+}
+
+function fileBytes(seed: number, index: number, length: number): Uint8Array {
+  const rng = new Prng((seed * 7919 + index * 104729) >>> 0);
+  const out = new Uint8Array(length);
+  const view = new DataView(out.buffer);
+  let i = 0;
+  for (; i + 4 <= length; i += 4) view.setUint32(i, rng.int(2 ** 32));
+  for (; i < length; i++) out[i] = rng.int(256);
+  return out;
+}
+
+export async function buildDataCluster(ctx: ScenarioContext, spec: DataClusterSpec): Promise<DataCluster> {
+  const { cluster, rng } = ctx;
+  const ufs = cluster.ufsDisk(UFS);
+  const files = new Map<string, Uint8Array>();
+  for (let i = 0; i < spec.files; i++) {
+    // Some empty files, some exactly one block, most of random length.
+    const len = i === 0 ? 0 : i === 1 ? spec.blockSize : rng.int(spec.maxFileBytes + 1);
+    const path = `/data/d${i % 3}/f${i}`;
+    const bytes = fileBytes(ctx.seed, i, len);
+    files.set(path, bytes);
+    await ufs.writeFile(path.slice(1), bytes);
+  }
+
+  const master: MasterOptions = { rootUfs: UFS, blockSize: spec.blockSize, workerTimeoutMs: 3000, rpcTimeoutMs: 2000, journalDir: 'journal' };
+  const diskModel = spec.diskFaults ? swarmDiskFaults(rng.fork('disk')) : undefined;
+  cluster.addNode(MASTER_ID, (env) => new MasterActor(env, master), { ...(diskModel ? { disk: diskModel } : {}), allowStartFailure: true });
+  const workers = Array.from({ length: spec.workers }, (_, i) => `worker-${i}`);
+  for (const id of workers) {
+    const w: WorkerOptions = { masterId: MASTER_ID, address: `sim://${id}`, capacityBytes: spec.workerCapacity, heartbeatIntervalMs: 500, rpcTimeoutMs: 2000, chunkSize: spec.chunkSize };
+    cluster.addNode(id, (env) => new WorkerActor(env, w));
+  }
+  const clients = Array.from({ length: spec.clients }, (_, i) => `client-${i}`);
+  const c: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 1500, chunkSize: spec.chunkSize, readWindow: 4, blockSize: spec.blockSize, writeType: 'CACHE_THROUGH', readType: 'CACHE' };
+  for (const id of clients) cluster.addNode(id, (env) => new StrataClient(env, c));
+  await ctx.settle(Promise.all([MASTER_ID, ...workers, ...clients].map((id) => cluster.start(id))));
+
+  const stats = { reads: 0, ok: 0, cleanErrors: 0, bytes: 0 };
+  const read = async (client: string, path: string): Promise<boolean> => {
+    const expected = files.get(path)!;
+    stats.reads++;
+    try {
+      const got = await cluster.actor<StrataClient>(client).readFile(path);
+      ctx.check(got.byteLength === expected.byteLength, () => `${client} read ${got.byteLength} bytes of ${path}, the UFS holds ${expected.byteLength}`);
+      ctx.check(Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(expected), () => `${client} read wrong bytes of ${path} (first difference at ${firstDiff(got, expected)})`);
+      stats.ok++;
+      stats.bytes += got.byteLength;
+      return true;
+    } catch (e) {
+      // A clean error (a typed code and message) is allowed under faults; anything else is a bug.
+      if (!isStrataError(e)) throw e;
+      stats.cleanErrors++;
+      ctx.log(`${client} read ${path}: ${e.code} ${e.message}`);
+      return false;
+    }
+  };
+  const waitForWorkers = async (): Promise<void> => {
+    const all = () => cluster.isUp(MASTER_ID) && cluster.actor<MasterActor>(MASTER_ID).liveWorkers >= workers.filter((w) => cluster.isUp(w)).length;
+    await ctx.run({ until: ctx.sim.now + 20_000, stopWhen: all });
+  };
+  return { workers, clients, files, read, stats, waitForWorkers };
+}
+
+function firstDiff(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.byteLength, b.byteLength);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return n;
+}
+
+/** Restarts every node that is down, tolerating a start that fails (it is retried by the caller). */
+export async function restartDown(ctx: ScenarioContext, ids: readonly string[]): Promise<void> {
+  await ctx.settle(Promise.allSettled(ids.filter((id) => ctx.cluster.state(id) === 'down').map((id) => ctx.cluster.start(id))));
+}
