@@ -121,3 +121,29 @@ describe('a real cluster on loopback', () => {
     expect(bad.stderr.trim()).toBe('configuration error: unknown property key strata.no.such.key');
   });
 });
+
+describe('process lifecycle', () => {
+  it('SIGTERM shuts a master down cleanly and its journal replays on restart', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'strata-sig-'));
+    try {
+      const port = await freePort();
+      const c = confArgs({ 'strata.work.dir': join(work, 'data'), 'strata.master.rpc.port': String(port), 'strata.logger.level': 'info' });
+      const m = startCli(['master', ...c], work);
+      await waitFor('master to listen', async () => m.output().includes('listening'));
+      const mk = await runCli(['fs', 'mkdir', '/survives', ...c], work);
+      expect(mk.code, mk.stderr).toBe(0);
+      const exited = new Promise<number | null>((r) => m.child.once('exit', (code) => r(code)));
+      m.child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(m.output()).toMatch(/SIGTERM: shutting down/);
+      const again = startCli(['master', ...c], work);
+      await waitFor('restarted master to listen', async () => again.output().includes('listening'));
+      expect(again.output()).toMatch(/replayed [1-9]\d* journal entries/);
+      const ls = await runCli(['fs', 'ls', '/', ...c], work);
+      expect(ls.stdout.toString()).toMatch(/\/survives/);
+      await again.kill('SIGTERM');
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
