@@ -82,6 +82,12 @@ export interface Env {
   send(to: NodeId, envelope: Envelope): void;
   /** Tells the host how to reach a peer (ignored where addresses mean nothing). */
   learnAddress(node: NodeId, address: string): void;
+  /**
+   * Registers for news that the connection to a peer was lost or could not be
+   * made, so requests in flight to it will never be answered and can fail at
+   * once instead of at their deadline. Hosts without connections never call it.
+   */
+  onPeerDown?(listener: (node: NodeId, reason: string) => void): void;
   /** This node's own storage (journal, block files). */
   readonly disk: Disk;
   openKv(name: string): Promise<Kv>;

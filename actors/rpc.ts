@@ -32,6 +32,7 @@ export class Rpc {
   ) {
     // A random start keeps ids of a restarted node from matching replies meant for its previous life.
     this.nextId = 1 + Math.floor(env.random() * 2 ** 40);
+    env.onPeerDown?.((node, reason) => this.failPeer(node, reason));
   }
 
   get self(): NodeId {

@@ -79,7 +79,10 @@ describe('a real cluster on loopback', () => {
     const victim = held[0]!;
     await workers[Number(victim.split('-')[1])]!.kill('SIGKILL');
     const local = join(dir, 'copy.bin');
-    const r = await runCli(['fs', 'copyToLocal', '/data/big.bin', local, ...conf], dir);
+    // A generous deadline: failing over must come from the refused connection, not from waiting it out.
+    const started = Date.now();
+    const r = await runCli(['fs', 'copyToLocal', '/data/big.bin', local, ...conf, '--conf', 'strata.user.rpc.timeout=40s'], dir);
+    expect(Date.now() - started).toBeLessThan(20_000);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(readFileSync(local).equals(data)).toBe(true);

@@ -113,6 +113,7 @@ export function createRealEnv(opts: RealEnvOptions): RealEnv {
     random,
     send: (to, envelope) => network.send(to, envelope),
     learnAddress: (node, address) => network.learnAddress(node, address),
+    onPeerDown: (listener) => network.onPeerDown(listener),
     disk,
     async openKv(name: string): Promise<Kv> {
       if (!/^[A-Za-z0-9._-]+$/.test(name) || name === '.' || name === '..') {

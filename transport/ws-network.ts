@@ -267,6 +267,7 @@ class Dialer {
     this.ws = undefined;
     this.link = undefined;
     if (this.stopped) return;
+    this.net.dialFailed(this.url, err.message);
     const now = Date.now();
     const keep: Waiter[] = [];
     for (const w of this.waiters) {
@@ -354,6 +355,7 @@ export class WsNetwork {
   private readonly log: TransportLog;
   /** ws://host:port once listening. */
   address: string | undefined;
+  private readonly peerDownListeners: Array<(node: NodeId, reason: string) => void> = [];
 
   constructor(private readonly cfg: WsNetworkOptions) {
     this.opts = {
@@ -372,6 +374,31 @@ export class WsNetwork {
       this.pingTimer = setInterval(() => this.ping(), this.opts.pingIntervalMs);
       this.pingTimer.unref();
     }
+  }
+
+  /** Hears of peers that became unreachable: their requests in flight will get no answer. */
+  onPeerDown(listener: (node: NodeId, reason: string) => void): void {
+    this.peerDownListeners.push(listener);
+  }
+
+  private peerDown(nodes: Iterable<NodeId>, reason: string): void {
+    for (const n of nodes) {
+      if (this.locals.has(n) || this.routes.has(n)) continue;
+      for (const l of this.peerDownListeners) {
+        try {
+          l(n, reason);
+        } catch (e) {
+          this.log('error', 'peer-down listener failed', { node: n, error: (e as Error).message });
+        }
+      }
+    }
+  }
+
+  /** A dial to `url` failed: every node known at that address is unreachable for now. */
+  dialFailed(url: string, reason: string): void {
+    const nodes: NodeId[] = [];
+    for (const [n, a] of this.addresses) if (a === url) nodes.push(n);
+    this.peerDown(nodes, reason);
   }
 
   /** Hosts `id` here: envelopes addressed to it are validated and handed to `deliver`. */
@@ -700,6 +727,7 @@ export class WsNetwork {
       // Another live link to the same node (both ends dialed each other) takes over.
       for (const other of this.links) if (other.nodes.includes(n)) this.routes.set(n, other);
     }
+    this.peerDown(link.nodes, `connection to ${link.peerLabel} lost`);
   }
 
   /** One websocket message from an authenticated link. */
