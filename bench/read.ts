@@ -29,12 +29,18 @@ import { MASTER_ID, clientOptions, clientRole, masterOptions, masterRole, worker
 
 const MIB = 1024 * 1024;
 const FILE_BYTES = Number(process.env.BENCH_FILE_MIB ?? 256) * MIB;
-const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const RUNS = Number(process.env.BENCH_RUNS ?? 9);
 const PATH = '/bench/read-256m';
 const SECRET = 'bench-read-secret';
 
 function benchConf(workDir: string): Conf {
   // Defaults everywhere else (1 MiB chunks, window 8, 64 MiB blocks): the bench measures what users get.
+  // BENCH_CONF='key=value,key=value' overrides them for experiments (both sides, and the raw baseline's chunk and window).
+  const extra: Record<string, string> = {};
+  for (const kv of (process.env.BENCH_CONF ?? '').split(',').filter(Boolean)) {
+    const i = kv.indexOf('=');
+    extra[kv.slice(0, i)] = kv.slice(i + 1);
+  }
   return new Conf([
     [
       'runtime',
@@ -44,6 +50,7 @@ function benchConf(workDir: string): Conf {
         [K.logLevel]: 'warn',
         [K.masterRpcPort]: '0',
         [K.workerRpcPort]: '0',
+        ...extra,
       },
     ],
   ]);
@@ -196,17 +203,18 @@ async function main(): Promise<void> {
   });
   try {
     const masterAddr = master.address!;
-    let workerHost: NodeHost | undefined;
-    worker = workerHost = await NodeHost.start({
+    worker = await NodeHost.start({
       conf,
       listen: { host: '127.0.0.1', port: 0 },
-      nodes: [{ id: 'worker-0', dataDir: join(workDir, 'worker-0'), create: workerRole(workerOptions(conf, () => workerHost?.address ?? '')) }],
+      // The port is known once the host listens, which is before the worker registers.
+      nodes: [{ id: 'worker-0', dataDir: join(workDir, 'worker-0'), create: (env, info) => workerRole(workerOptions(conf, () => info.address ?? ''))(env) }],
       peers: { [MASTER_ID]: masterAddr },
       logLevel: 'warn',
     });
     raw = await rawServer();
 
-    proc = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', masterAddr, raw.url, workDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+        // The child gets this process's node flags, so `node --cpu-prof dist/bench/read.js` profiles both sides.
+    proc = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', masterAddr, raw.url, workDir], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: proc.stdout! });
     const replies: string[] = [];
     let wake: (() => void) | undefined;

@@ -2,6 +2,7 @@
 import type { MsgSchema, Schema } from '../../transport/schema.js';
 import { ErrorReply, OkReply } from './envelope.js';
 import { MASTER_MESSAGES } from './master.js';
+import { RAFT_MESSAGES } from './raft.js';
 import { WORKER_MESSAGES } from './worker.js';
 
 export * from './envelope.js';
@@ -20,4 +21,5 @@ export const MESSAGES: ReadonlyMap<string, Schema<unknown>> = registry([
   OkReply,
   ...MASTER_MESSAGES,
   ...WORKER_MESSAGES,
+  ...RAFT_MESSAGES,
 ] as ReadonlyArray<MsgSchema<unknown>>);
