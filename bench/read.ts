@@ -137,8 +137,10 @@ async function child(masterAddr: string, rawUrl: string, workDir: string): Promi
         const info = await client.getStatus(PATH);
         say(`status ${info.blocks.length} ${info.blocks.filter((b) => b.locations.length > 0).length}`);
       } else if (line === 'raw' || line === 'strata') {
+        const cpu0 = process.cpuUsage();
         const r = line === 'raw' ? await rawRead() : await strataRead();
-        say(`done ${r.bytes} ${r.ms.toFixed(3)}`);
+        const cpu = process.cpuUsage(cpu0);
+        say(`done ${r.bytes} ${r.ms.toFixed(3)} ${((cpu.user + cpu.system) / 1000).toFixed(1)}`);
       } else if (line === 'quit') {
         break;
       }
@@ -261,12 +263,18 @@ async function main(): Promise<void> {
       // Alternate which goes first so neither always gets the warmer machine.
       if (i % 2 === 1) order.reverse();
       for (const [label, into] of order) {
+        const cpu0 = process.cpuUsage();
         const r = await ask(label === 'raw ws' ? 'raw' : 'strata');
+        const cpu = process.cpuUsage(cpu0);
         const bytes = Number(r[1]);
         const ms = Number(r[2]);
         if (bytes !== FILE_BYTES) throw new Error(`${label}: read ${bytes} bytes, expected ${FILE_BYTES}`);
         into.push(mibps(bytes, ms));
-        console.log(`  run ${i + 1} ${label.padEnd(6)} ${mibps(bytes, ms).toFixed(1).padStart(8)} MiB/s  (${ms.toFixed(0)} ms)`);
+        // CPU per side is steadier than wall time on a shared machine, and says which side costs what.
+        const serverCpu = (cpu.user + cpu.system) / 1000;
+        console.log(
+          `  run ${i + 1} ${label.padEnd(6)} ${mibps(bytes, ms).toFixed(1).padStart(8)} MiB/s  (${ms.toFixed(0)} ms; cpu: server ${serverCpu.toFixed(0)} ms, client ${Number(r[3]).toFixed(0)} ms)`,
+        );
       }
     }
     const rawMed = median(rawT);

@@ -121,6 +121,23 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
       });
     });
 
+  fs.command('mv')
+    .description('rename a file or directory (into <dst> when it is a directory)')
+    .argument('<src>')
+    .argument('<dst>')
+    .action(async (src: string, dst: string) => {
+      await withClient(conf(), async (c) => {
+        let target = dst;
+        if (await c.exists(dst)) {
+          const d = await c.getStatus(dst);
+          if (!d.isDir) throw new StrataError('ALREADY_EXISTS', `${dst} already exists`);
+          target = `${dst.replace(/\/$/, '')}/${src.split('/').filter(Boolean).pop()}`;
+        }
+        await c.rename(src, target);
+        out(`Renamed ${src} to ${target}`);
+      });
+    });
+
   fs.command('copyFromLocal')
     .description('copy a local file into strata')
     .argument('<src>')

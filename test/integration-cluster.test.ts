@@ -95,7 +95,9 @@ describe('a real cluster on loopback', () => {
     const ls = await runCli(['fs', 'ls', '/preexisting/fresh', ...conf], dir);
     expect(ls.code, ls.stderr).toBe(0);
     expect(ls.stdout.toString()).toMatch(/ 29 .*\/preexisting\/fresh\/outside\.txt/);
-    const cat = await runCli(['fs', 'cat', '/preexisting/fresh/outside.txt', ...conf], dir);
+    const moved = await runCli(['fs', 'mv', '/preexisting/fresh/outside.txt', '/preexisting', ...conf], dir);
+    expect(moved.stdout.toString()).toBe('Renamed /preexisting/fresh/outside.txt to /preexisting/outside.txt\n');
+    const cat = await runCli(['fs', 'cat', '/preexisting/outside.txt', ...conf], dir);
     expect(cat.stdout.toString()).toBe('written behind strata\'s back\n');
   });
 

@@ -36,6 +36,14 @@ describe('master journal', () => {
     expect(after.blocks.map((b) => b.id)).toEqual(before.blocks.map((b) => b.id));
     const made = await sim.settle(client().listStatus('/made'));
     expect(made.map((f) => f.path)).toEqual(['/made/here']);
+    await sim.settle(client().rename('/pre/two.txt', '/made/two.txt'));
+    await expect(sim.settle(client().rename('/made', '/made/here/inside'))).rejects.toThrow(/into itself/);
+    await expect(sim.settle(client().rename('/pre/one.txt', '/made/here'))).rejects.toThrow(/already exists/);
+    cluster.crash(MASTER_ID);
+    await sim.settle(cluster.start(MASTER_ID));
+    expect(await sim.settle(client().exists('/pre/two.txt'))).toBe(false);
+    expect((await sim.settle(client().getStatus('/made/two.txt'))).length).toBe(10);
+    expect(await cluster.ufsDisk(UFS).stat('made/two.txt')).not.toBeNull();
     await sim.settle(client().delete('/made', true));
     cluster.crash(MASTER_ID);
     await sim.settle(cluster.start(MASTER_ID));

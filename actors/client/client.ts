@@ -86,6 +86,10 @@ export class StrataClient implements Actor {
     await this.master({ t: 'Delete', path, recursive }, 'Ok');
   }
 
+  async rename(src: string, dst: string): Promise<void> {
+    await this.master({ t: 'Rename', src, dst }, 'Ok');
+  }
+
   async workers(): Promise<WorkerInfo[]> {
     const ws = (await this.master<Infer<typeof M.WorkersReply>>({ t: 'GetWorkers' }, 'WorkersReply')).workers;
     for (const w of ws) this.env.learnAddress(w.id, w.address);

@@ -56,6 +56,7 @@ export class MasterActor implements Actor {
       ['CreateFile', (r) => this.createFile(r as Req<typeof M.CreateFile>)],
       ['CompleteFile', (r) => this.completeFile(r as Req<typeof M.CompleteFile>)],
       ['Delete', (r) => this.delete(r as Req<typeof M.Delete>)],
+      ['Rename', (r) => this.rename(r as Req<typeof M.Rename>)],
       ['GetWorkers', () => ({ t: 'WorkersReply', workers: this.workers.infos() })],
       ['GetMasterInfo', () => this.masterInfo()],
     ];
@@ -290,6 +291,27 @@ export class MasterActor implements Actor {
       for (const id of this.ns.fileIdsUnder(n)) this.workers.dropBlocks(this.ns.blockIds(this.ns.get(id)!));
       await this.ufs.remove(this.ufsPathOf(n));
       await this.journalAndApply({ op: 'delete', id: n.id });
+    });
+    return { t: 'Ok' };
+  }
+
+  private async rename(r: Req<typeof M.Rename>): Promise<Message> {
+    const src = await this.resolve(r.m.src);
+    if (src.id === ROOT_ID) throw new StrataError('INVALID_ARGUMENT', 'cannot rename /');
+    const parts = splitPath(r.m.dst);
+    if (parts.length === 0) throw new StrataError('ALREADY_EXISTS', '/ already exists');
+    const dstParentPath = '/' + parts.slice(0, -1).join('/');
+    const dstParent = await this.resolve(dstParentPath);
+    if (!dstParent.isDir) throw new StrataError('INVALID_ARGUMENT', `${dstParentPath} is not a directory`);
+    await this.loadChildren(dstParent);
+    const name = parts[parts.length - 1]!;
+    await this.lock.run(async () => {
+      if (!this.ns.get(src.id)) throw new StrataError('NOT_FOUND', `${r.m.src} does not exist`);
+      if (this.ns.child(dstParent, name)) throw new StrataError('ALREADY_EXISTS', `${r.m.dst} already exists`);
+      if (this.ns.isAncestor(src, dstParent)) throw new StrataError('INVALID_ARGUMENT', `cannot move ${r.m.src} into itself (${r.m.dst})`);
+      if (!src.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.src} is still being written`);
+      if (src.persisted) await this.ufs.rename(this.ufsPathOf(src), this.ns.pathJoin(dstParent, name).slice(1));
+      await this.journalAndApply({ op: 'rename', id: src.id, parent: dstParent.id, name, mtimeMs: this.env.now() });
     });
     return { t: 'Ok' };
   }

@@ -34,6 +34,7 @@ export const JournalEntry = {
   create: obj({ op: oneOf('create'), parent: uint, name, blockSize: uint, mtimeMs: num }),
   complete: obj({ op: oneOf('complete'), id: uint, length: uint, mtimeMs: num }),
   delete: obj({ op: oneOf('delete'), id: uint }),
+  rename: obj({ op: oneOf('rename'), id: uint, parent: uint, name, mtimeMs: num }),
   load: obj({ op: oneOf('load'), dir: uint, children: arr(UfsChild), blockSize: uint }),
 };
 export type JournalEntry = { [K in keyof typeof JournalEntry]: Infer<(typeof JournalEntry)[K]> }[keyof typeof JournalEntry];
@@ -121,6 +122,19 @@ export class Namespace {
         this.remove(n);
         return n;
       }
+      case 'rename': {
+        const n = this.inodes.get(e.id);
+        const to = this.inodes.get(e.parent);
+        if (!n || n.id === ROOT_ID || !to || !to.isDir || to.children!.has(e.name)) {
+          throw new StrataError('INTERNAL', `journal renames inode ${e.id} to an impossible place (${e.parent}/${e.name})`);
+        }
+        this.inodes.get(n.parent)?.children?.delete(n.name);
+        n.parent = to.id;
+        n.name = e.name;
+        n.mtimeMs = e.mtimeMs;
+        to.children!.set(e.name, n.id);
+        return n;
+      }
       case 'load': {
         const dir = this.inodes.get(e.dir);
         if (!dir || !dir.isDir) throw new StrataError('INTERNAL', `journal loads into unknown directory ${e.dir}`);
@@ -159,6 +173,12 @@ export class Namespace {
     if (n.children) for (const id of [...n.children.values()]) this.remove(this.inodes.get(id)!);
     this.inodes.delete(n.id);
     this.inodes.get(n.parent)?.children?.delete(n.name);
+  }
+
+  /** True when `a` is `b` or one of its ancestors. */
+  isAncestor(a: Inode, b: Inode): boolean {
+    for (let cur: Inode | undefined = b; cur; cur = cur.id === ROOT_ID ? undefined : this.inodes.get(cur.parent)) if (cur.id === a.id) return true;
+    return false;
   }
 
   /** Every file id under (and including) an inode: what a delete drops. */

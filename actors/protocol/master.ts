@@ -63,6 +63,7 @@ export const CreateDirectory = msg('CreateDirectory', { path, recursive: bool })
 export const CreateFile = msg('CreateFile', { path, overwrite: bool, blockSize: opt(uint) });
 export const CompleteFile = msg('CompleteFile', { path, length: uint });
 export const Delete = msg('Delete', { path, recursive: bool });
+export const Rename = msg('Rename', { src: path, dst: path });
 export const GetWorkers = msg('GetWorkers', {});
 export const WorkersReply = msg('WorkersReply', { workers: arr(WorkerInfo, 100_000) });
 export const GetMasterInfo = msg('GetMasterInfo', {});
@@ -79,7 +80,7 @@ export const MasterInfoReply = msg('MasterInfoReply', {
 
 export const MASTER_MESSAGES = [
   RegisterWorker, RegisterWorkerOk, WorkerHeartbeat, HeartbeatReply,
-  GetStatus, ListStatus, FileInfoReply, ListStatusReply, CreateDirectory, CreateFile, CompleteFile, Delete,
+  GetStatus, ListStatus, FileInfoReply, ListStatusReply, CreateDirectory, CreateFile, CompleteFile, Delete, Rename,
   GetWorkers, WorkersReply, GetMasterInfo, MasterInfoReply,
 ] as const;
 
@@ -92,5 +93,6 @@ export type MasterRequest =
   | Infer<typeof CreateFile>
   | Infer<typeof CompleteFile>
   | Infer<typeof Delete>
+  | Infer<typeof Rename>
   | Infer<typeof GetWorkers>
   | Infer<typeof GetMasterInfo>;
