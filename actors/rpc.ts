@@ -208,3 +208,51 @@ function reportError(rpc: Rpc, env: Envelope, e: unknown, onInternal: (e: unknow
   if (se.code === 'INTERNAL') onInternal(e);
   rpc.replyError(env, se);
 }
+
+/**
+ * Answers a duplicated request (the network may deliver one twice) with the
+ * first answer instead of running it again: a mutation applied twice, or one
+ * that failed and then succeeded on its duplicate, would break linearizability.
+ * Entries live `ttlMs`; a duplicate cannot outlive the connection it came on,
+ * and a restarted process never sees messages sent to its previous life.
+ */
+export class ReplyCache {
+  private readonly entries = new Map<string, { at: number; result: Promise<Message | void> }>();
+
+  constructor(
+    private readonly now: () => number,
+    private readonly ttlMs: number,
+    private readonly maxEntries = 200_000,
+  ) {}
+
+  wrap(handler: Handler): Handler {
+    return (req: Envelope) => {
+      if (req.id === 0) return handler(req);
+      const key = `${req.f}\u0000${req.id}`;
+      const hit = this.entries.get(key);
+      if (hit) return hit.result;
+      this.expire();
+      let result: Promise<Message | void>;
+      try {
+        result = Promise.resolve(handler(req));
+      } catch (e) {
+        result = Promise.reject(e);
+      }
+      result.catch(() => undefined);
+      this.entries.set(key, { at: this.now(), result });
+      return result;
+    };
+  }
+
+  private expire(): void {
+    const cutoff = this.now() - this.ttlMs;
+    for (const [k, v] of this.entries) {
+      if (v.at >= cutoff && this.entries.size < this.maxEntries) break;
+      this.entries.delete(k);
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}

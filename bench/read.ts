@@ -31,6 +31,7 @@ const MIB = 1024 * 1024;
 const FILE_BYTES = Number(process.env.BENCH_FILE_MIB ?? 256) * MIB;
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
 const PATH = '/bench/read-256m';
+const ONLY = process.env.BENCH_ONLY;
 const SECRET = 'bench-read-secret';
 
 function benchConf(workDir: string): Conf {
@@ -263,6 +264,8 @@ async function main(): Promise<void> {
       // Alternate which goes first so neither always gets the warmer machine.
       if (i % 2 === 1) order.reverse();
       for (const [label, into] of order) {
+        // BENCH_ONLY=raw|strata runs one side (for profiling it alone); no ratio then.
+        if (ONLY && !label.startsWith(ONLY)) continue;
         const cpu0 = process.cpuUsage();
         const r = await ask(label === 'raw ws' ? 'raw' : 'strata');
         const cpu = process.cpuUsage(cpu0);
@@ -277,6 +280,7 @@ async function main(): Promise<void> {
         );
       }
     }
+    if (ONLY) return;
     const rawMed = median(rawT);
     const strataMed = median(strataT);
     console.log(`raw ws  median ${rawMed.toFixed(1)} MiB/s`);

@@ -248,7 +248,7 @@ export class SimCluster implements SimHost {
     const key = ufsKey(uri);
     let d = this.ufsDisks.get(key);
     if (d === undefined) {
-      d = new MemDisk(() => Math.floor(SIM_EPOCH_MS + this.sim.now));
+      d = new MemDisk(() => Math.floor(SIM_EPOCH_MS + this.sim.now), { shareReads: true });
       this.ufsDisks.set(key, d);
     }
     return d;

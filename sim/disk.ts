@@ -43,7 +43,17 @@ export class MemDisk implements Disk {
   /** Bytes of current file data: the disk's fill level. */
   capacityBytes = Number.POSITIVE_INFINITY;
 
-  constructor(private readonly clock: () => number = () => 0) {}
+  /**
+   * `shareReads`: read() returns a view of the file's bytes instead of a copy.
+   * For a shared UFS, whose readers (workers caching blocks) never write into
+   * what they read; it saves a copy of every block read through. Views stay
+   * valid: bytes below a file's length are never overwritten in place (append
+   * writes past it, and a shrinking truncate moves the file to a new buffer).
+   */
+  constructor(
+    private readonly clock: () => number = () => 0,
+    private readonly opts: { shareReads?: boolean } = {},
+  ) {}
 
   private op(op: string, path: string): string {
     const p = normalize(path);
@@ -111,7 +121,9 @@ export class MemDisk implements Disk {
     const p = this.op('read', path);
     const f = this.file(p);
     const start = Math.min(offset, f.len);
-    const out = f.data.slice(start, Math.min(f.len, offset + length));
+    const end = Math.min(f.len, offset + length);
+    // A fault hook may corrupt what it is given in place: it always gets a copy.
+    const out = this.opts.shareReads && !this.faults.onRead ? f.data.subarray(start, end) : f.data.slice(start, end);
     return this.faults.onRead ? this.faults.onRead(p, out) : out;
   }
 
@@ -150,8 +162,11 @@ export class MemDisk implements Disk {
     const f = this.file(p);
     // `durable` may be a view of `data`; detach it before later appends overwrite the shared bytes.
     if (f.durable.buffer === f.data.buffer) f.durable = f.durable.slice();
-    if (size < f.len) f.len = size;
-    else if (size > f.len) {
+    // Shrinking moves the kept bytes to a new buffer, so later appends cannot overwrite bytes a view still shows.
+    if (size < f.len) {
+      f.data = f.data.slice(0, size);
+      f.len = size;
+    } else if (size > f.len) {
       const grown = new Uint8Array(size);
       grown.set(f.data.subarray(0, f.len));
       f.data = grown;

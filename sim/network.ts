@@ -7,7 +7,7 @@
 // mix (swarm testing), and a quiet mode for liveness phases.
 import type { NodeId } from '../actors/env.js';
 import type { Envelope } from '../actors/protocol/envelope.js';
-import { DEFAULT_MAX_FRAME_BYTES, decode, encode } from '../transport/codec.js';
+import { DEFAULT_MAX_FRAME_BYTES, decode, decodeParts, encodeParts } from '../transport/codec.js';
 import type { Prng } from './prng.js';
 import type { Simulation } from './simulation.js';
 
@@ -107,6 +107,21 @@ interface Link {
 
 const SEP = '\u0001';
 
+/**
+ * A frame in flight: msgpack `head`, and for a message with a large byte field
+ * that field's bytes as `tail`, as the real links carry them (codec.encodeParts).
+ * The head is encoded, decoded and validated like any frame and the tail's
+ * length checked against it; the tail itself travels by reference, so a 1 MiB
+ * chunk costs no copy. Production actors never write into bytes they sent or
+ * received (blocks are immutable once stored), so sharing cannot hide a bug: an
+ * actor that did would corrupt the sender's copy and fail the run's checkers.
+ */
+interface Frame {
+  readonly head: Uint8Array;
+  readonly tail: Uint8Array | undefined;
+  readonly bytes: number;
+}
+
 export class Network {
   private readonly endpoints = new Map<NodeId, Endpoint>();
   private readonly links = new Map<string, Link>();
@@ -179,11 +194,16 @@ export class Network {
   }
 
   send(from: NodeId, to: NodeId, envelope: Envelope): void {
-    this.sendFrame(from, to, encode(envelope));
+    const { head, tail } = encodeParts(envelope);
+    this.sendParts(from, to, { head, tail, bytes: head.byteLength + (tail?.byteLength ?? 0) });
   }
 
   /** Sends raw bytes as if `from` had written them to the link (garbage-frame tests). */
   sendFrame(from: NodeId, to: NodeId, frame: Uint8Array): void {
+    this.sendParts(from, to, { head: frame, tail: undefined, bytes: frame.byteLength });
+  }
+
+  private sendParts(from: NodeId, to: NodeId, frame: Frame): void {
     const sim = this.sim;
     const stats = this.stats;
     stats.sent++;
@@ -208,7 +228,7 @@ export class Network {
       return;
     }
     const now = sim.now;
-    const ready = Math.max(now, link.busyUntil) + frame.byteLength / f.bandwidthBytesPerMs;
+    const ready = Math.max(now, link.busyUntil) + frame.bytes / f.bandwidthBytesPerMs;
     link.busyUntil = ready;
     const copies = !loopback && f.duplicateP > 0 && rng.next() < f.duplicateP ? 2 : 1;
     if (copies === 2) {
@@ -232,7 +252,7 @@ export class Network {
     }
   }
 
-  private arrive(from: NodeId, to: NodeId, frame: Uint8Array, inc: number, link: Link): void {
+  private arrive(from: NodeId, to: NodeId, frame: Frame, inc: number, link: Link): void {
     const sim = this.sim;
     if (link.blocked) {
       this.stats.droppedPartition++;
@@ -251,17 +271,17 @@ export class Network {
       sim.traceFault('drop-down', from, to);
       return;
     }
-    const r = decode(frame, this.maxFrameBytes);
+    const r = frame.tail === undefined ? decode(frame.head, this.maxFrameBytes) : decodeParts(frame.head, frame.tail, this.maxFrameBytes);
     const t = sim.trace;
     t.word(0xde11);
     t.num(sim.now);
     t.str(from);
     t.str(to);
-    t.num(frame.byteLength);
+    t.num(frame.bytes);
     if (!r.ok) {
       this.stats.invalid++;
       t.str('!invalid');
-      sim.log(`net ${from}->${to} invalid frame (${frame.byteLength} B): ${r.error.message}`);
+      sim.log(`net ${from}->${to} invalid frame (${frame.bytes} B): ${r.error.message}`);
       // As the real transport does: an addressable bad request gets a typed error back.
       if (r.header !== undefined && r.header.id > 0) {
         this.send(to, r.header.f, { f: to, to: r.header.f, id: 0, re: r.header.id, m: r.error.toReply() });
@@ -270,7 +290,7 @@ export class Network {
     }
     t.str(r.envelope.m.t);
     this.stats.delivered++;
-    this.stats.bytes += frame.byteLength;
+    this.stats.bytes += frame.bytes;
     this.onDeliver?.(from, to, r.envelope);
     target.deliver(r.envelope);
   }

@@ -11,7 +11,7 @@ const op = (client: string, input: NsInput, call: number, ret: number | undefine
 });
 const OK = { code: 'OK' };
 const NF = { code: 'NOT_FOUND' };
-const FILE = { code: 'OK', value: 'file' };
+const FILE = { code: 'OK', value: 'exists' };
 
 describe('linearizability checker', () => {
   it('accepts a sequential history and rejects a read that misses a completed create', () => {
@@ -98,7 +98,7 @@ describe('linearizability checker', () => {
 });
 
 function expectedOutput(state: NsState, input: NsInput): NsOutput {
-  for (const candidate of [{ code: 'OK' }, { code: 'OK', value: 'file' }, { code: 'NOT_FOUND' }, { code: 'ALREADY_EXISTS' }]) {
+  for (const candidate of [{ code: 'OK' }, { code: 'OK', value: 'exists' }, { code: 'NOT_FOUND' }, { code: 'ALREADY_EXISTS' }]) {
     if (input.op === 'listStatus') break;
     if (namespaceModel.step(state, input, candidate).ok) return candidate;
   }

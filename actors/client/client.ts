@@ -105,9 +105,15 @@ export class StrataClient implements Actor {
 
   async readFile(path: string, readType = this.opts.readType): Promise<Uint8Array> {
     const parts: Uint8Array[] = [];
-    const info = await this.read(path, (c) => void parts.push(c), readType);
-    const out = Buffer.concat(parts);
-    if (out.byteLength !== info.length) throw new StrataError('INTERNAL', `read ${out.byteLength} bytes of ${path}, expected ${info.length}`);
+    let total = 0;
+    const info = await this.read(path, (c) => {
+      parts.push(c);
+      total += c.byteLength;
+    }, readType);
+    if (total !== info.length) throw new StrataError('INTERNAL', `read ${total} bytes of ${path}, expected ${info.length}`);
+    // A file that came in one chunk is that chunk: the bytes are ours already, so no copy.
+    if (parts.length === 1) return parts[0]!;
+    const out = Buffer.concat(parts, total);
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   }
 

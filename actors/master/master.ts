@@ -6,7 +6,7 @@ import type { Actor, Disk, Env, Timer } from '../env.js';
 import { StrataError, type Envelope, type Message } from '../protocol/envelope.js';
 import type { Infer } from '../../transport/schema.js';
 import * as M from '../protocol/master.js';
-import { Rpc, serve, type Handler } from '../rpc.js';
+import { ReplyCache, Rpc, serve, type Handler } from '../rpc.js';
 import { splitPath } from '../path.js';
 import { Mutex } from '../mutex.js';
 import { BLOCKS_PER_FILE, checkEntry, Namespace, ROOT_ID, type Inode, type JournalEntry, type UfsChild } from './namespace.js';
@@ -47,16 +47,17 @@ export class MasterActor implements Actor {
   ) {
     this.rpc = new Rpc(env, opts.rpcTimeoutMs);
     this.ufs = env.openUfs(opts.rootUfs);
+    const dedup = new ReplyCache(() => env.now(), 10 * 60_000);
     const h: Array<[string, Handler]> = [
       ['RegisterWorker', (r) => this.registerWorker(r as Req<typeof M.RegisterWorker>)],
       ['WorkerHeartbeat', (r) => this.heartbeat(r as Req<typeof M.WorkerHeartbeat>)],
       ['GetStatus', (r) => this.getStatus(r as Req<typeof M.GetStatus>)],
       ['ListStatus', (r) => this.listStatus(r as Req<typeof M.ListStatus>)],
-      ['CreateDirectory', (r) => this.createDirectory(r as Req<typeof M.CreateDirectory>)],
-      ['CreateFile', (r) => this.createFile(r as Req<typeof M.CreateFile>)],
-      ['CompleteFile', (r) => this.completeFile(r as Req<typeof M.CompleteFile>)],
-      ['Delete', (r) => this.delete(r as Req<typeof M.Delete>)],
-      ['Rename', (r) => this.rename(r as Req<typeof M.Rename>)],
+      ['CreateDirectory', dedup.wrap((r) => this.createDirectory(r as Req<typeof M.CreateDirectory>))],
+      ['CreateFile', dedup.wrap((r) => this.createFile(r as Req<typeof M.CreateFile>))],
+      ['CompleteFile', dedup.wrap((r) => this.completeFile(r as Req<typeof M.CompleteFile>))],
+      ['Delete', dedup.wrap((r) => this.delete(r as Req<typeof M.Delete>))],
+      ['Rename', dedup.wrap((r) => this.rename(r as Req<typeof M.Rename>))],
       ['GetWorkers', () => ({ t: 'WorkersReply', workers: this.workers.infos() })],
       ['GetMasterInfo', () => this.masterInfo()],
     ];
@@ -75,13 +76,16 @@ export class MasterActor implements Actor {
   async start(): Promise<void> {
     this.startedAtMs = this.env.now();
     const { journal, entries } = await Journal.open(this.env.disk, this.opts.journalDir, this.env.log);
+    let last: JournalEntry | undefined;
     for (const { seq, payload } of entries) {
       const entry = unpackRecord(payload);
       const bad = checkEntry(entry);
       if (bad) throw new StrataError('INTERNAL', `journal record ${seq} in ${this.opts.journalDir} is not a valid entry: ${bad}`);
-      this.ns.apply(entry as JournalEntry);
+      last = entry as JournalEntry;
+      this.ns.apply(last);
       this.journalSeq = seq;
     }
+    await this.redoUfs(last);
     this.journal = journal;
     this.env.log.log('info', `master replayed ${entries.length} journal entries`, { inodes: this.ns.size });
     this.scheduleExpiry();
@@ -138,17 +142,15 @@ export class MasterActor implements Actor {
 
   private async journalAndApply(entry: JournalEntry): Promise<Inode | undefined> {
     if (!this.journal) throw new StrataError('UNAVAILABLE', 'master is starting');
-    // Applied before it is durable so appends group-commit; the reply waits for durability.
-    const durable = this.journal.append(packRecord(entry));
-    const inode = this.ns.apply(entry);
     try {
-      this.journalSeq = await durable;
+      this.journalSeq = await this.journal.append(packRecord(entry));
     } catch (e) {
       this.fatal = `journal write failed: ${(e as Error).message}`;
       this.env.log.log('error', this.fatal);
       throw new StrataError('UNAVAILABLE', this.fatal);
     }
-    return inode;
+    // Applied only once durable: a reader must never see a change that a crash could take back.
+    return this.ns.apply(entry);
   }
 
   private ufsPathOf(inode: Inode): string {
@@ -269,9 +271,10 @@ export class MasterActor implements Actor {
   }
 
   private async completeFile(r: Req<typeof M.CompleteFile>): Promise<Infer<typeof M.FileInfoReply>> {
-    const f = await this.resolve(r.m.path);
-    if (f.isDir) throw new StrataError('INVALID_ARGUMENT', `${r.m.path} is a directory`);
+    await this.resolve(r.m.path);
     const done = await this.lock.run(async () => {
+      const f = this.existing(r.m.path);
+      if (f.isDir) throw new StrataError('INVALID_ARGUMENT', `${r.m.path} is a directory`);
       if (f.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is already complete`);
       const st = await this.ufs.stat(this.ufsPathOf(f));
       if (!st || st.isDir) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was not written to the UFS`);
@@ -281,37 +284,92 @@ export class MasterActor implements Actor {
     return { t: 'FileInfoReply', info: this.info(done, true) };
   }
 
+  private async removeFromUfs(ufsPath: string): Promise<void> {
+    try {
+      await this.ufs.remove(ufsPath);
+    } catch (e) {
+      this.env.log.log('warn', `deleted ${ufsPath} from the namespace but not from the UFS: ${(e as Error).message}`);
+    }
+  }
+
+  /** Idempotent: a rename the UFS already shows (source gone, target there) is done. */
+  private async renameInUfs(from: string, to: string): Promise<void> {
+    if ((await this.ufs.stat(from)) === null && (await this.ufs.stat(to)) !== null) return;
+    await this.ufs.rename(from, to);
+  }
+
+  /**
+   * Finishes the UFS side of the last journaled change: mutations run one at a
+   * time and journal before touching the UFS, so only the last one can have been
+   * cut short by a crash.
+   */
+  private async redoUfs(last: JournalEntry | undefined): Promise<void> {
+    if (last?.op === 'delete' && last.ufsPath !== undefined) await this.removeFromUfs(last.ufsPath);
+    if (last?.op === 'rename' && last.fromUfs !== undefined && last.toUfs !== undefined) {
+      await this.renameInUfs(last.fromUfs, last.toUfs).catch((e: unknown) => this.env.log.log('warn', `could not finish renaming ${last.fromUfs} to ${last.toUfs} in the UFS: ${(e as Error).message}`));
+    }
+  }
+
+  /**
+   * Looks a path up again inside the lock: between resolving it (which may load
+   * from the UFS) and taking the lock, another request may have moved or removed it.
+   */
+  private existing(path: string): Inode {
+    const n = this.ns.lookup(path);
+    if (!n) throw new StrataError('NOT_FOUND', `${path} does not exist`);
+    return n;
+  }
+
   private async delete(r: Req<typeof M.Delete>): Promise<Message> {
-    const n = await this.resolve(r.m.path);
-    if (n.id === ROOT_ID) throw new StrataError('INVALID_ARGUMENT', 'cannot delete /');
-    if (n.isDir) await this.loadChildren(n);
+    const first = await this.resolve(r.m.path);
+    if (first.id === ROOT_ID) throw new StrataError('INVALID_ARGUMENT', 'cannot delete /');
+    if (first.isDir) await this.loadChildren(first);
     await this.lock.run(async () => {
-      if (!this.ns.get(n.id)) throw new StrataError('NOT_FOUND', `${r.m.path} does not exist`);
+      const n = this.existing(r.m.path);
+      if (n.isDir && !n.childrenLoaded) throw new StrataError('UNAVAILABLE', `${r.m.path} changed while it was being deleted; try again`);
       if (n.isDir && (n.children?.size ?? 0) > 0 && !r.m.recursive) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is a non-empty directory (use recursive)`);
-      for (const id of this.ns.fileIdsUnder(n)) this.workers.dropBlocks(this.ns.blockIds(this.ns.get(id)!));
-      await this.ufs.remove(this.ufsPathOf(n));
-      await this.journalAndApply({ op: 'delete', id: n.id });
+      const blocks = this.ns.fileIdsUnder(n).flatMap((id) => this.ns.blockIds(this.ns.get(id)!));
+      const ufsPath = this.ufsPathOf(n);
+      // Journal first, UFS second: once journaled the delete has happened; a crash
+      // before the UFS removal is finished by redoing it at the next start.
+      await this.journalAndApply({ op: 'delete', id: n.id, ufsPath });
+      this.workers.dropBlocks(blocks);
+      await this.removeFromUfs(ufsPath);
     });
     return { t: 'Ok' };
   }
 
   private async rename(r: Req<typeof M.Rename>): Promise<Message> {
-    const src = await this.resolve(r.m.src);
-    if (src.id === ROOT_ID) throw new StrataError('INVALID_ARGUMENT', 'cannot rename /');
+    const first = await this.resolve(r.m.src);
+    if (first.id === ROOT_ID) throw new StrataError('INVALID_ARGUMENT', 'cannot rename /');
     const parts = splitPath(r.m.dst);
     if (parts.length === 0) throw new StrataError('ALREADY_EXISTS', '/ already exists');
     const dstParentPath = '/' + parts.slice(0, -1).join('/');
-    const dstParent = await this.resolve(dstParentPath);
-    if (!dstParent.isDir) throw new StrataError('INVALID_ARGUMENT', `${dstParentPath} is not a directory`);
-    await this.loadChildren(dstParent);
+    const parent = await this.resolve(dstParentPath);
+    if (!parent.isDir) throw new StrataError('INVALID_ARGUMENT', `${dstParentPath} is not a directory`);
+    await this.loadChildren(parent);
     const name = parts[parts.length - 1]!;
     await this.lock.run(async () => {
-      if (!this.ns.get(src.id)) throw new StrataError('NOT_FOUND', `${r.m.src} does not exist`);
+      const src = this.existing(r.m.src);
+      const dstParent = this.existing(dstParentPath);
+      if (!dstParent.isDir || !dstParent.childrenLoaded) throw new StrataError('UNAVAILABLE', `${dstParentPath} changed during the rename; try again`);
       if (this.ns.child(dstParent, name)) throw new StrataError('ALREADY_EXISTS', `${r.m.dst} already exists`);
       if (this.ns.isAncestor(src, dstParent)) throw new StrataError('INVALID_ARGUMENT', `cannot move ${r.m.src} into itself (${r.m.dst})`);
       if (!src.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.src} is still being written`);
-      if (src.persisted) await this.ufs.rename(this.ufsPathOf(src), this.ns.pathJoin(dstParent, name).slice(1));
-      await this.journalAndApply({ op: 'rename', id: src.id, parent: dstParent.id, name, mtimeMs: this.env.now() });
+      const from = this.ufsPathOf(src);
+      const to = this.ns.pathJoin(dstParent, name).slice(1);
+      const oldParent = src.parent;
+      const oldName = src.name;
+      // As for delete: journaled first, and a crash before the UFS rename is finished at the next start.
+      await this.journalAndApply({ op: 'rename', id: src.id, parent: dstParent.id, name, mtimeMs: this.env.now(), ...(src.persisted ? { fromUfs: from, toUfs: to } : {}) });
+      if (!src.persisted) return;
+      try {
+        await this.renameInUfs(from, to);
+      } catch (e) {
+        // The UFS refused: put the namespace back so it keeps matching the UFS.
+        await this.journalAndApply({ op: 'rename', id: src.id, parent: oldParent, name: oldName, mtimeMs: this.env.now() });
+        throw new StrataError('UNAVAILABLE', `the UFS could not rename ${from} to ${to}: ${(e as Error).message}`);
+      }
     });
     return { t: 'Ok' };
   }

@@ -2,7 +2,7 @@
 // `apply` is the only way state changes, so replaying the journal rebuilds it.
 // Inode ids are assigned in apply, which keeps them (and the block ids derived
 // from them) identical after a restart.
-import { arr, bool, num, obj, oneOf, strMax, uint, type Infer } from '../../transport/schema.js';
+import { arr, bool, num, obj, oneOf, opt, strMax, uint, type Infer } from '../../transport/schema.js';
 import { StrataError } from '../protocol/envelope.js';
 import { joinPath, splitPath } from '../path.js';
 
@@ -33,8 +33,9 @@ export const JournalEntry = {
   mkdir: obj({ op: oneOf('mkdir'), parent: uint, name, mtimeMs: num }),
   create: obj({ op: oneOf('create'), parent: uint, name, blockSize: uint, mtimeMs: num }),
   complete: obj({ op: oneOf('complete'), id: uint, length: uint, mtimeMs: num }),
-  delete: obj({ op: oneOf('delete'), id: uint }),
-  rename: obj({ op: oneOf('rename'), id: uint, parent: uint, name, mtimeMs: num }),
+  /** `ufsPath`, `fromUfs`/`toUfs`: the UFS side of the change, redone after a crash that cut it short. */
+  delete: obj({ op: oneOf('delete'), id: uint, ufsPath: opt(strMax(4096)) }),
+  rename: obj({ op: oneOf('rename'), id: uint, parent: uint, name, mtimeMs: num, fromUfs: opt(strMax(4096)), toUfs: opt(strMax(4096)) }),
   load: obj({ op: oneOf('load'), dir: uint, children: arr(UfsChild), blockSize: uint }),
 };
 export type JournalEntry = { [K in keyof typeof JournalEntry]: Infer<(typeof JournalEntry)[K]> }[keyof typeof JournalEntry];

@@ -13,6 +13,8 @@ export class RaftLog {
   stable: number;
   committed: number;
   applied: number;
+  /** The lowest index cut off since the last Ready was handed out. */
+  cutSinceReady = Infinity;
   /** A snapshot received from a leader that the driver has not persisted yet. */
   pendingSnapshot: Snapshot | null = null;
 
@@ -115,6 +117,7 @@ export class RaftLog {
   truncateFrom(index: number): void {
     this.entries.length = index - this.snapshot.meta.index - 1;
     if (this.stable >= index) this.stable = index - 1;
+    this.cutSinceReady = Math.min(this.cutSinceReady, index);
   }
 
   /** Entries the driver has not persisted yet. */
@@ -147,6 +150,7 @@ export class RaftLog {
     this.committed = snap.meta.index;
     this.applied = snap.meta.index;
     this.stable = snap.meta.index;
+    this.cutSinceReady = Math.min(this.cutSinceReady, snap.meta.index + 1);
     this.pendingSnapshot = snap;
   }
 }

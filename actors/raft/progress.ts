@@ -21,6 +21,8 @@ export class Progress {
   /** In snapshot state: the snapshot being sent and the byte the follower expects next. */
   snapIndex = 0;
   snapOffset = 0;
+  /** `match` at the previous heartbeat tick, to spot a pipeline that lost an append. */
+  matchAtLastBeat = -1;
 
   constructor(next: number) {
     this.next = next;

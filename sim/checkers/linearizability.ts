@@ -84,6 +84,9 @@ export function checkLinearizable<S, I, O>(model: Model<S, I, O>, history: Reado
   let entry = head.next;
   let explored = 0;
   let deepest = 0;
+  // The operation that blocked the longest linearized prefix: the most useful pointer to the violation.
+  let blocker = -1;
+  let blockerDepth = -1;
 
   while (head.next) {
     if (++explored > maxExplored) {
@@ -111,13 +114,18 @@ export function checkLinearizable<S, I, O>(model: Model<S, I, O>, history: Reado
       entry = entry.next;
     } else {
       // A return whose call could not be placed before it: undo the last choice.
+      if (stack.length > blockerDepth) {
+        blockerDepth = stack.length;
+        blocker = entry.op;
+      }
       if (stack.length === 0) {
-        const op = history[entry.op]!;
+        const op = history[blocker]!;
+        const describe = (o: Operation<I, O>) => (model.describe ? model.describe(o.input, o.output) : JSON.stringify(o.input));
         return {
           ok: false,
           explored,
-          reason: `no linearization: ${op.client}'s ${model.describe ? model.describe(op.input, op.output) : JSON.stringify(op.input)} ` +
-            `(called at ${op.call}, returned at ${op.ret}) cannot be placed (deepest prefix ${deepest} of ${history.length})`,
+          reason: `no linearization: after the longest prefix that can be linearized (${blockerDepth} of ${history.length} operations), ` +
+            `${op.client}'s ${describe(op)} (called at ${op.call.toFixed(1)}, returned at ${op.ret?.toFixed(1)}) cannot be placed`,
         };
       }
       const top = stack.pop()!;

@@ -1,5 +1,5 @@
 // The sequential specification of the namespace operations a linearizability
-// check covers: create, delete, rename, getStatus and listStatus of files in one
+// check covers: create, delete, rename, getStatus and listStatus of entries in one
 // directory. Outputs are what a client observed: a status code and, for the
 // reads, what they returned.
 import type { Model } from './linearizability.js';
@@ -14,7 +14,7 @@ export type NsInput =
 export interface NsOutput {
   /** 'OK' or the error code returned. */
   code: string;
-  /** listStatus: the sorted names; getStatus: 'file'. */
+  /** listStatus: the sorted names; getStatus: 'exists'. */
   value?: string;
 }
 
@@ -51,7 +51,7 @@ export const namespaceModel: Model<NsState, NsInput, NsOutput> = {
         if (has(input.dst)) return expect(state, state, { code: 'ALREADY_EXISTS' }, out);
         return expect(state, [...state.filter((p) => p !== input.src), input.dst].sort(), { code: 'OK' }, out);
       case 'getStatus':
-        return has(input.path) ? expect(state, state, { code: 'OK', value: 'file' }, out) : expect(state, state, { code: 'NOT_FOUND' }, out);
+        return has(input.path) ? expect(state, state, { code: 'OK', value: 'exists' }, out) : expect(state, state, { code: 'NOT_FOUND' }, out);
       case 'listStatus': {
         const names = state.filter((p) => parentOf(p) === input.dir).map((p) => p.slice(p.lastIndexOf('/') + 1));
         return expect(state, state, { code: 'OK', value: names.join(',') }, out);

@@ -21,6 +21,12 @@ export interface DataClusterSpec {
   chunkSize: number;
   /** Fault the master's and workers' disks (torn writes, bad reads, EIO) as the seed draws. */
   diskFaults: boolean;
+  /** Every file's length uniform in [minFileBytes, maxFileBytes] (no empty or block-sized specials). */
+  minFileBytes?: number;
+  /** Defaults to 500 ms, which keeps the fault scenarios' recovery quick. */
+  heartbeatIntervalMs?: number;
+  /** Chunks a client lets a worker send ahead; defaults to 4. */
+  readWindow?: number;
 }
 
 export interface DataCluster {
@@ -50,7 +56,8 @@ export async function buildDataCluster(ctx: ScenarioContext, spec: DataClusterSp
   const files = new Map<string, Uint8Array>();
   for (let i = 0; i < spec.files; i++) {
     // Some empty files, some exactly one block, most of random length.
-    const len = i === 0 ? 0 : i === 1 ? spec.blockSize : rng.int(spec.maxFileBytes + 1);
+    const min = spec.minFileBytes;
+    const len = min !== undefined ? min + rng.int(spec.maxFileBytes - min + 1) : i === 0 ? 0 : i === 1 ? spec.blockSize : rng.int(spec.maxFileBytes + 1);
     const path = `/data/d${i % 3}/f${i}`;
     const bytes = fileBytes(ctx.seed, i, len);
     files.set(path, bytes);
@@ -62,11 +69,11 @@ export async function buildDataCluster(ctx: ScenarioContext, spec: DataClusterSp
   cluster.addNode(MASTER_ID, (env) => new MasterActor(env, master), { ...(diskModel ? { disk: diskModel } : {}), allowStartFailure: true });
   const workers = Array.from({ length: spec.workers }, (_, i) => `worker-${i}`);
   for (const id of workers) {
-    const w: WorkerOptions = { masterId: MASTER_ID, address: `sim://${id}`, capacityBytes: spec.workerCapacity, heartbeatIntervalMs: 500, rpcTimeoutMs: 2000, chunkSize: spec.chunkSize };
+    const w: WorkerOptions = { masterId: MASTER_ID, address: `sim://${id}`, capacityBytes: spec.workerCapacity, heartbeatIntervalMs: spec.heartbeatIntervalMs ?? 500, rpcTimeoutMs: 2000, chunkSize: spec.chunkSize };
     cluster.addNode(id, (env) => new WorkerActor(env, w));
   }
   const clients = Array.from({ length: spec.clients }, (_, i) => `client-${i}`);
-  const c: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 1500, chunkSize: spec.chunkSize, readWindow: 4, blockSize: spec.blockSize, writeType: 'CACHE_THROUGH', readType: 'CACHE' };
+  const c: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 1500, chunkSize: spec.chunkSize, readWindow: spec.readWindow ?? 4, blockSize: spec.blockSize, writeType: 'CACHE_THROUGH', readType: 'CACHE' };
   for (const id of clients) cluster.addNode(id, (env) => new StrataClient(env, c));
   await ctx.settle(Promise.all([MASTER_ID, ...workers, ...clients].map((id) => cluster.start(id))));
 

@@ -5,5 +5,6 @@ import type { Scenario } from '../scenario.js';
 import { eviction } from './eviction.js';
 import { ping } from './ping.js';
 import { readThrough } from './read-through.js';
+import { namespaceLinearizable } from './namespace-linearizable.js';
 
-export const SCENARIOS: readonly Scenario[] = [readThrough, eviction, ping];
+export const SCENARIOS: readonly Scenario[] = [readThrough, eviction, namespaceLinearizable, ping];
