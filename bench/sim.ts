@@ -35,6 +35,7 @@ interface Measure {
   bytes: number;
   ufsReads: number;
   gcMs: number;
+  cpuS: number;
 }
 
 /** Wall time spent in garbage collection, summed, for the diagnostics line. */
@@ -77,14 +78,16 @@ function workload(out: Measure[], simSeconds: number): Scenario {
       };
       sim.schedule(rng.exp(1000 / READS_PER_S), 'scenario', 'read', arrive);
       const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
       const gc0 = gcMs;
       await ctx.run({ until: end });
       await ctx.settle(Promise.all(pending));
       const wallS = (performance.now() - t0) / 1000;
       const gc = gcMs - gc0;
+      const cpu = process.cpuUsage(cpu0);
       ctx.check(dc.stats.ok === dc.stats.reads, () => `${dc.stats.reads - dc.stats.ok} of ${dc.stats.reads} reads failed on a quiet network`);
       const ufsReads = dc.workers.reduce((n, id) => n + ctx.cluster.actor<WorkerActor>(id).counters.ufsBlockReads, 0);
-      out.push({ seed: ctx.seed, simS: (sim.now - start) / 1000, wallS, events: sim.events - events0, reads: dc.stats.reads, ok: dc.stats.ok, bytes: dc.stats.bytes, ufsReads, gcMs: gc });
+      out.push({ seed: ctx.seed, simS: (sim.now - start) / 1000, wallS, events: sim.events - events0, reads: dc.stats.reads, ok: dc.stats.ok, bytes: dc.stats.bytes, ufsReads, gcMs: gc, cpuS: (cpu.user + cpu.system) / 1e6 });
     },
   };
 }
@@ -107,13 +110,16 @@ async function main(): Promise<void> {
     if (!r.ok) throw new Error(`seed ${seed} failed: ${r.reason}\n${(r.logs ?? []).slice(-20).join('\n')}`);
     const m = results[results.length - 1]!;
     console.log(
-      `  seed ${seed}: ${m.simS.toFixed(0)} sim-s in ${m.wallS.toFixed(2)} wall-s = ${(m.simS / m.wallS).toFixed(0).padStart(5)} sim-s/wall-s, ` +
+      `  seed ${seed}: ${m.simS.toFixed(0)} sim-s in ${m.wallS.toFixed(2)} wall-s = ${(m.simS / m.wallS).toFixed(0).padStart(5)} sim-s/wall-s ` +
+        `(${(m.simS / m.cpuS).toFixed(0)} per cpu-s), ` +
         `${(m.events / m.wallS / 1000).toFixed(0)}k events/s (${m.events} events), ${m.reads} reads (${m.ufsReads} read through), ${(m.bytes / 1024 / 1024).toFixed(0)} MiB checked, gc ${m.gcMs.toFixed(0)} ms, trace ${r.trace}`,
     );
   }
   const speed = median(results.map((m) => m.simS / m.wallS));
   const eps = median(results.map((m) => m.events / m.wallS));
-  console.log(`median ${speed.toFixed(0)} sim-s/wall-s, ${(eps / 1000).toFixed(0)}k events/s (target ${TARGET} sim-s/wall-s)`);
+  // Wall time is what the target is about; CPU time shows how much of it other load on the machine took.
+  const perCpu = median(results.map((m) => m.simS / m.cpuS));
+  console.log(`median ${speed.toFixed(0)} sim-s/wall-s (${perCpu.toFixed(0)} per cpu-s), ${(eps / 1000).toFixed(0)}k events/s (target ${TARGET} sim-s/wall-s)`);
   // ratio = (simulated seconds per wall second) / 1000: >= 1 meets the issue's target.
   console.log(`RESULT sim ratio=${(speed / TARGET).toFixed(3)}`);
 }

@@ -269,6 +269,16 @@ export class Cluster {
     n.up = true;
   }
 
+  /** The state machine snapshots at its applied index; the core compacts and the store keeps the snapshot. */
+  compact(id: string): void {
+    const n = this.node(id);
+    if (!n.up || n.appliedIndex <= n.core.snapshotMeta().index) return;
+    const data = encodeSm(n.applied);
+    n.core.compact(n.appliedIndex, data);
+    n.store.snapshot = { meta: n.core.snapshotMeta(), data };
+    n.store.entries = n.store.entries.filter((e) => e.index > n.appliedIndex);
+  }
+
   leader(): string | undefined {
     let best: string | undefined;
     let bestTerm = -1;

@@ -1,7 +1,8 @@
 // Rules of the Raft paper (§5, Figures 2, 7 and 8), checked one at a time against a
 // single core whose messages the test writes and reads by hand.
 import { describe, expect, it } from 'vitest';
-import type { RaftAppendEntries, RaftMessage, RaftNode } from '../actors/raft/index.js';
+import type { RaftNode } from '../actors/raft/index.js';
+import type { RaftAppendEntries, RaftMessage } from '../actors/protocol/raft.js';
 import { drain, lone, prng, te } from './raft-helpers.js';
 
 const ABC = ['a', 'b', 'c'];

@@ -772,6 +772,7 @@ export class RaftNode {
       this.deferredReads = [];
       for (const ctx of deferred) this.registerRead(ctx);
     }
+    if (this.progress.size >= this.voters.length && this.lastConfIndex() <= this.log.committed) this.syncProgress();
     // A leader that removed itself leads until that change commits, then steps aside (thesis §4.2.2).
     if (!this.voters.includes(this.id) && this.lastConfIndex() <= this.log.committed) {
       this.broadcastAppends(true);
@@ -813,12 +814,13 @@ export class RaftNode {
 
   /** Sends what was batched since the last Ready: one append per follower for many proposals. */
   private flush(): void {
-    if (this.role !== 'leader') return;
-    if (this.bcastEntries || this.bcastCommit) this.broadcastAppends(this.bcastCommit);
+    const leader = this.role === 'leader';
+    if (leader && (this.bcastEntries || this.bcastCommit)) this.broadcastAppends(this.bcastCommit);
     this.bcastEntries = false;
     this.bcastCommit = false;
     if (this.readRoundNeeded) {
       this.readRoundNeeded = false;
+      if (!leader) return;
       this.readRound++;
       this.broadcastHeartbeat();
     }
@@ -929,7 +931,11 @@ export class RaftNode {
     for (const v of this.voters) {
       if (v !== this.id && !this.progress.has(v)) this.progress.set(v, new Progress(this.log.lastIndex() + 1));
     }
-    for (const id of [...this.progress.keys()]) if (!this.voters.includes(id)) this.progress.delete(id);
+    // A removed server keeps getting entries until its removal commits, so it
+    // learns it is out and stops campaigning; it no longer counts in any quorum.
+    if (this.lastConfIndex() <= this.log.committed) {
+      for (const id of [...this.progress.keys()]) if (!this.voters.includes(id)) this.progress.delete(id);
+    }
     if (this.leadTransferee !== null && !this.voters.includes(this.leadTransferee)) this.leadTransferee = null;
   }
 

@@ -1,10 +1,11 @@
 // Random reads from several clients while the network misbehaves and workers
 // (and the master) crash and restart. Every read must return exactly the UFS
 // bytes or a clean error; once the faults stop, every file must be readable.
-import { MASTER_ID, type MasterActor } from '../../actors/master/master.js';
+import { MASTER_ID } from '../../actors/master/master.js';
 import { LOCAL_DISK } from '../env.js';
 import type { Scenario } from '../scenario.js';
 import { buildDataCluster, restartDown } from './data-cluster.js';
+import { healMaster } from './master-ops.js';
 
 export const readThrough: Scenario = {
   name: 'read-through',
@@ -46,13 +47,7 @@ export const readThrough: Scenario = {
     // Liveness: faults off, everything restarted; every file must now be readable from every client.
     net.faultsOff();
     for (const id of servers) cluster.setDiskModel(id, LOCAL_DISK);
-    const master = () => cluster.actor<MasterActor>(MASTER_ID);
-    for (let attempt = 0; attempt < 5 && !(cluster.isUp(MASTER_ID) && !master().failed); attempt++) {
-      // A master whose journal failed stops serving and must be restarted, as an operator's supervisor would.
-      if (cluster.isUp(MASTER_ID)) cluster.crash(MASTER_ID);
-      await restartDown(ctx, [MASTER_ID]);
-    }
-    ctx.check(cluster.isUp(MASTER_ID), 'the master did not restart after the faults stopped');
+    ctx.check(await healMaster(ctx), 'the master did not come back after the faults stopped');
     await restartDown(ctx, dc.workers);
     await ctx.run({ until: sim.now + 5000 });
     for (const c of dc.clients) {
