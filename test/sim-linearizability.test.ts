@@ -57,6 +57,20 @@ describe('linearizability checker', () => {
     expect(checkLinearizable(namespaceModel, flicker).ok).toBe(false);
   });
 
+  it('an unknown outcome bounded in time may still be "never happened", but cannot happen after its bound', () => {
+    const lost: Op[] = [
+      { client: 'c1', input: { op: 'create', path: '/t/a' }, call: 0, ret: 10 },
+      op('c2', { op: 'getStatus', path: '/t/a' }, 20, 21, NF),
+    ];
+    expect(checkLinearizable(namespaceModel, lost).ok).toBe(true);
+    const tooLate: Op[] = [
+      { client: 'c1', input: { op: 'create', path: '/t/a' }, call: 0, ret: 10 },
+      op('c2', { op: 'getStatus', path: '/t/a' }, 20, 21, NF),
+      op('c2', { op: 'getStatus', path: '/t/a' }, 30, 31, FILE),
+    ];
+    expect(checkLinearizable(namespaceModel, tooLate).ok).toBe(false);
+  });
+
   it('checks rename and listStatus against each other', () => {
     const h = [
       op('c1', { op: 'create', path: '/t/a' }, 0, 1, OK),

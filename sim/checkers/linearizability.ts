@@ -5,9 +5,8 @@
 // not placed, and remembering (linearized set, model state) pairs already tried.
 //
 // An operation whose outcome the client never learned (a timeout, a crash) has no
-// return: it may take effect at any point after its call, or never. It is given a
-// return at the end of time and accepts any output, so the search can place it
-// wherever the rest of the history needs it, including after everything.
+// output: it may take effect at any point between its call and its return (the end
+// of time when the caller cannot bound it), or never; the search tries both.
 
 export interface Model<S, I, O> {
   init(): S;
@@ -79,7 +78,7 @@ export function checkLinearizable<S, I, O>(model: Model<S, I, O>, history: Reado
   const linearized = new Uint8Array(history.length);
   const bits = new Uint32Array(Math.ceil(history.length / 32));
   const seen = new Set<string>();
-  const stack: Array<{ entry: Entry; state: S }> = [];
+  const stack: Array<{ entry: Entry; state: S; choice: number }> = [];
   let state = model.init();
   let entry = head.next;
   let explored = 0;
@@ -88,6 +87,17 @@ export function checkLinearizable<S, I, O>(model: Model<S, I, O>, history: Reado
   let blocker = -1;
   let blockerDepth = -1;
 
+  // Choices at a call: its effect per the model, and for an operation whose outcome
+  // is unknown also "no effect" (it was lost), so a bounded return never forces it.
+  const choices = (op: Operation<I, O>): S[] => {
+    const out: S[] = [];
+    const r = model.step(state, op.input, op.ret === undefined || op.output === undefined ? undefined : op.output);
+    if (r.ok) out.push(r.state);
+    if (op.output === undefined) out.push(state);
+    return out;
+  };
+  let firstChoice = 0;
+
   while (head.next) {
     if (++explored > maxExplored) {
       return { ok: 'unknown', explored, reason: `gave up after exploring ${maxExplored} states (history of ${history.length} operations)` };
@@ -95,22 +105,29 @@ export function checkLinearizable<S, I, O>(model: Model<S, I, O>, history: Reado
     if (!entry) return { ok: false, explored, reason: 'internal: ran past the end of the history' };
     if (entry.kind === 'call') {
       const op = history[entry.op]!;
-      const r = model.step(state, op.input, op.ret === undefined ? undefined : op.output);
-      if (r.ok) {
-        bits[entry.op >>> 5]! |= 1 << (entry.op & 31);
-        const key = `${bitsKey(bits)}|${model.key(r.state)}`;
-        if (!seen.has(key)) {
-          seen.add(key);
-          stack.push({ entry, state });
-          linearized[entry.op] = 1;
-          state = r.state;
-          lift(entry);
-          deepest = Math.max(deepest, stack.length);
-          entry = head.next;
-          continue;
-        }
-        bits[entry.op >>> 5]! &= ~(1 << (entry.op & 31));
+      const options = choices(op);
+      let placed = false;
+      bits[entry.op >>> 5]! |= 1 << (entry.op & 31);
+      const prefix = bitsKey(bits);
+      for (let c = firstChoice; c < options.length; c++) {
+        const next = options[c]!;
+        const key = `${prefix}|${model.key(next)}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        stack.push({ entry, state, choice: c });
+        linearized[entry.op] = 1;
+        state = next;
+        lift(entry);
+        deepest = Math.max(deepest, stack.length);
+        placed = true;
+        break;
       }
+      firstChoice = 0;
+      if (placed) {
+        entry = head.next;
+        continue;
+      }
+      bits[entry.op >>> 5]! &= ~(1 << (entry.op & 31));
       entry = entry.next;
     } else {
       // A return whose call could not be placed before it: undo the last choice.
@@ -133,7 +150,9 @@ export function checkLinearizable<S, I, O>(model: Model<S, I, O>, history: Reado
       bits[top.entry.op >>> 5]! &= ~(1 << (top.entry.op & 31));
       state = top.state;
       unlift(top.entry);
-      entry = top.entry.next;
+      // Try the same call's next choice before moving past it.
+      entry = top.entry;
+      firstChoice = top.choice + 1;
     }
   }
   return { ok: true, explored };

@@ -10,6 +10,11 @@ export function masterServing(ctx: ScenarioContext): boolean {
 /** Restarts the master until it serves (bounded); returns whether it does. */
 export async function healMaster(ctx: ScenarioContext, attempts = 5): Promise<boolean> {
   for (let i = 0; i < attempts && !masterServing(ctx); i++) {
+    // A restart already under way is let finish first.
+    if (ctx.cluster.state(MASTER_ID) === 'starting') {
+      await ctx.run({ until: ctx.sim.now + 30_000, stopWhen: () => ctx.cluster.state(MASTER_ID) !== 'starting' });
+      if (masterServing(ctx)) break;
+    }
     if (ctx.cluster.isUp(MASTER_ID)) ctx.cluster.crash(MASTER_ID);
     if (ctx.cluster.state(MASTER_ID) === 'down') await ctx.settle(ctx.cluster.start(MASTER_ID).catch(() => undefined));
   }

@@ -76,8 +76,9 @@ export const namespaceLinearizable: Scenario = {
           if (!isStrataError(e)) throw e;
           if (process.env.LINDEBUG) ctx.log(`${id} ${JSON.stringify(input)} [${call.toFixed(2)}, ${sim.now.toFixed(2)}] ${e.code} ${e.message}`);
           if (DEFINITE.has(e.code)) history.push({ client: id, input, call, ret: sim.now, output: { code: e.code } });
-          // A read that failed observed nothing; a mutation that failed may still have happened.
-          else if (input.op !== 'getStatus' && input.op !== 'listStatus') history.push({ client: id, input, call });
+          // A read that failed observed nothing; a mutation that failed may still have happened,
+          // unless a master that had stopped serving refused it before doing anything.
+          else if (input.op !== 'getStatus' && input.op !== 'listStatus' && !/^master stopped serving/.test(e.message)) history.push({ client: id, input, call });
         }
         await new Promise<void>((r) => sim.schedule(rng.range(0, 60), 'scenario', 'think', r));
       }
