@@ -21,17 +21,34 @@ function key(name: string, type: PropType, defaultValue: string, scope: Scope, d
   return name;
 }
 
+const TIER_ALIASES = ['MEM', 'SSD', 'HDD'] as const;
+const TIER_DEFAULTS = {
+  MEM: { path: '${strata.work.dir}/tiers/mem', quota: '${strata.worker.ramdisk.size}' },
+  SSD: { path: '${strata.work.dir}/tiers/ssd', quota: '10GB' },
+  HDD: { path: '${strata.work.dir}/tiers/hdd', quota: '100GB' },
+};
+
+/** The registry has no `level{N}` templates, so each level's keys are spelled out. */
+function tierLevelKeys(n: 0 | 1 | 2) {
+  const alias = TIER_ALIASES[n];
+  const p = `strata.worker.tieredstore.level${n}`;
+  const d = TIER_DEFAULTS[alias];
+  return {
+    [`workerLevel${n}Alias`]: key(`${p}.alias`, 'enum', alias, 'worker', `Alias of tier ${n} (0 is the top).`, TIER_ALIASES),
+    [`workerLevel${n}Paths`]: key(`${p}.dirs.path`, 'list', d.path, 'worker', `Comma-separated directories of tier ${n}${n === 0 ? ' (a tmpfs such as /dev/shm for MEM)' : ''}.`),
+    [`workerLevel${n}Quota`]: key(`${p}.dirs.quota`, 'list', d.quota, 'worker', `Comma-separated quotas of tier ${n}'s directories, in order; the last applies to any further directories.`),
+    [`workerLevel${n}Medium`]: key(`${p}.dirs.mediumtype`, 'list', alias, 'worker', `Comma-separated medium types of tier ${n}'s directories; the last applies to any further directories.`),
+  } as Record<`workerLevel${typeof n}${'Alias' | 'Paths' | 'Quota' | 'Medium'}`, string>;
+}
+
 export const K = {
   clusterId: key('strata.cluster.id', 'string', 'strata', 'all', 'Name of the cluster; peers with another id are refused at the handshake.'),
   clusterSecret: key('strata.security.cluster.secret', 'string', 'strata-dev-secret', 'all', 'Shared secret proven by HMAC challenge in the transport handshake; never sent on the wire.'),
   maxFrameBytes: key('strata.network.max.frame.size', 'bytes', '17MB', 'all', 'Largest inbound frame accepted; larger frames get RESOURCE_EXHAUSTED and the link is closed.'),
   rpcTimeout: key('strata.user.rpc.timeout', 'duration', '30s', 'all', 'Deadline for one request before it fails with DEADLINE_EXCEEDED.'),
-  connectRetryMax: key('strata.user.rpc.retry.max.duration', 'duration', '10s', 'client', 'How long a client keeps retrying an unreachable master before giving up.'),
   workDir: key('strata.work.dir', 'string', './strata-data', 'all', 'Base directory for journals, worker storage and the default UFS.'),
   masterHostname: key('strata.master.hostname', 'string', '127.0.0.1', 'all', 'Host the master binds to and clients connect to.'),
   masterRpcPort: key('strata.master.rpc.port', 'int', '19998', 'all', 'Master RPC port.'),
-  masterWebPort: key('strata.master.web.port', 'int', '19999', 'master', 'Master web port (metrics).'),
-  masterJournalFolder: key('strata.master.journal.folder', 'string', '${strata.work.dir}/journal', 'master', 'Where the master keeps its write-ahead journal.'),
   masterJournalType: key('strata.master.journal.type', 'enum', 'UFS', 'master', 'UFS: single master with a local write-ahead journal. EMBEDDED (Raft) is not built yet.', ['UFS']),
   rootUfs: key('strata.master.mount.table.root.ufs', 'string', '${strata.work.dir}/ufs', 'master', 'The UFS mounted at / (a local directory path or file:// URI).'),
   workerTimeout: key('strata.master.worker.timeout', 'duration', '10s', 'master', 'A worker silent this long is marked lost and its block locations dropped.'),
@@ -39,8 +56,14 @@ export const K = {
   workerRpcPort: key('strata.worker.rpc.port', 'int', '29999', 'worker', 'Worker RPC port (0 picks a free port).'),
   workerHeartbeatInterval: key('strata.worker.block.heartbeat.interval', 'duration', '1s', 'worker', 'How often a worker heartbeats to the master with block changes.'),
   workerMemSize: key('strata.worker.ramdisk.size', 'bytes', '1GB', 'worker', 'Quota of the MEM tier.'),
-  workerLevel0Alias: key('strata.worker.tieredstore.level0.alias', 'enum', 'MEM', 'worker', 'Alias of the top tier.', ['MEM']),
-  workerLevel0Quota: key('strata.worker.tieredstore.level0.dirs.quota', 'bytes', '${strata.worker.ramdisk.size}', 'worker', 'Quota of the top tier.'),
+  workerTierLevels: key('strata.worker.tieredstore.levels', 'int', '1', 'worker', 'Number of storage tiers on a worker (1 to 3).'),
+  ...tierLevelKeys(0),
+  ...tierLevelKeys(1),
+  ...tierLevelKeys(2),
+  workerAllocator: key('strata.worker.allocator.class', 'enum', 'MaxFree', 'worker', 'Chooses the directory of a tier for a new block: MaxFree (most free space), RoundRobin, or Greedy (first with room).', ['MaxFree', 'RoundRobin', 'Greedy']),
+  workerAnnotator: key('strata.worker.block.annotator.class', 'enum', 'LRU', 'worker', 'Eviction order: LRU (least recently used) or LRFU (least recently/frequently used).', ['LRU', 'LRFU']),
+  workerLrfuStep: key('strata.worker.block.annotator.lrfu.step.factor', 'string', '0.25', 'worker', 'LRFU step factor in [0, 1]: smaller is closer to LFU, larger closer to LRU.'),
+  workerLrfuAttenuation: key('strata.worker.block.annotator.lrfu.attenuation.factor', 'string', '2', 'worker', 'LRFU attenuation factor, at least 2: how fast the weight of old accesses decays.'),
   workerReadWindow: key('strata.worker.network.flowcontrol.window', 'int', '8', 'all', 'Chunks a reader lets a worker send ahead (credit-based flow control).'),
   userBlockSize: key('strata.user.block.size.bytes.default', 'bytes', '64MB', 'client', 'Block size of new files.'),
   userChunkSize: key('strata.user.streaming.reader.chunk.size.bytes', 'bytes', '1MB', 'client', 'Size of one streamed data chunk.'),
@@ -160,4 +183,26 @@ export class Conf {
     for (const [n, v] of Object.entries(overrides)) c.set(n, v, 'runtime');
     return c;
   }
+}
+
+/** docs/configuration.md, generated from the registry (a test keeps the checked-in copy current). */
+export function renderConfigurationDoc(): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  const lines = [
+    '# strata configuration',
+    '',
+    'Generated from the property registry (`actors/conf.ts`) by `npm run docs`; do not edit by hand.',
+    '',
+    'Values are read, lowest to highest precedence, from the defaults below, `conf/strata-site.properties`,',
+    'environment variables (`STRATA_MASTER_RPC_PORT` for `strata.master.rpc.port`) and `--conf key=value`.',
+    'A value may refer to another key as `${key}`. Sizes take `KB`/`MB`/`GB`/`TB`; durations `ms`/`s`/`min`/`h`.',
+    '',
+    '| key | type | default | scope | description |',
+    '|---|---|---|---|---|',
+  ];
+  for (const k of [...PROPERTY_KEYS.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const type = k.type === 'enum' && k.values ? `enum (${k.values.join(', ')})` : k.type;
+    lines.push(`| \`${k.name}\` | ${esc(type)} | \`${esc(k.defaultValue)}\` | ${k.scope} | ${esc(k.description)} |`);
+  }
+  return lines.join('\n') + '\n';
 }

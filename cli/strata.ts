@@ -3,7 +3,7 @@
 import { rmSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { Command } from 'commander';
-import { ConfError, K, type Conf } from '../actors/conf.js';
+import { ConfError, K, renderConfigurationDoc, type Conf } from '../actors/conf.js';
 import { isStrataError } from '../actors/protocol/envelope.js';
 import { STRATA_VERSION } from '../actors/master/master.js';
 import { installShutdownHandlers } from '../transport/shutdown.js';
@@ -108,6 +108,15 @@ program
   });
 
 program.command('version').description('print the version').action(() => out(STRATA_VERSION));
+
+program
+  .command('docs')
+  .description('print generated documentation (configuration: the property registry as markdown)')
+  .argument('<topic>', 'configuration')
+  .action((topic: string) => {
+    if (topic !== 'configuration') throw new ConfError(`unknown docs topic ${JSON.stringify(topic)}; known: configuration`);
+    process.stdout.write(renderConfigurationDoc());
+  });
 
 registerFsCommands(program.command('fs').description('file system commands against a running cluster'), conf, out);
 registerSimCommands(program.command('sim').description('deterministic simulation'), out);

@@ -1,86 +1,15 @@
-// The property keys the tiered store is configured by, with Alluxio's names and
-// defaults, and the reading of them into a layout. The keys live here until the
-// registry in actors/conf.ts takes them in; the registry cannot express
-// "level{N}", so the three levels are spelled out.
+// Reading the tiered store's property keys (defined in the registry, actors/conf.ts)
+// into a layout of levels and directories.
 import type { PropertyKey } from '../actors/conf.js';
-import { parseBytes } from '../actors/conf.js';
+import { PROPERTY_KEYS, parseBytes } from '../actors/conf.js';
 import { ALLOCATOR_KINDS, type AllocatorKind } from './allocator.js';
-import { LRFU_DEFAULT_ATTENUATION_FACTOR, LRFU_DEFAULT_STEP_FACTOR, type AnnotatorSpec } from './annotator.js';
+import type { AnnotatorSpec } from './annotator.js';
 import { TIER_ALIASES, type TierAlias } from './block-file.js';
 
-const DEFAULT_DIRS: Record<TierAlias, string> = {
-  MEM: '${strata.work.dir}/tiers/mem',
-  SSD: '${strata.work.dir}/tiers/ssd',
-  HDD: '${strata.work.dir}/tiers/hdd',
-};
-const DEFAULT_QUOTAS: Record<TierAlias, string> = { MEM: '${strata.worker.ramdisk.size}', SSD: '10GB', HDD: '100GB' };
-
-function levelKeys(n: number): PropertyKey[] {
-  const alias = TIER_ALIASES[n]!;
-  const p = `strata.worker.tieredstore.level${n}`;
-  return [
-    { name: `${p}.alias`, type: 'enum', defaultValue: alias, scope: 'worker', description: `Alias of tier ${n} (0 is the top).`, values: TIER_ALIASES },
-    {
-      name: `${p}.dirs.path`,
-      type: 'list',
-      defaultValue: DEFAULT_DIRS[alias],
-      scope: 'worker',
-      description: `Comma-separated directories of tier ${n}${n === 0 ? ' (a tmpfs such as /dev/shm for MEM)' : ''}.`,
-    },
-    {
-      name: `${p}.dirs.quota`,
-      type: 'list',
-      defaultValue: DEFAULT_QUOTAS[alias],
-      scope: 'worker',
-      description: `Comma-separated quotas of tier ${n}'s directories, in order; the last applies to any further directories.`,
-    },
-    {
-      name: `${p}.dirs.mediumtype`,
-      type: 'list',
-      defaultValue: alias,
-      scope: 'worker',
-      description: `Comma-separated medium types of tier ${n}'s directories; the last applies to any further directories.`,
-    },
-  ];
-}
-
-/** Every key the tiered store reads, for the registry in actors/conf.ts. */
-export const TIERED_STORE_PROPERTY_KEYS: readonly PropertyKey[] = [
-  { name: 'strata.worker.tieredstore.levels', type: 'int', defaultValue: '1', scope: 'worker', description: 'Number of storage tiers on a worker (1 to 3).' },
-  ...levelKeys(0),
-  ...levelKeys(1),
-  ...levelKeys(2),
-  {
-    name: 'strata.worker.allocator.class',
-    type: 'enum',
-    defaultValue: 'MaxFree',
-    scope: 'worker',
-    description: 'Chooses the directory of a tier for a new block: MaxFree (most free space), RoundRobin, or Greedy (first with room).',
-    values: ALLOCATOR_KINDS,
-  },
-  {
-    name: 'strata.worker.block.annotator.class',
-    type: 'enum',
-    defaultValue: 'LRU',
-    scope: 'worker',
-    description: 'Eviction order: LRU (least recently used) or LRFU (least recently/frequently used).',
-    values: ['LRU', 'LRFU'],
-  },
-  {
-    name: 'strata.worker.block.annotator.lrfu.step.factor',
-    type: 'string',
-    defaultValue: String(LRFU_DEFAULT_STEP_FACTOR),
-    scope: 'worker',
-    description: 'LRFU step factor in [0, 1]: smaller is closer to LFU, larger closer to LRU.',
-  },
-  {
-    name: 'strata.worker.block.annotator.lrfu.attenuation.factor',
-    type: 'string',
-    defaultValue: String(LRFU_DEFAULT_ATTENUATION_FACTOR),
-    scope: 'worker',
-    description: 'LRFU attenuation factor, at least 2: how fast the weight of old accesses decays.',
-  },
-];
+/** Every key the tiered store reads: a view of the one registry in actors/conf.ts. */
+export const TIERED_STORE_PROPERTY_KEYS: readonly PropertyKey[] = [...PROPERTY_KEYS.values()].filter(
+  (k) => k.name.startsWith('strata.worker.tieredstore.') || k.name === 'strata.worker.allocator.class' || k.name.startsWith('strata.worker.block.annotator.'),
+);
 
 export interface TierDirLayout {
   readonly path: string;
