@@ -309,7 +309,7 @@ export class Journal {
   }
 }
 
-interface SegmentScan {
+export interface SegmentScan {
   entries: JournalEntry[];
   fileSize: number;
   /** Where a torn tail begins, when there is one to cut off. */
@@ -328,7 +328,7 @@ const READ_ATTEMPTS = 3;
  * by reading again, and only a finding that two reads agree on (or the last of
  * several) is acted upon.
  */
-async function scanSegment(
+export async function scanSegment(
   disk: Disk,
   path: string,
   startSeq: number,

@@ -1,7 +1,5 @@
 // The master: owns the inode tree (journaled), the worker registry and block
 // locations; loads metadata from the root UFS on first access.
-import { packRecord, unpackRecord } from '../../transport/codec.js';
-import { Journal } from '../../storage/journal.js';
 import type { Actor, Disk, Env, Timer } from '../env.js';
 import { StrataError, type Envelope, type Message } from '../protocol/envelope.js';
 import type { Infer } from '../../transport/schema.js';
@@ -9,7 +7,8 @@ import * as M from '../protocol/master.js';
 import { ReplyCache, Rpc, serve, type Handler } from '../rpc.js';
 import { splitPath } from '../path.js';
 import { Mutex } from '../mutex.js';
-import { BLOCKS_PER_FILE, checkEntry, Namespace, ROOT_ID, type Inode, type JournalEntry, type UfsChild } from './namespace.js';
+import { BLOCKS_PER_FILE, Namespace, ROOT_ID, type Inode, type JournalEntry, type UfsChild } from './namespace.js';
+import { LocalJournal, type JournalBackend } from './journal-backend.js';
 import { WorkerRegistry } from './workers.js';
 
 export const MASTER_ID = 'master';
@@ -33,8 +32,7 @@ export class MasterActor implements Actor {
   private readonly workers = new WorkerRegistry();
   private readonly ufs: Disk;
   private readonly lock = new Mutex();
-  private journal: Journal | undefined;
-  private journalSeq = 0;
+  private readonly journal: JournalBackend;
   private expiryTimer: Timer | undefined;
   private startedAtMs = 0;
   /** Set when the journal failed: state may be ahead of the journal, so nothing more is served. */
@@ -47,6 +45,7 @@ export class MasterActor implements Actor {
   ) {
     this.rpc = new Rpc(env, opts.rpcTimeoutMs);
     this.ufs = env.openUfs(opts.rootUfs);
+    this.journal = new LocalJournal(env.disk, opts.journalDir, env.log);
     const dedup = new ReplyCache(() => env.now(), 10 * 60_000);
     const h: Array<[string, Handler]> = [
       ['RegisterWorker', (r) => this.registerWorker(r as Req<typeof M.RegisterWorker>)],
@@ -75,26 +74,15 @@ export class MasterActor implements Actor {
 
   async start(): Promise<void> {
     this.startedAtMs = this.env.now();
-    const { journal, entries } = await Journal.open(this.env.disk, this.opts.journalDir, this.env.log);
-    let last: JournalEntry | undefined;
-    for (const { seq, payload } of entries) {
-      const entry = unpackRecord(payload);
-      const bad = checkEntry(entry);
-      if (bad) throw new StrataError('INTERNAL', `journal record ${seq} in ${this.opts.journalDir} is not a valid entry: ${bad}`);
-      last = entry as JournalEntry;
-      this.ns.apply(last);
-      this.journalSeq = seq;
-    }
+    const last = await this.journal.start((entry) => this.ns.apply(entry));
     await this.redoUfs(last);
-    this.journal = journal;
-    this.env.log.log('info', `master replayed ${entries.length} journal entries`, { inodes: this.ns.size });
     this.scheduleExpiry();
   }
 
   async stop(): Promise<void> {
     this.expiryTimer?.cancel();
     this.rpc.stop();
-    await this.journal?.close();
+    await this.journal.stop();
   }
 
   receive(envelope: Envelope): void {
@@ -141,16 +129,14 @@ export class MasterActor implements Actor {
   // ---- namespace ----
 
   private async journalAndApply(entry: JournalEntry): Promise<Inode | undefined> {
-    if (!this.journal) throw new StrataError('UNAVAILABLE', 'master is starting');
     try {
-      this.journalSeq = await this.journal.append(packRecord(entry));
+      return (await this.journal.append(entry)) as Inode | undefined;
     } catch (e) {
+      if (e instanceof StrataError && e.message === 'master is starting') throw e;
       this.fatal = `journal write failed: ${(e as Error).message}`;
       this.env.log.log('error', this.fatal);
       throw new StrataError('UNAVAILABLE', this.fatal);
     }
-    // Applied only once durable: a reader must never see a change that a crash could take back.
-    return this.ns.apply(entry);
   }
 
   private ufsPathOf(inode: Inode): string {
@@ -376,7 +362,7 @@ export class MasterActor implements Actor {
 
   private masterInfo(): Infer<typeof M.MasterInfoReply> {
     return {
-      t: 'MasterInfoReply', masterId: this.env.self, rootUfs: this.opts.rootUfs, journalSeq: this.journalSeq, inodes: this.ns.size,
+      t: 'MasterInfoReply', masterId: this.env.self, rootUfs: this.opts.rootUfs, journalSeq: this.journal.lastSeq, inodes: this.ns.size,
       liveWorkers: this.workers.liveCount(), lostWorkers: this.workers.lostCount(), startedAtMs: this.startedAtMs, version: STRATA_VERSION,
     };
   }
