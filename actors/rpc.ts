@@ -109,7 +109,7 @@ export class Rpc {
     if (!p || p.to !== env.f) return true;
     if (env.m.t === 'Error') {
       const er = env.m as ErrorReply;
-      this.fail(env.re, new StrataError(er.code, er.message));
+      this.fail(env.re, new StrataError(er.code, er.message, er.leader ?? undefined));
       return true;
     }
     if (env.m.t !== p.expect) {

@@ -3,8 +3,8 @@
 // commands, and the network a FIFO queue of messages that tests can cut, drop,
 // reorder or hold. Every message goes through the real codec, so a message the
 // core emits that the protocol schemas reject fails the test.
-import { expect } from 'vitest';
 import { decode, encode } from '../transport/codec.js';
+import { RaftChecker } from '../sim/checkers/raft.js';
 import { RaftNode, type Entry, type HardState, type RaftMessage, type RaftOptions, type ReadState, type Snapshot } from '../actors/raft/index.js';
 
 export function prng(seed: number): () => number {
@@ -69,12 +69,8 @@ export class Cluster {
   filter: ((p: Packet) => boolean) | null = null;
   readonly random: () => number;
   private readonly opts: ClusterOptions;
-  /** Every (index → entry) any node applied, for State Machine Safety. */
-  readonly appliedAt = new Map<number, Applied>();
-  /** index → a term by which that entry was surely committed (the applier's term then). */
-  readonly committedBy = new Map<number, number>();
-  /** term → leader seen, for Election Safety. */
-  readonly leaders = new Map<number, string>();
+  /** The safety checks shared with the simulator's Raft scenarios. */
+  readonly checker = new RaftChecker();
   delivered = 0;
 
   constructor(ids: readonly string[], opts: ClusterOptions = {}, voters: readonly string[] = ids) {
@@ -146,12 +142,7 @@ export class Cluster {
       for (const e of rd.committedEntries) this.apply(id, n, e);
       n.reads.push(...rd.readStates);
       n.core.advance();
-      const st = n.core.status();
-      if (st.role === 'leader') {
-        const prev = this.leaders.get(st.term);
-        if (prev !== undefined && prev !== id) throw new Error(`election safety: ${prev} and ${id} both lead term ${st.term}`);
-        this.leaders.set(st.term, id);
-      }
+      this.checker.observe(n.core);
     }
   }
 
@@ -164,13 +155,7 @@ export class Cluster {
     if (e.index !== n.appliedIndex + 1) throw new Error(`${id} applied ${e.index} after ${n.appliedIndex}`);
     n.appliedIndex = e.index;
     const a: Applied = { index: e.index, term: e.term, data: e.type === 'normal' ? td.decode(e.data) : `<${e.type}>` };
-    const seen = this.appliedAt.get(e.index);
-    if (seen && (seen.term !== a.term || seen.data !== a.data)) {
-      throw new Error(`state machine safety: ${id} applied ${JSON.stringify(a)} where another applied ${JSON.stringify(seen)}`);
-    }
-    this.appliedAt.set(e.index, a);
-    const term = n.core.status().term;
-    this.committedBy.set(e.index, Math.min(term, this.committedBy.get(e.index) ?? Infinity));
+    this.checker.applied(n.core, e);
     if (e.type === 'normal') n.applied.push(a);
   }
 
@@ -314,38 +299,7 @@ export function lone(id: string, voters: readonly string[], extra: Partial<RaftO
   return new RaftNode({ id, voters, electionTick: 10, heartbeatTick: 1, random: prng(7), ...extra });
 }
 
-/** Log Matching and Leader Completeness over the live cores of a cluster. */
+/** Log Matching and Leader Completeness over the live cores of a cluster (throws RaftSafetyError). */
 export function checkLogs(c: Cluster): void {
-  const cores = [...c.nodes.values()].map((n) => n.core);
-  for (let a = 0; a < cores.length; a++) {
-    for (let b = a + 1; b < cores.length; b++) {
-      const x = cores[a]!;
-      const y = cores[b]!;
-      const lo = Math.max(x.status().firstIndex, y.status().firstIndex);
-      const hi = Math.min(x.status().lastIndex, y.status().lastIndex);
-      // If two logs agree on an entry, they agree on every entry before it.
-      let agreeFrom = -1;
-      for (let i = hi; i >= lo; i--) {
-        if (x.termAt(i) === y.termAt(i)) {
-          agreeFrom = i;
-          break;
-        }
-      }
-      for (let i = lo; i <= agreeFrom; i++) {
-        const ex = x.entryAt(i)!;
-        const ey = y.entryAt(i)!;
-        expect(ex.term, `log matching ${x.id}/${y.id} at ${i}`).toBe(ey.term);
-        expect(td.decode(ex.data)).toBe(td.decode(ey.data));
-      }
-    }
-  }
-  for (const n of c.nodes.values()) {
-    const st = n.core.status();
-    if (st.role !== 'leader') continue;
-    for (const [i, a] of c.appliedAt) {
-      // Only entries surely committed before this leader's term must be in its log.
-      if (c.committedBy.get(i)! >= st.term || i < st.firstIndex) continue;
-      expect(n.core.termAt(i), `leader completeness: ${st.id} (term ${st.term}) at ${i}`).toBe(a.term);
-    }
-  }
+  c.checker.checkLogs([...c.nodes.values()].map((n) => n.core));
 }

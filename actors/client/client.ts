@@ -7,6 +7,7 @@ import { StrataError, isStrataError, type Envelope, type Message } from '../prot
 import type * as M from '../protocol/master.js';
 import type * as W from '../protocol/worker.js';
 import { Rpc } from '../rpc.js';
+import { MasterChannel } from '../master-channel.js';
 
 export type FileInfo = Infer<typeof M.FileInfo>;
 export type BlockInfo = Infer<typeof M.BlockInfo>;
@@ -17,6 +18,10 @@ export type ReadType = 'CACHE' | 'NO_CACHE';
 
 export interface ClientOptions {
   masterId: string;
+  /** Every master, when there are several (the leader is found and followed); defaults to [masterId]. */
+  masterIds?: readonly string[];
+  /** How long one metadata call keeps retrying across masters; defaults to 3 RPC timeouts. */
+  retryForMs?: number;
   rpcTimeoutMs: number;
   chunkSize: number;
   /** Chunks a worker may send ahead of what the client has consumed. */
@@ -33,6 +38,8 @@ const FINAL = new Set(['INVALID_ARGUMENT', 'NOT_FOUND', 'FAILED_PRECONDITION', '
 
 export class StrataClient implements Actor {
   private readonly rpc: Rpc;
+  private readonly masters: MasterChannel;
+  private nextRid: number;
   /** Counters for the metrics issue: where the bytes came from. */
   readonly counters = { bytesRead: 0, bytesWritten: 0, readRetries: 0 };
 
@@ -41,6 +48,9 @@ export class StrataClient implements Actor {
     readonly opts: ClientOptions,
   ) {
     this.rpc = new Rpc(env, opts.rpcTimeoutMs);
+    this.masters = new MasterChannel(env, this.rpc, opts.masterIds ?? [opts.masterId], opts.retryForMs ?? 3 * opts.rpcTimeoutMs);
+    // Random per life: a restarted client under the same id must not reuse a request id the masters remember.
+    this.nextRid = 1 + Math.floor(env.random() * 2 ** 40);
   }
 
   async start(): Promise<void> {}
@@ -55,7 +65,12 @@ export class StrataClient implements Actor {
   }
 
   private master<T extends Message>(m: Message & Record<string, unknown>, expect: T['t']): Promise<T> {
-    return this.rpc.request<T>(this.opts.masterId, m, expect);
+    return this.masters.call<T>(m, expect);
+  }
+
+  /** A mutation: one request id for all its retries, so the master applies it at most once. */
+  private mutate<T extends Message>(m: Message & Record<string, unknown>, expect: T['t']): Promise<T> {
+    return this.masters.call<T>({ ...m, rid: this.nextRid++ }, expect);
   }
 
   // ---- metadata ----
@@ -79,15 +94,15 @@ export class StrataClient implements Actor {
   }
 
   async mkdir(path: string, recursive = false): Promise<void> {
-    await this.master({ t: 'CreateDirectory', path, recursive }, 'Ok');
+    await this.mutate({ t: 'CreateDirectory', path, recursive }, 'Ok');
   }
 
   async delete(path: string, recursive = false): Promise<void> {
-    await this.master({ t: 'Delete', path, recursive }, 'Ok');
+    await this.mutate({ t: 'Delete', path, recursive }, 'Ok');
   }
 
   async rename(src: string, dst: string): Promise<void> {
-    await this.master({ t: 'Rename', src, dst }, 'Ok');
+    await this.mutate({ t: 'Rename', src, dst }, 'Ok');
   }
 
   async workers(): Promise<WorkerInfo[]> {
@@ -215,7 +230,7 @@ export class StrataClient implements Actor {
   /** Writes a whole file through one worker to the UFS (caching its blocks with CACHE_THROUGH). */
   async writeFile(path: string, source: Uint8Array | AsyncIterable<Uint8Array>, opts: { overwrite?: boolean; writeType?: WriteType } = {}): Promise<FileInfo> {
     const writeType = opts.writeType ?? this.opts.writeType;
-    const created = (await this.master<Infer<typeof M.FileInfoReply>>({ t: 'CreateFile', path, overwrite: opts.overwrite ?? false, blockSize: this.opts.blockSize }, 'FileInfoReply')).info;
+    const created = (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CreateFile', path, overwrite: opts.overwrite ?? false, blockSize: this.opts.blockSize }, 'FileInfoReply')).info;
     const live = (await this.workers()).filter((w) => w.state === 'LIVE');
     if (live.length === 0) throw new StrataError('UNAVAILABLE', 'no live workers to write through');
     const worker = live[Math.floor(this.env.random() * live.length)]!.id;
@@ -250,7 +265,7 @@ export class StrataClient implements Actor {
       this.rpc.send(worker, { t: 'WriteClose', stream: ready.stream, chunks: seq, abort: true } satisfies Infer<typeof W.WriteClose>);
       throw e;
     }
-    return (await this.master<Infer<typeof M.FileInfoReply>>({ t: 'CompleteFile', path, length }, 'FileInfoReply')).info;
+    return (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CompleteFile', path, length }, 'FileInfoReply')).info;
   }
 
   private async sendChunk(worker: string, stream: number, seq: number, data: Uint8Array): Promise<void> {

@@ -214,7 +214,9 @@ export class MasterActor implements Actor {
     }
     // Load what the UFS already has on the way down before deciding what is missing.
     await this.resolveOrUndefined(r.m.path);
+    const req = this.reqOf(r);
     await this.lock.run(async () => {
+      if (this.applied(req) !== undefined) return;
       let cur = this.ns.root();
       for (let i = 0; i < parts.length; i++) {
         const name = parts[i]!;
@@ -229,7 +231,7 @@ export class MasterActor implements Actor {
         if (!last && !r.m.recursive) throw new StrataError('NOT_FOUND', `parent ${this.ns.pathOf(cur)}/${name} does not exist (use recursive)`);
         const ufsDir = this.ns.pathJoin(cur, name).slice(1);
         await this.ufs.mkdir(ufsDir);
-        cur = (await this.journalAndApply({ op: 'mkdir', parent: cur.id, name, mtimeMs: this.env.now() }))!;
+        cur = (await this.journalAndApply({ op: 'mkdir', parent: cur.id, name, mtimeMs: this.env.now(), ...(last && req ? { req } : {}) }))!;
       }
     });
     return { t: 'Ok' };
@@ -239,11 +241,17 @@ export class MasterActor implements Actor {
     const parts = splitPath(r.m.path);
     if (parts.length === 0) throw new StrataError('INVALID_ARGUMENT', 'cannot create a file at /');
     const parentPath = '/' + parts.slice(0, -1).join('/');
+    const req = this.reqOf(r);
+    const prior = this.applied(req);
+    if (prior !== undefined) return this.retriedInfo(prior, r.m.path);
     await this.createDirectory({ ...r, m: { t: 'CreateDirectory', path: parentPath, recursive: true } });
-    const parent = await this.resolve(parentPath);
-    await this.loadChildren(parent);
+    await this.loadChildren(await this.resolve(parentPath));
     const name = parts[parts.length - 1]!;
     const inode = await this.lock.run(async () => {
+      const again = this.applied(req);
+      if (again !== undefined) return this.ns.get(again) ?? this.retriedInfo(again, r.m.path);
+      const parent = this.existing(parentPath);
+      if (!parent.isDir || !parent.childrenLoaded) throw new StrataError('UNAVAILABLE', `${parentPath} changed while ${r.m.path} was being created; try again`);
       const existing = this.ns.child(parent, name);
       if (existing) {
         if (existing.isDir) throw new StrataError('ALREADY_EXISTS', `${r.m.path} is a directory`);
@@ -251,21 +259,28 @@ export class MasterActor implements Actor {
         this.workers.dropBlocks(this.ns.blockIds(existing));
         await this.journalAndApply({ op: 'delete', id: existing.id });
       }
-      return (await this.journalAndApply({ op: 'create', parent: parent.id, name, blockSize: r.m.blockSize ?? this.opts.blockSize, mtimeMs: this.env.now() }))!;
+      return (await this.journalAndApply({ op: 'create', parent: parent.id, name, blockSize: r.m.blockSize ?? this.opts.blockSize, mtimeMs: this.env.now(), ...(req ? { req } : {}) }))!;
     });
+    // A retry that raced its own first attempt is answered from what that attempt made.
+    if ('t' in inode) return inode;
     return { t: 'FileInfoReply', info: this.info(inode, false) };
   }
 
   private async completeFile(r: Req<typeof M.CompleteFile>): Promise<Infer<typeof M.FileInfoReply>> {
+    const req = this.reqOf(r);
+    const prior = this.applied(req);
+    if (prior !== undefined) return this.retriedInfo(prior, r.m.path);
     await this.resolve(r.m.path);
     const done = await this.lock.run(async () => {
+      const again = this.applied(req);
+      if (again !== undefined) return this.ns.get(again) ?? this.existing(r.m.path);
       const f = this.existing(r.m.path);
       if (f.isDir) throw new StrataError('INVALID_ARGUMENT', `${r.m.path} is a directory`);
       if (f.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is already complete`);
       const st = await this.ufs.stat(this.ufsPathOf(f));
       if (!st || st.isDir) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was not written to the UFS`);
       if (st.size !== r.m.length) throw new StrataError('FAILED_PRECONDITION', `${r.m.path}: the UFS holds ${st.size} bytes, the client wrote ${r.m.length}`);
-      return (await this.journalAndApply({ op: 'complete', id: f.id, length: r.m.length, mtimeMs: st.mtimeMs }))!;
+      return (await this.journalAndApply({ op: 'complete', id: f.id, length: r.m.length, mtimeMs: st.mtimeMs, ...(req ? { req } : {}) }))!;
     });
     return { t: 'FileInfoReply', info: this.info(done, true) };
   }
@@ -296,6 +311,22 @@ export class MasterActor implements Actor {
     }
   }
 
+  /** The request a mutation completes, for the sessions that answer its retries. */
+  private reqOf(r: Envelope<{ t: string; rid?: number | undefined }>): { c: string; r: number } | undefined {
+    return r.m.rid === undefined || r.m.rid === null ? undefined : { c: r.f, r: r.m.rid };
+  }
+
+  /** The inode a retried request already created or changed (0 for none), if it was applied. */
+  private applied(req: { c: string; r: number } | undefined): number | undefined {
+    return req ? this.ns.sessions.lookup(req.c, req.r) : undefined;
+  }
+
+  private retriedInfo(id: number, path: string): Infer<typeof M.FileInfoReply> {
+    const n = this.ns.get(id);
+    if (!n) throw new StrataError('NOT_FOUND', `${path} was created by this request, then removed by another`);
+    return { t: 'FileInfoReply', info: this.info(n, true) };
+  }
+
   /**
    * Looks a path up again inside the lock: between resolving it (which may load
    * from the UFS) and taking the lock, another request may have moved or removed it.
@@ -307,10 +338,13 @@ export class MasterActor implements Actor {
   }
 
   private async delete(r: Req<typeof M.Delete>): Promise<Message> {
+    const req = this.reqOf(r);
+    if (this.applied(req) !== undefined) return { t: 'Ok' };
     const first = await this.resolve(r.m.path);
     if (first.id === ROOT_ID) throw new StrataError('INVALID_ARGUMENT', 'cannot delete /');
     if (first.isDir) await this.loadChildren(first);
     await this.lock.run(async () => {
+      if (this.applied(req) !== undefined) return;
       const n = this.existing(r.m.path);
       if (n.isDir && !n.childrenLoaded) throw new StrataError('UNAVAILABLE', `${r.m.path} changed while it was being deleted; try again`);
       if (n.isDir && (n.children?.size ?? 0) > 0 && !r.m.recursive) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is a non-empty directory (use recursive)`);
@@ -318,7 +352,7 @@ export class MasterActor implements Actor {
       const ufsPath = this.ufsPathOf(n);
       // Journal first, UFS second: once journaled the delete has happened; a crash
       // before the UFS removal is finished by redoing it at the next start.
-      await this.journalAndApply({ op: 'delete', id: n.id, ufsPath });
+      await this.journalAndApply({ op: 'delete', id: n.id, ufsPath, ...(req ? { req } : {}) });
       this.workers.dropBlocks(blocks);
       await this.removeFromUfs(ufsPath);
     });
@@ -326,6 +360,8 @@ export class MasterActor implements Actor {
   }
 
   private async rename(r: Req<typeof M.Rename>): Promise<Message> {
+    const req = this.reqOf(r);
+    if (this.applied(req) !== undefined) return { t: 'Ok' };
     const first = await this.resolve(r.m.src);
     if (first.id === ROOT_ID) throw new StrataError('INVALID_ARGUMENT', 'cannot rename /');
     const parts = splitPath(r.m.dst);
@@ -336,6 +372,7 @@ export class MasterActor implements Actor {
     await this.loadChildren(parent);
     const name = parts[parts.length - 1]!;
     await this.lock.run(async () => {
+      if (this.applied(req) !== undefined) return;
       const src = this.existing(r.m.src);
       const dstParent = this.existing(dstParentPath);
       if (!dstParent.isDir || !dstParent.childrenLoaded) throw new StrataError('UNAVAILABLE', `${dstParentPath} changed during the rename; try again`);
@@ -347,7 +384,7 @@ export class MasterActor implements Actor {
       const oldParent = src.parent;
       const oldName = src.name;
       // As for delete: journaled first, and a crash before the UFS rename is finished at the next start.
-      await this.journalAndApply({ op: 'rename', id: src.id, parent: dstParent.id, name, mtimeMs: this.env.now(), ...(src.persisted ? { fromUfs: from, toUfs: to } : {}) });
+      await this.journalAndApply({ op: 'rename', id: src.id, parent: dstParent.id, name, mtimeMs: this.env.now(), ...(src.persisted ? { fromUfs: from, toUfs: to } : {}), ...(req ? { req } : {}) });
       if (!src.persisted) return;
       try {
         await this.renameInUfs(from, to);

@@ -27,15 +27,17 @@ export interface Inode {
 }
 
 const name = strMax(1024);
+/** The client request an entry completes: a retry of it (after a lost reply or a failover) is answered, not redone. */
+const req = opt(obj({ c: strMax(256), r: uint }));
 const UfsChild = obj({ name, isDir: bool, length: uint, mtimeMs: num });
 
 export const JournalEntry = {
-  mkdir: obj({ op: oneOf('mkdir'), parent: uint, name, mtimeMs: num }),
-  create: obj({ op: oneOf('create'), parent: uint, name, blockSize: uint, mtimeMs: num }),
-  complete: obj({ op: oneOf('complete'), id: uint, length: uint, mtimeMs: num }),
+  mkdir: obj({ op: oneOf('mkdir'), parent: uint, name, mtimeMs: num, req }),
+  create: obj({ op: oneOf('create'), parent: uint, name, blockSize: uint, mtimeMs: num, req }),
+  complete: obj({ op: oneOf('complete'), id: uint, length: uint, mtimeMs: num, req }),
   /** `ufsPath`, `fromUfs`/`toUfs`: the UFS side of the change, redone after a crash that cut it short. */
-  delete: obj({ op: oneOf('delete'), id: uint, ufsPath: opt(strMax(4096)) }),
-  rename: obj({ op: oneOf('rename'), id: uint, parent: uint, name, mtimeMs: num, fromUfs: opt(strMax(4096)), toUfs: opt(strMax(4096)) }),
+  delete: obj({ op: oneOf('delete'), id: uint, ufsPath: opt(strMax(4096)), req }),
+  rename: obj({ op: oneOf('rename'), id: uint, parent: uint, name, mtimeMs: num, fromUfs: opt(strMax(4096)), toUfs: opt(strMax(4096)), req }),
   load: obj({ op: oneOf('load'), dir: uint, children: arr(UfsChild), blockSize: uint }),
 };
 export type JournalEntry = { [K in keyof typeof JournalEntry]: Infer<(typeof JournalEntry)[K]> }[keyof typeof JournalEntry];
@@ -49,9 +51,40 @@ export function checkEntry(v: unknown): string | null {
   return schema.check(v, op as string);
 }
 
+/**
+ * Completed client requests, per client, so a retried request gets the first
+ * answer instead of being applied twice. Part of the replicated state: every
+ * master applies the same entries, so every master answers a retry the same way.
+ * Bounded: the oldest clients and, per client, the oldest requests are forgotten.
+ */
+export class Sessions {
+  private readonly clients = new Map<string, Map<number, number>>();
+
+  constructor(
+    private readonly maxClients = 10_000,
+    private readonly perClient = 1_000,
+  ) {}
+
+  record(client: string, rid: number, inodeId: number): void {
+    let m = this.clients.get(client);
+    if (m) this.clients.delete(client);
+    else m = new Map();
+    this.clients.set(client, m);
+    m.set(rid, inodeId);
+    if (m.size > this.perClient) m.delete(m.keys().next().value!);
+    if (this.clients.size > this.maxClients) this.clients.delete(this.clients.keys().next().value!);
+  }
+
+  /** The inode the request created or changed (0 when none), or undefined if it was never applied. */
+  lookup(client: string, rid: number): number | undefined {
+    return this.clients.get(client)?.get(rid);
+  }
+}
+
 export class Namespace {
   private readonly inodes = new Map<number, Inode>();
   private nextId = ROOT_ID + 1;
+  readonly sessions = new Sessions();
 
   constructor() {
     this.inodes.set(ROOT_ID, {
@@ -104,6 +137,12 @@ export class Namespace {
 
   /** Applies one committed entry. Throws only on an entry that cannot follow the current state. */
   apply(e: JournalEntry): Inode | undefined {
+    const inode = this.applyChange(e);
+    if (e.op !== 'load' && e.req) this.sessions.record(e.req.c, e.req.r, inode?.id ?? 0);
+    return inode;
+  }
+
+  private applyChange(e: JournalEntry): Inode | undefined {
     switch (e.op) {
       case 'mkdir':
         return this.add(e.parent, e.name, true, 0, 0, e.mtimeMs, true, true, true);

@@ -17,7 +17,8 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-export const ErrorReply = msg('Error', { code: oneOf(...ERROR_CODES), message: strMax(4096) });
+/** `leader`: set by a master that is not the leader, naming the one it believes is (NOT_LEADER). */
+export const ErrorReply = msg('Error', { code: oneOf(...ERROR_CODES), message: strMax(4096), leader: opt(strMax(256)) });
 export type ErrorReply = Infer<typeof ErrorReply>;
 
 export const OkReply = msg('Ok', {});
@@ -28,13 +29,24 @@ export class StrataError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** For NOT_LEADER refusals: the master believed to lead, when known. */
+    readonly leader?: string,
   ) {
     super(message);
     this.name = 'StrataError';
   }
   toReply(): ErrorReply {
-    return { t: 'Error', code: this.code, message: this.message };
+    return { t: 'Error', code: this.code, message: this.message, ...(this.leader !== undefined ? { leader: this.leader } : {}) };
   }
+}
+
+/** A master that is not the leader refuses with this, so clients move on to the leader. */
+export function notLeader(self: string, leader: string | undefined): StrataError {
+  return new StrataError('UNAVAILABLE', `NOT_LEADER: ${self} is not the leader${leader ? `; the leader is ${leader}` : ''}`, leader);
+}
+
+export function isNotLeader(e: unknown): e is StrataError {
+  return e instanceof StrataError && e.code === 'UNAVAILABLE' && e.message.startsWith('NOT_LEADER');
 }
 
 export function isStrataError(e: unknown, code?: ErrorCode): e is StrataError {

@@ -59,11 +59,16 @@ export const GetStatus = msg('GetStatus', { path });
 export const ListStatus = msg('ListStatus', { path });
 export const FileInfoReply = msg('FileInfoReply', { info: FileInfo });
 export const ListStatusReply = msg('ListStatusReply', { entries: arr(FileInfo, 10_000_000) });
-export const CreateDirectory = msg('CreateDirectory', { path, recursive: bool });
-export const CreateFile = msg('CreateFile', { path, overwrite: bool, blockSize: opt(uint) });
-export const CompleteFile = msg('CompleteFile', { path, length: uint });
-export const Delete = msg('Delete', { path, recursive: bool });
-export const Rename = msg('Rename', { src: path, dst: path });
+/**
+ * `rid` on a mutation: the client's id for the request, the same on every retry,
+ * so a master answers a retry of an applied request instead of applying it twice.
+ */
+const rid = opt(uint);
+export const CreateDirectory = msg('CreateDirectory', { path, recursive: bool, rid });
+export const CreateFile = msg('CreateFile', { path, overwrite: bool, blockSize: opt(uint), rid });
+export const CompleteFile = msg('CompleteFile', { path, length: uint, rid });
+export const Delete = msg('Delete', { path, recursive: bool, rid });
+export const Rename = msg('Rename', { src: path, dst: path, rid });
 export const GetWorkers = msg('GetWorkers', {});
 export const WorkersReply = msg('WorkersReply', { workers: arr(WorkerInfo, 100_000) });
 export const GetMasterInfo = msg('GetMasterInfo', {});

@@ -5,14 +5,17 @@
 import { BlockStore } from '../../storage/block-store.js';
 import type { Infer } from '../../transport/schema.js';
 import type { Actor, Disk, Env, Timer } from '../env.js';
-import { StrataError, type Envelope, type Message } from '../protocol/envelope.js';
+import { StrataError, isStrataError, type Envelope, type Message } from '../protocol/envelope.js';
 import type * as M from '../protocol/master.js';
 import * as W from '../protocol/worker.js';
 import { Rpc, serve, type Handler } from '../rpc.js';
+import { MasterChannel } from '../master-channel.js';
 import { BLOCKS_PER_FILE } from '../master/namespace.js';
 
 export interface WorkerOptions {
   masterId: string;
+  /** Every master, when there are several; registration and heartbeats follow the leader. */
+  masterIds?: readonly string[];
   /** How clients reach this worker (ws://host:port); a function when the port is known only after listening. */
   address: string | (() => string);
   capacityBytes: number;
@@ -59,6 +62,7 @@ interface WriteStream {
 
 export class WorkerActor implements Actor {
   private readonly rpc: Rpc;
+  private readonly masters: MasterChannel;
   readonly store: BlockStore;
   private readonly ufsByUri = new Map<string, Disk>();
   private readonly misses = new Map<number, Promise<Uint8Array>>();
@@ -78,6 +82,7 @@ export class WorkerActor implements Actor {
     private readonly opts: WorkerOptions,
   ) {
     this.rpc = new Rpc(env, opts.rpcTimeoutMs);
+    this.masters = new MasterChannel(env, this.rpc, opts.masterIds ?? [opts.masterId], opts.rpcTimeoutMs);
     this.store = new BlockStore({ capacityBytes: opts.capacityBytes, tierAlias: 'MEM' });
     const h: Array<[string, Handler]> = [
       ['ReadBlock', (r) => this.readBlock(r as Req<typeof W.ReadBlock>)],
@@ -126,13 +131,14 @@ export class WorkerActor implements Actor {
     this.store.drainChanges();
     this.unsent = { added: new Set(), removed: new Set() };
     try {
-      await this.rpc.request(this.opts.masterId, {
+      await this.rpc.request(this.masters.current, {
         t: 'RegisterWorker', workerId: this.env.self, address: typeof this.opts.address === 'string' ? this.opts.address : this.opts.address(),
         capacityBytes: this.store.capacityBytes, usedBytes: this.store.usedBytes, blocks: this.store.blockIds(),
       } satisfies Infer<typeof M.RegisterWorker>, 'RegisterWorkerOk', this.masterTimeoutMs());
       this.registered = true;
     } catch (e) {
-      this.env.log.log('warn', `registration with ${this.opts.masterId} failed: ${(e as Error).message}`);
+      this.env.log.log('warn', `registration with ${this.masters.current} failed: ${(e as Error).message}`);
+      if (isStrataError(e)) this.masters.moveOn(e);
     }
   }
 
@@ -147,7 +153,7 @@ export class WorkerActor implements Actor {
     const added = [...this.unsent.added];
     const removed = [...this.unsent.removed];
     try {
-      const reply: Infer<typeof M.HeartbeatReply> = await this.rpc.request(this.opts.masterId, {
+      const reply: Infer<typeof M.HeartbeatReply> = await this.rpc.request(this.masters.current, {
         t: 'WorkerHeartbeat', workerId: this.env.self, capacityBytes: this.store.capacityBytes, usedBytes: this.store.usedBytes, added, removed,
       } satisfies Infer<typeof M.WorkerHeartbeat>, 'HeartbeatReply', this.masterTimeoutMs());
       for (const b of added) this.unsent.added.delete(b);
@@ -157,7 +163,12 @@ export class WorkerActor implements Actor {
         await this.register();
       }
     } catch (e) {
-      this.env.log.log('warn', `heartbeat to ${this.opts.masterId} failed: ${(e as Error).message}`);
+      this.env.log.log('warn', `heartbeat to ${this.masters.current} failed: ${(e as Error).message}`);
+      if (isStrataError(e)) {
+        this.masters.moveOn(e);
+        // A new leader knows nothing of this worker until it registers there.
+        this.registered = false;
+      }
     }
   }
 

@@ -36,6 +36,8 @@ export const namespaceLinearizable: Scenario = {
     }
 
     const history: Array<Operation<NsInput, NsOutput>> = [];
+    /** When the client stopped retrying an operation whose outcome it never learned. */
+    const gaveUp = new Map<number, number>();
     const path = () => `${DIR}/${rng.pick(NAMES)}`;
     const randomInput = (): NsInput => {
       const r = rng.next();
@@ -78,7 +80,10 @@ export const namespaceLinearizable: Scenario = {
           if (DEFINITE.has(e.code)) history.push({ client: id, input, call, ret: sim.now, output: { code: e.code } });
           // A read that failed observed nothing; a mutation that failed may still have happened,
           // unless a master that had stopped serving refused it before doing anything.
-          else if (input.op !== 'getStatus' && input.op !== 'listStatus' && !/^master stopped serving/.test(e.message)) history.push({ client: id, input, call });
+          else if (input.op !== 'getStatus' && input.op !== 'listStatus' && !/^master stopped serving/.test(e.message)) {
+            history.push({ client: id, input, call });
+            gaveUp.set(history.length - 1, sim.now);
+          }
         }
         await new Promise<void>((r) => sim.schedule(rng.range(0, 60), 'scenario', 'think', r));
       }
@@ -102,12 +107,13 @@ export const namespaceLinearizable: Scenario = {
     cluster.setDiskModel(MASTER_ID, LOCAL_DISK);
     ctx.check(await healMaster(ctx), 'the master did not come back after the faults stopped');
     // A request never reaches a master's next life, so an operation with an unknown
-    // outcome is decided by the first crash after its call: it is applied by then, or
-    // sits torn-but-whole in the journal and shows when the master next starts, or is
-    // lost. Bounding it at that start keeps the search small; without one it stays open.
-    for (const op of history) {
+    // outcome is decided by the first crash after the client stopped retrying it: it
+    // is applied by then, or sits torn-but-whole in the journal and shows when the
+    // master next starts, or is lost. Bounding it at that start keeps the search
+    // small; without such a crash it stays open.
+    for (const [i, op] of history.entries()) {
       if (op.ret !== undefined) continue;
-      const crash = crashes.find((t) => t > op.call);
+      const crash = crashes.find((t) => t > gaveUp.get(i)!);
       const start = crash === undefined ? undefined : restarts.find((t) => t > crash);
       if (start !== undefined) op.ret = start;
     }
