@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { FileInfo, StrataClient } from '../actors/client/client.js';
 import type { Conf } from '../actors/conf.js';
 import { StrataError } from '../actors/protocol/envelope.js';
-import { openClient } from './cluster.js';
+import { openClient, ufsUri } from './cluster.js';
 
 type Out = (line: string) => void;
 
@@ -135,6 +135,58 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
         }
         await c.rename(src, target);
         out(`Renamed ${src} to ${target}`);
+      });
+    });
+
+  const collectOption = (v: string, prev: Array<[string, string]>): Array<[string, string]> => {
+    const i = v.indexOf('=');
+    if (i <= 0) throw new StrataError('INVALID_ARGUMENT', `--option expects key=value, got ${JSON.stringify(v)}`);
+    return [...prev, [v.slice(0, i), v.slice(i + 1)]];
+  };
+
+  fs.command('mount')
+    .description('mount a UFS at a new path (with no arguments: print the mount table)')
+    .argument('[path]')
+    .argument('[ufsUri]', 'file:///dir or a local directory')
+    .option('--readonly', 'refuse writes under the mount')
+    .option('--shared', 'the UFS is shared with other clusters')
+    .option('--option <key=value>', 'a UFS option (repeatable)', collectOption, [] as Array<[string, string]>)
+    .option('--json', 'print the mount table as JSON')
+    .action(async (path: string | undefined, uri: string | undefined, o: { readonly?: boolean; shared?: boolean; option: Array<[string, string]>; json?: boolean }) => {
+      await withClient(conf(), async (c) => {
+        if (path === undefined) {
+          const table = await c.mountTable();
+          if (o.json) out(JSON.stringify(table));
+          else for (const m of table) out(`${m.ufsUri}  on  ${m.path}  (${m.readOnly ? 'readonly' : 'readwrite'}, ${m.shared ? 'shared' : 'not shared'}${m.options.map(([k, v]) => `, ${k}=${v}`).join('')})`);
+          return;
+        }
+        if (uri === undefined) throw new StrataError('INVALID_ARGUMENT', 'usage: strata fs mount [--readonly] [--shared] [--option k=v] <path> <ufsUri>');
+        const full = ufsUri(uri, process.cwd());
+        await c.mount(path, full, { readOnly: Boolean(o.readonly), shared: Boolean(o.shared), options: o.option });
+        out(`Mounted ${full} at ${path}`);
+      });
+    });
+
+  fs.command('unmount')
+    .description('unmount a UFS (its data stays in the UFS)')
+    .argument('<path>')
+    .action(async (path: string) => {
+      await withClient(conf(), async (c) => {
+        await c.unmount(path);
+        out(`Unmounted ${path}`);
+      });
+    });
+
+  fs.command('updateMount')
+    .description('change a mount point\'s options')
+    .argument('<path>')
+    .option('--readonly', 'refuse writes under the mount')
+    .option('--shared', 'the UFS is shared with other clusters')
+    .option('--option <key=value>', 'a UFS option (repeatable)', collectOption, [] as Array<[string, string]>)
+    .action(async (path: string, o: { readonly?: boolean; shared?: boolean; option: Array<[string, string]> }) => {
+      await withClient(conf(), async (c) => {
+        await c.updateMount(path, { readOnly: Boolean(o.readonly), shared: Boolean(o.shared), options: o.option });
+        out(`Updated mount point ${path}`);
       });
     });
 

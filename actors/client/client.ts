@@ -12,6 +12,7 @@ import { MasterChannel } from '../master-channel.js';
 export type FileInfo = Infer<typeof M.FileInfo>;
 export type BlockInfo = Infer<typeof M.BlockInfo>;
 export type WorkerInfo = Infer<typeof M.WorkerInfo>;
+export type MountPointInfo = Infer<typeof M.MountPointInfo>;
 export type MasterInfo = Omit<Infer<typeof M.MasterInfoReply>, 't'>;
 export type WriteType = 'CACHE_THROUGH' | 'THROUGH';
 export type ReadType = 'CACHE' | 'NO_CACHE';
@@ -103,6 +104,22 @@ export class StrataClient implements Actor {
 
   async rename(src: string, dst: string): Promise<void> {
     await this.mutate({ t: 'Rename', src, dst }, 'Ok');
+  }
+
+  async mount(path: string, ufsUri: string, opts: { readOnly?: boolean; shared?: boolean; options?: Array<[string, string]> } = {}): Promise<void> {
+    await this.mutate({ t: 'Mount', path, ufsUri, readOnly: opts.readOnly ?? false, shared: opts.shared ?? false, options: opts.options ?? [] }, 'Ok');
+  }
+
+  async unmount(path: string): Promise<void> {
+    await this.mutate({ t: 'Unmount', path }, 'Ok');
+  }
+
+  async updateMount(path: string, opts: { readOnly: boolean; shared: boolean; options: Array<[string, string]> }): Promise<void> {
+    await this.mutate({ t: 'UpdateMount', path, ...opts }, 'Ok');
+  }
+
+  async mountTable(): Promise<MountPointInfo[]> {
+    return (await this.master<Infer<typeof M.MountTableReply>>({ t: 'GetMountTable' }, 'MountTableReply')).mounts;
   }
 
   async workers(): Promise<WorkerInfo[]> {

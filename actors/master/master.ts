@@ -28,9 +28,9 @@ type Req<S> = Envelope<Infer<S> & Message>;
 
 export class MasterActor implements Actor {
   private readonly rpc: Rpc;
-  private readonly ns = new Namespace();
+  private readonly ns: Namespace;
   private readonly workers = new WorkerRegistry();
-  private readonly ufs: Disk;
+  private readonly ufsByUri = new Map<string, Disk>();
   private readonly lock = new Mutex();
   private readonly journal: JournalBackend;
   private expiryTimer: Timer | undefined;
@@ -44,7 +44,7 @@ export class MasterActor implements Actor {
     private readonly opts: MasterOptions,
   ) {
     this.rpc = new Rpc(env, opts.rpcTimeoutMs);
-    this.ufs = env.openUfs(opts.rootUfs);
+    this.ns = new Namespace(opts.rootUfs);
     this.journal = new LocalJournal(env.disk, opts.journalDir, env.log);
     const dedup = new ReplyCache(() => env.now(), 10 * 60_000);
     const h: Array<[string, Handler]> = [
@@ -57,6 +57,10 @@ export class MasterActor implements Actor {
       ['CompleteFile', dedup.wrap((r) => this.completeFile(r as Req<typeof M.CompleteFile>))],
       ['Delete', dedup.wrap((r) => this.delete(r as Req<typeof M.Delete>))],
       ['Rename', dedup.wrap((r) => this.rename(r as Req<typeof M.Rename>))],
+      ['Mount', dedup.wrap((r) => this.mount(r as Req<typeof M.Mount>))],
+      ['Unmount', dedup.wrap((r) => this.unmount(r as Req<typeof M.Unmount>))],
+      ['UpdateMount', dedup.wrap((r) => this.updateMount(r as Req<typeof M.UpdateMount>))],
+      ['GetMountTable', () => this.mountTable()],
       ['GetWorkers', () => ({ t: 'WorkersReply', workers: this.workers.infos() })],
       ['GetMasterInfo', () => this.masterInfo()],
     ];
@@ -139,8 +143,22 @@ export class MasterActor implements Actor {
     }
   }
 
-  private ufsPathOf(inode: Inode): string {
-    return this.ns.pathOf(inode).slice(1);
+  private ufsDisk(uri: string): Disk {
+    let d = this.ufsByUri.get(uri);
+    if (!d) this.ufsByUri.set(uri, (d = this.env.openUfs(uri)));
+    return d;
+  }
+
+  /** The UFS that holds an inode and its path there. */
+  private ufsOf(inode: Inode): { disk: Disk; uri: string; path: string; readOnly: boolean } {
+    const { mount, path } = this.ns.ufsLocation(inode);
+    return { disk: this.ufsDisk(mount.uri), uri: mount.uri, path, readOnly: mount.readOnly };
+  }
+
+  /** Mutations under a read-only mount are refused before anything changes. */
+  private writable(inode: Inode, what: string): void {
+    const m = this.ns.mountOf(inode);
+    if (m.readOnly) throw new StrataError('PERMISSION_DENIED', `${what} is under the read-only mount ${this.ns.pathOf(this.ns.get(m.inode)!)} (${m.uri})`);
   }
 
   /** Lists a UFS directory into the tree once (load type ONCE). */
@@ -148,14 +166,16 @@ export class MasterActor implements Actor {
     if (dir.childrenLoaded || !dir.persisted) return;
     await this.lock.run(async () => {
       if (dir.childrenLoaded || !this.ns.get(dir.id)) return;
-      const base = this.ufsPathOf(dir);
-      const names = await this.ufs.list(base).catch((e: { code?: string }) => {
+      const { disk, path: base } = this.ufsOf(dir);
+      const names = await disk.list(base).catch((e: { code?: string }) => {
         if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return [] as string[];
         throw e;
       });
       const children: UfsChild[] = [];
       for (const name of names) {
-        const st = await this.ufs.stat(base === '' ? name : `${base}/${name}`);
+        // A name that would not be a valid strata path component (or a dot entry) is not imported.
+        if (name === '.' || name === '..' || name.includes('/') || name.includes('\\') || /%2f|%5c/i.test(name)) continue;
+        const st = await disk.stat(base === '' ? name : `${base}/${name}`);
         if (st) children.push({ name, isDir: st.isDir, length: st.isDir ? 0 : st.size, mtimeMs: st.mtimeMs });
       }
       await this.journalAndApply({ op: 'load', dir: dir.id, children, blockSize: this.opts.blockSize });
@@ -188,10 +208,11 @@ export class MasterActor implements Actor {
     const blocks = withBlocks
       ? this.ns.blockIds(n).map((id, i) => ({ id, offset: i * n.blockSize, length: Math.min(n.blockSize, n.length - i * n.blockSize), locations: this.workers.locationsOf(id) }))
       : [];
+    const ufs = this.ns.ufsLocation(n);
     return {
       fileId: n.id, path: this.ns.pathOf(n), name: n.name, isDir: n.isDir, length: n.length, mtimeMs: n.mtimeMs,
       blockSize: n.blockSize, completed: n.completed, persisted: n.persisted,
-      ufsMount: this.opts.rootUfs, ufsPath: this.ufsPathOf(n), blocks,
+      ufsMount: ufs.mount.uri, ufsPath: ufs.path, blocks,
     };
   }
 
@@ -229,8 +250,9 @@ export class MasterActor implements Actor {
           continue;
         }
         if (!last && !r.m.recursive) throw new StrataError('NOT_FOUND', `parent ${this.ns.pathOf(cur)}/${name} does not exist (use recursive)`);
-        const ufsDir = this.ns.pathJoin(cur, name).slice(1);
-        await this.ufs.mkdir(ufsDir);
+        this.writable(cur, r.m.path);
+        const parentUfs = this.ufsOf(cur);
+        await parentUfs.disk.mkdir(parentUfs.path === '' ? name : `${parentUfs.path}/${name}`);
         cur = (await this.journalAndApply({ op: 'mkdir', parent: cur.id, name, mtimeMs: this.env.now(), ...(last && req ? { req } : {}) }))!;
       }
     });
@@ -252,6 +274,7 @@ export class MasterActor implements Actor {
       if (again !== undefined) return this.ns.get(again) ?? this.retriedInfo(again, r.m.path);
       const parent = this.existing(parentPath);
       if (!parent.isDir || !parent.childrenLoaded) throw new StrataError('UNAVAILABLE', `${parentPath} changed while ${r.m.path} was being created; try again`);
+      this.writable(parent, r.m.path);
       const existing = this.ns.child(parent, name);
       if (existing) {
         if (existing.isDir) throw new StrataError('ALREADY_EXISTS', `${r.m.path} is a directory`);
@@ -277,7 +300,8 @@ export class MasterActor implements Actor {
       const f = this.existing(r.m.path);
       if (f.isDir) throw new StrataError('INVALID_ARGUMENT', `${r.m.path} is a directory`);
       if (f.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is already complete`);
-      const st = await this.ufs.stat(this.ufsPathOf(f));
+      const fu = this.ufsOf(f);
+      const st = await fu.disk.stat(fu.path);
       if (!st || st.isDir) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was not written to the UFS`);
       if (st.size !== r.m.length) throw new StrataError('FAILED_PRECONDITION', `${r.m.path}: the UFS holds ${st.size} bytes, the client wrote ${r.m.length}`);
       return (await this.journalAndApply({ op: 'complete', id: f.id, length: r.m.length, mtimeMs: st.mtimeMs, ...(req ? { req } : {}) }))!;
@@ -285,18 +309,19 @@ export class MasterActor implements Actor {
     return { t: 'FileInfoReply', info: this.info(done, true) };
   }
 
-  private async removeFromUfs(ufsPath: string): Promise<void> {
+  private async removeFromUfs(uri: string, ufsPath: string): Promise<void> {
     try {
-      await this.ufs.remove(ufsPath);
+      await this.ufsDisk(uri).remove(ufsPath);
     } catch (e) {
-      this.env.log.log('warn', `deleted ${ufsPath} from the namespace but not from the UFS: ${(e as Error).message}`);
+      this.env.log.log('warn', `deleted ${ufsPath} from the namespace but not from the UFS ${uri}: ${(e as Error).message}`);
     }
   }
 
   /** Idempotent: a rename the UFS already shows (source gone, target there) is done. */
-  private async renameInUfs(from: string, to: string): Promise<void> {
-    if ((await this.ufs.stat(from)) === null && (await this.ufs.stat(to)) !== null) return;
-    await this.ufs.rename(from, to);
+  private async renameInUfs(uri: string, from: string, to: string): Promise<void> {
+    const disk = this.ufsDisk(uri);
+    if ((await disk.stat(from)) === null && (await disk.stat(to)) !== null) return;
+    await disk.rename(from, to);
   }
 
   /**
@@ -305,9 +330,9 @@ export class MasterActor implements Actor {
    * cut short by a crash.
    */
   private async redoUfs(last: JournalEntry | undefined): Promise<void> {
-    if (last?.op === 'delete' && last.ufsPath !== undefined) await this.removeFromUfs(last.ufsPath);
+    if (last?.op === 'delete' && last.ufsPath !== undefined) await this.removeFromUfs(last.ufsUri ?? this.opts.rootUfs, last.ufsPath);
     if (last?.op === 'rename' && last.fromUfs !== undefined && last.toUfs !== undefined) {
-      await this.renameInUfs(last.fromUfs, last.toUfs).catch((e: unknown) => this.env.log.log('warn', `could not finish renaming ${last.fromUfs} to ${last.toUfs} in the UFS: ${(e as Error).message}`));
+      await this.renameInUfs(last.ufsUri ?? this.opts.rootUfs, last.fromUfs, last.toUfs).catch((e: unknown) => this.env.log.log('warn', `could not finish renaming ${last.fromUfs} to ${last.toUfs} in the UFS: ${(e as Error).message}`));
     }
   }
 
@@ -348,13 +373,16 @@ export class MasterActor implements Actor {
       const n = this.existing(r.m.path);
       if (n.isDir && !n.childrenLoaded) throw new StrataError('UNAVAILABLE', `${r.m.path} changed while it was being deleted; try again`);
       if (n.isDir && (n.children?.size ?? 0) > 0 && !r.m.recursive) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is a non-empty directory (use recursive)`);
+      if (n.mountId !== undefined) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is a mount point; unmount it instead`);
+      if (n.isDir && this.ns.containsMountPoint(n)) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} contains a mount point; unmount it first`);
+      this.writable(n, r.m.path);
       const blocks = this.ns.fileIdsUnder(n).flatMap((id) => this.ns.blockIds(this.ns.get(id)!));
-      const ufsPath = this.ufsPathOf(n);
+      const ufs = this.ufsOf(n);
       // Journal first, UFS second: once journaled the delete has happened; a crash
       // before the UFS removal is finished by redoing it at the next start.
-      await this.journalAndApply({ op: 'delete', id: n.id, ufsPath, ...(req ? { req } : {}) });
+      await this.journalAndApply({ op: 'delete', id: n.id, ufsUri: ufs.uri, ufsPath: ufs.path, ...(req ? { req } : {}) });
       this.workers.dropBlocks(blocks);
-      await this.removeFromUfs(ufsPath);
+      await this.removeFromUfs(ufs.uri, ufs.path);
     });
     return { t: 'Ok' };
   }
@@ -379,15 +407,23 @@ export class MasterActor implements Actor {
       if (this.ns.child(dstParent, name)) throw new StrataError('ALREADY_EXISTS', `${r.m.dst} already exists`);
       if (this.ns.isAncestor(src, dstParent)) throw new StrataError('INVALID_ARGUMENT', `cannot move ${r.m.src} into itself (${r.m.dst})`);
       if (!src.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.src} is still being written`);
-      const from = this.ufsPathOf(src);
-      const to = this.ns.pathJoin(dstParent, name).slice(1);
+      if (src.mountId !== undefined) throw new StrataError('FAILED_PRECONDITION', `${r.m.src} is a mount point; unmount and mount it again instead`);
+      if (src.isDir && this.ns.containsMountPoint(src)) throw new StrataError('FAILED_PRECONDITION', `${r.m.src} contains a mount point`);
+      const srcMount = this.ns.mountOf(src);
+      if (srcMount !== this.ns.mountOf(dstParent)) throw new StrataError('INVALID_ARGUMENT', `cannot rename ${r.m.src} to ${r.m.dst}: a rename never crosses a mount point`);
+      this.writable(src, r.m.src);
+      const srcUfs = this.ufsOf(src);
+      const dstUfs = this.ufsOf(dstParent);
+      const from = srcUfs.path;
+      const to = dstUfs.path === '' ? name : `${dstUfs.path}/${name}`;
+      const uri = srcUfs.uri;
       const oldParent = src.parent;
       const oldName = src.name;
       // As for delete: journaled first, and a crash before the UFS rename is finished at the next start.
-      await this.journalAndApply({ op: 'rename', id: src.id, parent: dstParent.id, name, mtimeMs: this.env.now(), ...(src.persisted ? { fromUfs: from, toUfs: to } : {}), ...(req ? { req } : {}) });
+      await this.journalAndApply({ op: 'rename', id: src.id, parent: dstParent.id, name, mtimeMs: this.env.now(), ...(src.persisted ? { ufsUri: uri, fromUfs: from, toUfs: to } : {}), ...(req ? { req } : {}) });
       if (!src.persisted) return;
       try {
-        await this.renameInUfs(from, to);
+        await this.renameInUfs(uri, from, to);
       } catch (e) {
         // The UFS refused: put the namespace back so it keeps matching the UFS.
         await this.journalAndApply({ op: 'rename', id: src.id, parent: oldParent, name: oldName, mtimeMs: this.env.now() });
@@ -395,6 +431,86 @@ export class MasterActor implements Actor {
       }
     });
     return { t: 'Ok' };
+  }
+
+  // ---- mounts ----
+
+  private async mount(r: Req<typeof M.Mount>): Promise<Message> {
+    const req = this.reqOf(r);
+    if (this.applied(req) !== undefined) return { t: 'Ok' };
+    const parts = splitPath(r.m.path);
+    if (parts.length === 0) throw new StrataError('ALREADY_EXISTS', '/ is the root mount; change it with strata.master.mount.table.root.ufs');
+    const parentPath = '/' + parts.slice(0, -1).join('/');
+    const name = parts[parts.length - 1]!;
+    await this.loadChildren(await this.resolve(parentPath));
+    let disk: Disk;
+    try {
+      disk = this.ufsDisk(r.m.ufsUri);
+    } catch (e) {
+      throw new StrataError('INVALID_ARGUMENT', `cannot mount ${r.m.ufsUri}: ${(e as Error).message}`);
+    }
+    const root = await disk.stat('');
+    if (!root || !root.isDir) throw new StrataError('NOT_FOUND', `cannot mount ${r.m.ufsUri}: it is not an existing directory`);
+    await this.lock.run(async () => {
+      if (this.applied(req) !== undefined) return;
+      const parent = this.existing(parentPath);
+      if (!parent.isDir) throw new StrataError('INVALID_ARGUMENT', `${parentPath} is not a directory`);
+      if (this.ns.child(parent, name)) throw new StrataError('ALREADY_EXISTS', `${r.m.path} already exists; a mount point must be a new path`);
+      const norm = (u: string) => u.replace(/\/+$/, '');
+      for (const m of this.ns.mountTable()) {
+        const a = norm(m.uri);
+        const b = norm(r.m.ufsUri);
+        if (a === b || a.startsWith(b + '/') || b.startsWith(a + '/')) {
+          throw new StrataError('INVALID_ARGUMENT', `${r.m.ufsUri} overlaps ${m.uri}, already mounted at ${this.ns.pathOf(this.ns.get(m.inode)!)}`);
+        }
+      }
+      await this.journalAndApply({
+        op: 'mount', parent: parent.id, name, uri: r.m.ufsUri, readOnly: r.m.readOnly, shared: r.m.shared,
+        options: r.m.options, mtimeMs: this.env.now(), ...(req ? { req } : {}),
+      });
+    });
+    return { t: 'Ok' };
+  }
+
+  private mountPoint(path: string): Inode {
+    const n = this.existing(path);
+    if (n.mountId === undefined) throw new StrataError('INVALID_ARGUMENT', `${path} is not a mount point`);
+    if (n.id === ROOT_ID) throw new StrataError('INVALID_ARGUMENT', 'the root mount cannot be changed here; set strata.master.mount.table.root.ufs');
+    return n;
+  }
+
+  private async unmount(r: Req<typeof M.Unmount>): Promise<Message> {
+    const req = this.reqOf(r);
+    if (this.applied(req) !== undefined) return { t: 'Ok' };
+    await this.resolve(r.m.path);
+    await this.lock.run(async () => {
+      if (this.applied(req) !== undefined) return;
+      const n = this.mountPoint(r.m.path);
+      if (this.ns.containsMountPoint(n)) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} contains another mount point; unmount that first`);
+      const blocks = this.ns.fileIdsUnder(n).flatMap((id) => this.ns.blockIds(this.ns.get(id)!));
+      await this.journalAndApply({ op: 'unmount', id: n.id, ...(req ? { req } : {}) });
+      this.workers.dropBlocks(blocks);
+    });
+    return { t: 'Ok' };
+  }
+
+  private async updateMount(r: Req<typeof M.UpdateMount>): Promise<Message> {
+    const req = this.reqOf(r);
+    if (this.applied(req) !== undefined) return { t: 'Ok' };
+    await this.resolve(r.m.path);
+    await this.lock.run(async () => {
+      if (this.applied(req) !== undefined) return;
+      const n = this.mountPoint(r.m.path);
+      await this.journalAndApply({ op: 'updateMount', id: n.id, readOnly: r.m.readOnly, shared: r.m.shared, options: r.m.options, ...(req ? { req } : {}) });
+    });
+    return { t: 'Ok' };
+  }
+
+  private mountTable(): Infer<typeof M.MountTableReply> {
+    return {
+      t: 'MountTableReply',
+      mounts: this.ns.mountTable().map((m) => ({ path: this.ns.pathOf(this.ns.get(m.inode)!), ufsUri: m.uri, readOnly: m.readOnly, shared: m.shared, options: m.options })),
+    };
   }
 
   private masterInfo(): Infer<typeof M.MasterInfoReply> {

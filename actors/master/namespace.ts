@@ -24,7 +24,21 @@ export interface Inode {
   children: Map<string, number> | undefined;
   /** A directory's children have been listed from the UFS once (load type ONCE). */
   childrenLoaded: boolean;
+  /** Set on a mount point: the id of the mount whose UFS root this directory is. */
+  mountId?: number;
 }
+
+export interface MountInfo {
+  readonly id: number;
+  /** The mount point's inode. */
+  readonly inode: number;
+  readonly uri: string;
+  readOnly: boolean;
+  shared: boolean;
+  options: Array<[string, string]>;
+}
+
+export const ROOT_MOUNT_ID = 1;
 
 const name = strMax(1024);
 /** The client request an entry completes: a retry of it (after a lost reply or a failover) is answered, not redone. */
@@ -36,8 +50,11 @@ export const JournalEntry = {
   create: obj({ op: oneOf('create'), parent: uint, name, blockSize: uint, mtimeMs: num, req }),
   complete: obj({ op: oneOf('complete'), id: uint, length: uint, mtimeMs: num, req }),
   /** `ufsPath`, `fromUfs`/`toUfs`: the UFS side of the change, redone after a crash that cut it short. */
-  delete: obj({ op: oneOf('delete'), id: uint, ufsPath: opt(strMax(4096)), req }),
-  rename: obj({ op: oneOf('rename'), id: uint, parent: uint, name, mtimeMs: num, fromUfs: opt(strMax(4096)), toUfs: opt(strMax(4096)), req }),
+  delete: obj({ op: oneOf('delete'), id: uint, ufsUri: opt(strMax(4096)), ufsPath: opt(strMax(4096)), req }),
+  rename: obj({ op: oneOf('rename'), id: uint, parent: uint, name, mtimeMs: num, ufsUri: opt(strMax(4096)), fromUfs: opt(strMax(4096)), toUfs: opt(strMax(4096)), req }),
+  mount: obj({ op: oneOf('mount'), parent: uint, name, uri: strMax(4096), readOnly: bool, shared: bool, options: arr(arr(strMax(4096), 2), 256), mtimeMs: num, req }),
+  unmount: obj({ op: oneOf('unmount'), id: uint, req }),
+  updateMount: obj({ op: oneOf('updateMount'), id: uint, readOnly: bool, shared: bool, options: arr(arr(strMax(4096), 2), 256), req }),
   load: obj({ op: oneOf('load'), dir: uint, children: arr(UfsChild), blockSize: uint }),
 };
 export type JournalEntry = { [K in keyof typeof JournalEntry]: Infer<(typeof JournalEntry)[K]> }[keyof typeof JournalEntry];
@@ -85,12 +102,48 @@ export class Namespace {
   private readonly inodes = new Map<number, Inode>();
   private nextId = ROOT_ID + 1;
   readonly sessions = new Sessions();
+  private readonly mounts = new Map<number, MountInfo>();
+  private nextMountId = ROOT_MOUNT_ID + 1;
 
-  constructor() {
+  /** `rootUfs`: the UFS mounted at '/', from configuration rather than the journal. */
+  constructor(rootUfs: string) {
     this.inodes.set(ROOT_ID, {
       id: ROOT_ID, parent: 0, name: '', isDir: true, length: 0, mtimeMs: 0, blockSize: 0,
-      completed: true, persisted: true, children: new Map(), childrenLoaded: false,
+      completed: true, persisted: true, children: new Map(), childrenLoaded: false, mountId: ROOT_MOUNT_ID,
     });
+    this.mounts.set(ROOT_MOUNT_ID, { id: ROOT_MOUNT_ID, inode: ROOT_ID, uri: rootUfs, readOnly: false, shared: false, options: [] });
+  }
+
+  mountTable(): MountInfo[] {
+    return [...this.mounts.values()].sort((a, b) => a.id - b.id);
+  }
+
+  /** The mount an inode lives in: the nearest mount point at or above it. */
+  mountOf(inode: Inode): MountInfo {
+    let cur: Inode | undefined = inode;
+    while (cur && cur.mountId === undefined) cur = this.inodes.get(cur.parent);
+    return this.mounts.get(cur?.mountId ?? ROOT_MOUNT_ID)!;
+  }
+
+  /** Where an inode lives in the UFS: its mount, and its path relative to the mount's root. */
+  ufsLocation(inode: Inode): { mount: MountInfo; path: string } {
+    const parts: string[] = [];
+    let cur: Inode | undefined = inode;
+    while (cur && cur.mountId === undefined) {
+      parts.push(cur.name);
+      cur = this.inodes.get(cur.parent);
+    }
+    return { mount: this.mounts.get(cur?.mountId ?? ROOT_MOUNT_ID)!, path: parts.reverse().join('/') };
+  }
+
+  /** True when a mount point sits strictly below `dir`. */
+  containsMountPoint(dir: Inode): boolean {
+    for (const m of this.mounts.values()) {
+      if (m.inode === dir.id) continue;
+      const mp = this.inodes.get(m.inode);
+      if (mp && this.isAncestor(dir, mp)) return true;
+    }
+    return false;
   }
 
   get size(): number {
@@ -174,6 +227,29 @@ export class Namespace {
         n.mtimeMs = e.mtimeMs;
         to.children!.set(e.name, n.id);
         return n;
+      }
+      case 'mount': {
+        const dir = this.add(e.parent, e.name, true, 0, 0, e.mtimeMs, true, true, false);
+        const id = this.nextMountId++;
+        dir.mountId = id;
+        this.mounts.set(id, { id, inode: dir.id, uri: e.uri, readOnly: e.readOnly, shared: e.shared, options: e.options as Array<[string, string]> });
+        return dir;
+      }
+      case 'unmount': {
+        const dir = this.inodes.get(e.id);
+        if (!dir || dir.mountId === undefined || dir.mountId === ROOT_MOUNT_ID) throw new StrataError('INTERNAL', `journal unmounts ${e.id}, which is not a mount point`);
+        this.mounts.delete(dir.mountId);
+        this.remove(dir);
+        return dir;
+      }
+      case 'updateMount': {
+        const dir = this.inodes.get(e.id);
+        const m = dir?.mountId === undefined ? undefined : this.mounts.get(dir.mountId);
+        if (!dir || !m) throw new StrataError('INTERNAL', `journal updates mount ${e.id}, which is not a mount point`);
+        m.readOnly = e.readOnly;
+        m.shared = e.shared;
+        m.options = e.options as Array<[string, string]>;
+        return dir;
       }
       case 'load': {
         const dir = this.inodes.get(e.dir);

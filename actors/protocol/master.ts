@@ -69,6 +69,14 @@ export const CreateFile = msg('CreateFile', { path, overwrite: bool, blockSize: 
 export const CompleteFile = msg('CompleteFile', { path, length: uint, rid });
 export const Delete = msg('Delete', { path, recursive: bool, rid });
 export const Rename = msg('Rename', { src: path, dst: path, rid });
+const mountOptions = arr(arr(strMax(4096), 2), 256);
+export const Mount = msg('Mount', { path, ufsUri: strMax(4096), readOnly: bool, shared: bool, options: mountOptions, rid });
+export const Unmount = msg('Unmount', { path, rid });
+export const UpdateMount = msg('UpdateMount', { path, readOnly: bool, shared: bool, options: mountOptions, rid });
+export const MountPointInfo = obj({ path, ufsUri: strMax(4096), readOnly: bool, shared: bool, options: mountOptions });
+export type MountPointInfo = Infer<typeof MountPointInfo>;
+export const GetMountTable = msg('GetMountTable', {});
+export const MountTableReply = msg('MountTableReply', { mounts: arr(MountPointInfo, 100_000) });
 export const GetWorkers = msg('GetWorkers', {});
 export const WorkersReply = msg('WorkersReply', { workers: arr(WorkerInfo, 100_000) });
 export const GetMasterInfo = msg('GetMasterInfo', {});
@@ -86,7 +94,7 @@ export const MasterInfoReply = msg('MasterInfoReply', {
 export const MASTER_MESSAGES = [
   RegisterWorker, RegisterWorkerOk, WorkerHeartbeat, HeartbeatReply,
   GetStatus, ListStatus, FileInfoReply, ListStatusReply, CreateDirectory, CreateFile, CompleteFile, Delete, Rename,
-  GetWorkers, WorkersReply, GetMasterInfo, MasterInfoReply,
+  GetWorkers, WorkersReply, GetMasterInfo, MasterInfoReply, Mount, Unmount, UpdateMount, GetMountTable, MountTableReply,
 ] as const;
 
 export type MasterRequest =
@@ -99,5 +107,9 @@ export type MasterRequest =
   | Infer<typeof CompleteFile>
   | Infer<typeof Delete>
   | Infer<typeof Rename>
+  | Infer<typeof Mount>
+  | Infer<typeof Unmount>
+  | Infer<typeof UpdateMount>
+  | Infer<typeof GetMountTable>
   | Infer<typeof GetWorkers>
   | Infer<typeof GetMasterInfo>;

@@ -6,5 +6,10 @@ import { eviction } from './eviction.js';
 import { ping } from './ping.js';
 import { readThrough } from './read-through.js';
 import { namespaceLinearizable } from './namespace-linearizable.js';
+import { raftChurn } from './raft-churn.js';
+import { raftElection } from './raft-election.js';
+import { raftFigure8Unreliable } from './raft-figure8-unreliable.js';
+import { raftMembership } from './raft-membership.js';
+import { raftSnapshot } from './raft-snapshot.js';
 
-export const SCENARIOS: readonly Scenario[] = [readThrough, eviction, namespaceLinearizable, ping];
+export const SCENARIOS: readonly Scenario[] = [readThrough, eviction, namespaceLinearizable, ping, raftElection, raftFigure8Unreliable, raftChurn, raftSnapshot, raftMembership];
