@@ -69,6 +69,11 @@ export const K = {
   userChunkSize: key('strata.user.streaming.reader.chunk.size.bytes', 'bytes', '1MB', 'client', 'Size of one streamed data chunk.'),
   userWriteType: key('strata.user.file.writetype.default', 'enum', 'CACHE_THROUGH', 'client', 'Write type: CACHE_THROUGH or THROUGH in this build.', ['CACHE_THROUGH', 'THROUGH']),
   userReadType: key('strata.user.file.readtype.default', 'enum', 'CACHE', 'client', 'Read type: CACHE or NO_CACHE in this build.', ['CACHE', 'NO_CACHE']),
+  loginUsername: key('strata.security.login.username', 'string', '', 'client', 'The user a client acts as (SIMPLE authentication); empty: the operating-system user running it.'),
+  loginGroups: key('strata.security.login.groups', 'list', '', 'client', 'The groups of that user; empty: the operating-system groups of the user running it.'),
+  permissionEnabled: key('strata.security.authorization.permission.enabled', 'boolean', 'true', 'master', 'Check owner, group and mode on every namespace operation.'),
+  permissionSupergroup: key('strata.security.authorization.permission.supergroup', 'string', 'supergroup', 'master', 'Members of this group pass every permission check, as the superuser (the user the master runs as) does.'),
+  permissionUmask: key('strata.security.authorization.permission.umask', 'string', '022', 'all', 'Octal bits removed from the mode of new files (666) and directories (777).'),
   logLevel: key('strata.logger.level', 'enum', 'info', 'all', 'Minimum log level.', ['debug', 'info', 'warn', 'error']),
 } as const;
 

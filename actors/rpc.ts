@@ -25,6 +25,8 @@ export class Rpc {
   private nextId: number;
   private readonly pending = new Map<number, Pending>();
   private stopped = false;
+  /** Who this node's requests act for; clients set it, servers leave it unset. */
+  identity: { user: string; groups: readonly string[] } | undefined;
 
   constructor(
     private readonly env: Env,
@@ -85,7 +87,12 @@ export class Rpc {
     }
     const p: Pending = { to, expect, resolve, reject, timeoutMs, timer: this.deadline(id, to, m.t, timeoutMs), ...(onFrame ? { onFrame } : {}) };
     this.pending.set(id, p);
-    this.env.send(to, { f: this.env.self, to, id, ttl: timeoutMs, m });
+    const env: Envelope = { f: this.env.self, to, id, ttl: timeoutMs, m };
+    if (this.identity) {
+      env.u = this.identity.user;
+      env.g = [...this.identity.groups];
+    }
+    this.env.send(to, env);
     return id;
   }
 

@@ -69,7 +69,7 @@ const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 async function child(masterAddr: string, rawUrl: string, workDir: string): Promise<void> {
   const conf = benchConf(workDir);
-  const copts = clientOptions(conf);
+  const copts = clientOptions(conf, { user: 'strata', groups: [] });
   const id = `client-bench-${process.pid}`;
   const host = await NodeHost.start({
     conf,

@@ -4,7 +4,8 @@ import { mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { resolve, join } from 'node:path';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { K, type Conf } from '../actors/conf.js';
 import type { LogLevel } from '../actors/env.js';
 import { StrataClient } from '../actors/client/client.js';
@@ -12,13 +13,27 @@ import { NodeHost } from '../actors/node/nact-host.js';
 import { clientOptions, clientRole, MASTER_ID, masterOptions, masterRole, ufsUri, workerOptions, workerRole } from '../actors/node/roles.js';
 import { StrataError } from '../actors/protocol/envelope.js';
 
+/** SIMPLE authentication: the configured user, else the operating-system user, with its groups. */
+export function loginIdentity(conf: Conf): { user: string; groups: string[] } {
+  const user = conf.str(K.loginUsername).trim() || userInfo().username;
+  const configured = conf.str(K.loginGroups).split(',').map((g) => g.trim()).filter(Boolean);
+  if (configured.length > 0) return { user, groups: configured };
+  try {
+    const groups = execFileSync('id', ['-Gn', user], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split(/\s+/).filter(Boolean);
+    if (groups.length > 0) return { user, groups };
+  } catch {
+    // No such local user (or no `id`): the user's name doubles as its group.
+  }
+  return { user, groups: [user] };
+}
+
 export function masterAddress(conf: Conf): string {
   return `ws://${conf.str(K.masterHostname)}:${conf.int(K.masterRpcPort)}`;
 }
 
 export async function startMaster(conf: Conf): Promise<NodeHost> {
   const workDir = resolve(conf.str(K.workDir));
-  const opts = masterOptions(conf, process.cwd());
+  const opts = masterOptions(conf, process.cwd(), userInfo().username);
   if (opts.rootUfs.startsWith('file://')) mkdirSync(opts.rootUfs.slice('file://'.length), { recursive: true });
   return NodeHost.start({
     conf,
@@ -74,7 +89,7 @@ export async function openClient(conf: Conf): Promise<ClientSession> {
   const id = `client-${randomBytes(4).toString('hex')}`;
   const host = await NodeHost.start({
     conf,
-    nodes: [{ id, dataDir: join(tmpdir(), 'strata-client'), create: clientRole(clientOptions(conf)) }],
+    nodes: [{ id, dataDir: join(tmpdir(), 'strata-client'), create: clientRole(clientOptions(conf, loginIdentity(conf))) }],
     // A shell command's own output is its result; link chatter would only clutter it.
     logLevel: conf.source(K.logLevel) === 'default' ? 'warn' : (conf.str(K.logLevel) as LogLevel),
     peers: { [MASTER_ID]: address },

@@ -7,6 +7,7 @@ import type { FileInfo, StrataClient } from '../actors/client/client.js';
 import type { Conf } from '../actors/conf.js';
 import { StrataError } from '../actors/protocol/envelope.js';
 import { openClient, ufsUri } from './cluster.js';
+import { modeString, parseMode } from '../actors/master/permissions.js';
 
 type Out = (line: string) => void;
 
@@ -22,11 +23,12 @@ function inStrataPercent(f: FileInfo): number {
   return Math.floor((cached * 100) / f.length);
 }
 
+/** Alluxio's ls columns: mode, owner, group, size, persistence, modification time, share cached in strata, path. */
 export function formatLsLine(f: FileInfo): string {
   const size = f.isDir ? '' : String(f.length);
   const state = f.persisted ? 'PERSISTED' : f.completed ? 'NOT_PERSISTED' : 'INCOMPLETE';
   const kind = f.isDir ? 'DIR' : `${inStrataPercent(f)}%`;
-  return `${size.padStart(12)}  ${state.padEnd(13)}  ${formatTime(f.mtimeMs)}  ${kind.padStart(4)}  ${f.path}`;
+  return `${modeString(f.mode, f.isDir)}  ${f.owner.padEnd(10)} ${f.group.padEnd(10)} ${size.padStart(12)}  ${state.padEnd(13)}  ${formatTime(f.mtimeMs)}  ${kind.padStart(4)}  ${f.path}`;
 }
 
 async function withClient<T>(conf: Conf, fn: (c: StrataClient) => Promise<T>): Promise<T> {
@@ -75,6 +77,7 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
         out(`  length: ${f.length}`);
         out(`  lastModified: ${formatTime(f.mtimeMs)}`);
         out(`  persisted: ${f.persisted}  completed: ${f.completed}`);
+        out(`  owner: ${f.owner}  group: ${f.group}  mode: ${modeString(f.mode, f.isDir)} (${f.mode.toString(8).padStart(3, '0')})`);
         out(`  ufs: ${f.ufsMount}${f.ufsMount.endsWith('/') ? '' : '/'}${f.ufsPath}`);
         if (!f.isDir) {
           out(`  blockSize: ${f.blockSize}  inStrata: ${inStrataPercent(f)}%`);
@@ -187,6 +190,46 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
       await withClient(conf(), async (c) => {
         await c.updateMount(path, { readOnly: Boolean(o.readonly), shared: Boolean(o.shared), options: o.option });
         out(`Updated mount point ${path}`);
+      });
+    });
+
+  fs.command('chmod')
+    .description('change the mode of a path (octal like 755 or symbolic like u+x,go-w)')
+    .argument('<mode>')
+    .argument('<path>')
+    .option('-R, --recursive', 'the whole subtree')
+    .action(async (spec: string, path: string, o: { recursive?: boolean }) => {
+      await withClient(conf(), async (c) => {
+        const f = await c.getStatus(path);
+        const mode = parseMode(spec, f.mode, f.isDir);
+        await c.setAttribute(path, { mode }, Boolean(o.recursive));
+        out(`Changed permission of ${path} to ${mode.toString(8).padStart(3, '0')}`);
+      });
+    });
+
+  fs.command('chown')
+    .description('change the owner (and group, as owner:group) of a path; superuser only')
+    .argument('<owner>', 'owner or owner:group')
+    .argument('<path>')
+    .option('-R, --recursive', 'the whole subtree')
+    .action(async (spec: string, path: string, o: { recursive?: boolean }) => {
+      const [owner, group] = spec.split(':');
+      if (!owner) throw new StrataError('INVALID_ARGUMENT', `invalid owner ${JSON.stringify(spec)}`);
+      await withClient(conf(), async (c) => {
+        await c.setAttribute(path, { owner, ...(group ? { group } : {}) }, Boolean(o.recursive));
+        out(`Changed owner of ${path} to ${owner}${group ? `:${group}` : ''}`);
+      });
+    });
+
+  fs.command('chgrp')
+    .description('change the group of a path')
+    .argument('<group>')
+    .argument('<path>')
+    .option('-R, --recursive', 'the whole subtree')
+    .action(async (group: string, path: string, o: { recursive?: boolean }) => {
+      await withClient(conf(), async (c) => {
+        await c.setAttribute(path, { group }, Boolean(o.recursive));
+        out(`Changed group of ${path} to ${group}`);
       });
     });
 

@@ -8,7 +8,7 @@ import { createSimBed } from '../sim/scenario.js';
 
 const UFS = 'sim://ufs';
 const masterOpts: MasterOptions = { rootUfs: UFS, blockSize: 1024, workerTimeoutMs: 3000, rpcTimeoutMs: 2000, journalDir: 'journal' };
-const clientOpts: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 1000, chunkSize: 256, readWindow: 4, blockSize: 1024, writeType: 'CACHE_THROUGH', readType: 'CACHE' };
+const clientOpts: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 1000, chunkSize: 256, readWindow: 4, blockSize: 1024, writeType: 'CACHE_THROUGH', readType: 'CACHE', user: 'strata' };
 const SEGMENT = 'journal/log.0000000000000001';
 
 async function bed() {

@@ -6,7 +6,7 @@ import { MASTER_ID, MasterActor, type MasterOptions } from '../actors/master/mas
 import { createSimBed } from '../sim/scenario.js';
 
 const masterOpts: MasterOptions = { rootUfs: 'sim://root', blockSize: 1024, workerTimeoutMs: 3000, rpcTimeoutMs: 2000, journalDir: 'journal' };
-const clientOpts: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 1000, chunkSize: 256, readWindow: 4, blockSize: 1024, writeType: 'CACHE_THROUGH', readType: 'CACHE', retryForMs: 0 };
+const clientOpts: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 1000, chunkSize: 256, readWindow: 4, blockSize: 1024, writeType: 'CACHE_THROUGH', readType: 'CACHE', user: 'strata', retryForMs: 0 };
 
 async function bed() {
   const b = createSimBed(3, { network: 'quiet' });

@@ -13,6 +13,7 @@ class RawClient implements Actor {
   readonly rpc: Rpc;
   constructor(env: Env) {
     this.rpc = new Rpc(env, 1000);
+    this.rpc.identity = { user: 'strata', groups: [] };
   }
   async start(): Promise<void> {}
   async stop(): Promise<void> {}

@@ -23,6 +23,9 @@ export interface ClientOptions {
   masterIds?: readonly string[];
   /** How long one metadata call keeps retrying across masters; defaults to 3 RPC timeouts. */
   retryForMs?: number;
+  /** The user requests act for, and its groups (SIMPLE authentication); defaults to anonymous. */
+  user?: string;
+  groups?: readonly string[];
   rpcTimeoutMs: number;
   chunkSize: number;
   /** Chunks a worker may send ahead of what the client has consumed. */
@@ -49,6 +52,7 @@ export class StrataClient implements Actor {
     readonly opts: ClientOptions,
   ) {
     this.rpc = new Rpc(env, opts.rpcTimeoutMs);
+    this.rpc.identity = { user: opts.user ?? 'anonymous', groups: opts.groups ?? [] };
     this.masters = new MasterChannel(env, this.rpc, opts.masterIds ?? [opts.masterId], opts.retryForMs ?? 3 * opts.rpcTimeoutMs);
     // Random per life: a restarted client under the same id must not reuse a request id the masters remember.
     this.nextRid = 1 + Math.floor(env.random() * 2 ** 40);
@@ -76,8 +80,13 @@ export class StrataClient implements Actor {
 
   // ---- metadata ----
 
-  async getStatus(path: string): Promise<FileInfo> {
-    return (await this.master<Infer<typeof M.FileInfoReply>>({ t: 'GetStatus', path }, 'FileInfoReply')).info;
+  async getStatus(path: string, forRead = false): Promise<FileInfo> {
+    return (await this.master<Infer<typeof M.FileInfoReply>>({ t: 'GetStatus', path, ...(forRead ? { forRead } : {}) }, 'FileInfoReply')).info;
+  }
+
+  /** chown/chgrp/chmod: any of owner, group and mode; `recursive` for the whole subtree. */
+  async setAttribute(path: string, attrs: { owner?: string; group?: string; mode?: number }, recursive = false): Promise<void> {
+    await this.mutate({ t: 'SetAttribute', path, ...attrs, recursive }, 'Ok');
   }
 
   async listStatus(path: string): Promise<FileInfo[]> {
@@ -151,7 +160,7 @@ export class StrataClient implements Actor {
 
   /** Streams the whole file into `sink`, in order. */
   async read(path: string, sink: Sink, readType = this.opts.readType): Promise<FileInfo> {
-    const info = await this.getStatus(path);
+    const info = await this.getStatus(path, true);
     if (info.isDir) throw new StrataError('INVALID_ARGUMENT', `${path} is a directory`);
     if (!info.completed) throw new StrataError('FAILED_PRECONDITION', `${path} is still being written`);
     for (const block of info.blocks) await this.readBlock(info, block, 0, block.length, sink, readType);

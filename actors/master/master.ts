@@ -10,6 +10,7 @@ import { Mutex } from '../mutex.js';
 import { BLOCKS_PER_FILE, Namespace, ROOT_ID, type Inode, type JournalEntry, type UfsChild } from './namespace.js';
 import { LocalJournal, type JournalBackend } from './journal-backend.js';
 import { WorkerRegistry } from './workers.js';
+import { EXECUTE, READ, WRITE, check, isSuper, type Caller, type PermissionPolicy } from './permissions.js';
 
 export const MASTER_ID = 'master';
 export const STRATA_VERSION = '0.1.0';
@@ -22,6 +23,8 @@ export interface MasterOptions {
   rpcTimeoutMs: number;
   /** Folder on the master's disk for the journal. */
   journalDir: string;
+  /** Who may do what; defaults to checks on, superuser 'strata', supergroup 'supergroup', umask 022. */
+  permissions?: Partial<PermissionPolicy>;
 }
 
 type Req<S> = Envelope<Infer<S> & Message>;
@@ -38,13 +41,15 @@ export class MasterActor implements Actor {
   /** Set when the journal failed: state may be ahead of the journal, so nothing more is served. */
   private fatal: string | undefined;
   private readonly handlers: ReadonlyMap<string, Handler>;
+  private readonly policy: PermissionPolicy;
 
   constructor(
     private readonly env: Env,
     private readonly opts: MasterOptions,
   ) {
     this.rpc = new Rpc(env, opts.rpcTimeoutMs);
-    this.ns = new Namespace(opts.rootUfs);
+    this.policy = { enabled: true, superuser: 'strata', supergroup: 'supergroup', umask: 0o022, ...opts.permissions };
+    this.ns = new Namespace(opts.rootUfs, this.policy.superuser, this.policy.supergroup);
     this.journal = new LocalJournal(env.disk, opts.journalDir, env.log);
     const dedup = new ReplyCache(() => env.now(), 10 * 60_000);
     const h: Array<[string, Handler]> = [
@@ -61,6 +66,7 @@ export class MasterActor implements Actor {
       ['Unmount', dedup.wrap((r) => this.unmount(r as Req<typeof M.Unmount>))],
       ['UpdateMount', dedup.wrap((r) => this.updateMount(r as Req<typeof M.UpdateMount>))],
       ['GetMountTable', () => this.mountTable()],
+      ['SetAttribute', dedup.wrap((r) => this.setAttribute(r as Req<typeof M.SetAttribute>))],
       ['GetWorkers', () => ({ t: 'WorkersReply', workers: this.workers.infos() })],
       ['GetMasterInfo', () => this.masterInfo()],
     ];
@@ -212,17 +218,24 @@ export class MasterActor implements Actor {
     return {
       fileId: n.id, path: this.ns.pathOf(n), name: n.name, isDir: n.isDir, length: n.length, mtimeMs: n.mtimeMs,
       blockSize: n.blockSize, completed: n.completed, persisted: n.persisted,
-      ufsMount: ufs.mount.uri, ufsPath: ufs.path, blocks,
+      ufsMount: ufs.mount.uri, ufsPath: ufs.path, owner: n.owner, group: n.group, mode: n.mode, blocks,
     };
   }
 
   private async getStatus(r: Req<typeof M.GetStatus>): Promise<Infer<typeof M.FileInfoReply>> {
-    return { t: 'FileInfoReply', info: this.info(await this.resolve(r.m.path), true) };
+    const n = await this.resolve(r.m.path);
+    const c = this.caller(r);
+    this.traverse(c, n);
+    if (r.m.forRead && !n.isDir) this.allow(c, n, READ);
+    return { t: 'FileInfoReply', info: this.info(n, true) };
   }
 
   private async listStatus(r: Req<typeof M.ListStatus>): Promise<Infer<typeof M.ListStatusReply>> {
     const n = await this.resolve(r.m.path);
+    const c = this.caller(r);
+    this.traverse(c, n);
     if (!n.isDir) return { t: 'ListStatusReply', entries: [this.info(n, true)] };
+    this.allow(c, n, READ);
     await this.loadChildren(n);
     return { t: 'ListStatusReply', entries: this.ns.children(n).map((c) => this.info(c, true)) };
   }
@@ -236,6 +249,7 @@ export class MasterActor implements Actor {
     // Load what the UFS already has on the way down before deciding what is missing.
     await this.resolveOrUndefined(r.m.path);
     const req = this.reqOf(r);
+    const c = this.caller(r);
     await this.lock.run(async () => {
       if (this.applied(req) !== undefined) return;
       let cur = this.ns.root();
@@ -246,14 +260,16 @@ export class MasterActor implements Actor {
         if (existing) {
           if (!existing.isDir) throw new StrataError('ALREADY_EXISTS', `${this.ns.pathOf(existing)} exists and is a file`);
           if (last && !r.m.recursive) throw new StrataError('ALREADY_EXISTS', `${r.m.path} already exists`);
+          if (!last) this.allow(c, existing, EXECUTE);
           cur = existing;
           continue;
         }
         if (!last && !r.m.recursive) throw new StrataError('NOT_FOUND', `parent ${this.ns.pathOf(cur)}/${name} does not exist (use recursive)`);
         this.writable(cur, r.m.path);
+        this.allow(c, cur, WRITE | EXECUTE);
         const parentUfs = this.ufsOf(cur);
         await parentUfs.disk.mkdir(parentUfs.path === '' ? name : `${parentUfs.path}/${name}`);
-        cur = (await this.journalAndApply({ op: 'mkdir', parent: cur.id, name, mtimeMs: this.env.now(), ...(last && req ? { req } : {}) }))!;
+        cur = (await this.journalAndApply({ op: 'mkdir', parent: cur.id, name, mtimeMs: this.env.now(), ...this.ownership(c, true), ...(last && req ? { req } : {}) }))!;
       }
     });
     return { t: 'Ok' };
@@ -275,6 +291,9 @@ export class MasterActor implements Actor {
       const parent = this.existing(parentPath);
       if (!parent.isDir || !parent.childrenLoaded) throw new StrataError('UNAVAILABLE', `${parentPath} changed while ${r.m.path} was being created; try again`);
       this.writable(parent, r.m.path);
+      const c = this.caller(r);
+      this.traverse(c, parent);
+      this.allow(c, parent, WRITE | EXECUTE);
       const existing = this.ns.child(parent, name);
       if (existing) {
         if (existing.isDir) throw new StrataError('ALREADY_EXISTS', `${r.m.path} is a directory`);
@@ -282,7 +301,7 @@ export class MasterActor implements Actor {
         this.workers.dropBlocks(this.ns.blockIds(existing));
         await this.journalAndApply({ op: 'delete', id: existing.id });
       }
-      return (await this.journalAndApply({ op: 'create', parent: parent.id, name, blockSize: r.m.blockSize ?? this.opts.blockSize, mtimeMs: this.env.now(), ...(req ? { req } : {}) }))!;
+      return (await this.journalAndApply({ op: 'create', parent: parent.id, name, blockSize: r.m.blockSize ?? this.opts.blockSize, mtimeMs: this.env.now(), ...this.ownership(c, false), ...(req ? { req } : {}) }))!;
     });
     // A retry that raced its own first attempt is answered from what that attempt made.
     if ('t' in inode) return inode;
@@ -299,6 +318,8 @@ export class MasterActor implements Actor {
       if (again !== undefined) return this.ns.get(again) ?? this.existing(r.m.path);
       const f = this.existing(r.m.path);
       if (f.isDir) throw new StrataError('INVALID_ARGUMENT', `${r.m.path} is a directory`);
+      this.traverse(this.caller(r), f);
+      this.allow(this.caller(r), f, WRITE);
       if (f.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is already complete`);
       const fu = this.ufsOf(f);
       const st = await fu.disk.stat(fu.path);
@@ -334,6 +355,29 @@ export class MasterActor implements Actor {
     if (last?.op === 'rename' && last.fromUfs !== undefined && last.toUfs !== undefined) {
       await this.renameInUfs(last.ufsUri ?? this.opts.rootUfs, last.fromUfs, last.toUfs).catch((e: unknown) => this.env.log.log('warn', `could not finish renaming ${last.fromUfs} to ${last.toUfs} in the UFS: ${(e as Error).message}`));
     }
+  }
+
+  // ---- permissions ----
+
+  private caller(r: Envelope): Caller {
+    return { user: r.u ?? 'anonymous', groups: r.g ?? [] };
+  }
+
+  /** Execute on every directory above `n`: what it takes to reach it. */
+  private traverse(c: Caller, n: Inode): void {
+    if (isSuper(this.policy, c)) return;
+    const chain: Inode[] = [];
+    for (let cur = this.ns.get(n.parent); cur && n.id !== ROOT_ID; cur = cur.id === ROOT_ID ? undefined : this.ns.get(cur.parent)) chain.push(cur);
+    for (const d of chain.reverse()) check(this.policy, c, d, EXECUTE, this.ns.pathOf(d));
+  }
+
+  private allow(c: Caller, n: Inode, bits: number): void {
+    check(this.policy, c, n, bits, this.ns.pathOf(n));
+  }
+
+  /** What a caller's new inode gets: its owner, primary group, and the default mode less the umask. */
+  private ownership(c: Caller, isDir: boolean): { owner: string; group: string; mode: number } {
+    return { owner: c.user, group: c.groups[0] ?? c.user, mode: (isDir ? 0o777 : 0o666) & ~this.policy.umask };
   }
 
   /** The request a mutation completes, for the sessions that answer its retries. */
@@ -376,6 +420,8 @@ export class MasterActor implements Actor {
       if (n.mountId !== undefined) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is a mount point; unmount it instead`);
       if (n.isDir && this.ns.containsMountPoint(n)) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} contains a mount point; unmount it first`);
       this.writable(n, r.m.path);
+      this.traverse(this.caller(r), n);
+      this.allow(this.caller(r), this.ns.get(n.parent)!, WRITE | EXECUTE);
       const blocks = this.ns.fileIdsUnder(n).flatMap((id) => this.ns.blockIds(this.ns.get(id)!));
       const ufs = this.ufsOf(n);
       // Journal first, UFS second: once journaled the delete has happened; a crash
@@ -412,6 +458,11 @@ export class MasterActor implements Actor {
       const srcMount = this.ns.mountOf(src);
       if (srcMount !== this.ns.mountOf(dstParent)) throw new StrataError('INVALID_ARGUMENT', `cannot rename ${r.m.src} to ${r.m.dst}: a rename never crosses a mount point`);
       this.writable(src, r.m.src);
+      const c = this.caller(r);
+      this.traverse(c, src);
+      this.traverse(c, dstParent);
+      this.allow(c, this.ns.get(src.parent)!, WRITE | EXECUTE);
+      this.allow(c, dstParent, WRITE | EXECUTE);
       const srcUfs = this.ufsOf(src);
       const dstUfs = this.ufsOf(dstParent);
       const from = srcUfs.path;
@@ -428,6 +479,51 @@ export class MasterActor implements Actor {
         // The UFS refused: put the namespace back so it keeps matching the UFS.
         await this.journalAndApply({ op: 'rename', id: src.id, parent: oldParent, name: oldName, mtimeMs: this.env.now() });
         throw new StrataError('UNAVAILABLE', `the UFS could not rename ${from} to ${to}: ${(e as Error).message}`);
+      }
+    });
+    return { t: 'Ok' };
+  }
+
+  private async setAttribute(r: Req<typeof M.SetAttribute>): Promise<Message> {
+    const req = this.reqOf(r);
+    if (this.applied(req) !== undefined) return { t: 'Ok' };
+    const first = await this.resolve(r.m.path);
+    // A recursive change reaches what the UFS holds below, so load it first.
+    const loadAll = async (n: Inode): Promise<void> => {
+      if (!n.isDir || !r.m.recursive) return;
+      await this.loadChildren(n);
+      for (const child of this.ns.children(n)) await loadAll(child);
+    };
+    await loadAll(first);
+    const c = this.caller(r);
+    await this.lock.run(async () => {
+      if (this.applied(req) !== undefined) return;
+      const top = this.existing(r.m.path);
+      this.traverse(c, top);
+      const targets: Inode[] = [];
+      const collect = (n: Inode) => {
+        targets.push(n);
+        if (r.m.recursive) for (const child of this.ns.children(n)) collect(child);
+      };
+      collect(top);
+      for (const n of targets) {
+        const path = this.ns.pathOf(n);
+        if (r.m.owner !== undefined && r.m.owner !== null && !isSuper(this.policy, c)) {
+          throw new StrataError('PERMISSION_DENIED', `only the superuser may change the owner of ${path}`);
+        }
+        if (((r.m.group ?? undefined) !== undefined || (r.m.mode ?? undefined) !== undefined) && !isSuper(this.policy, c) && n.owner !== c.user) {
+          throw new StrataError('PERMISSION_DENIED', `only ${n.owner} (the owner) or the superuser may change ${path}`);
+        }
+        if (r.m.group !== undefined && r.m.group !== null && !isSuper(this.policy, c) && !c.groups.includes(r.m.group)) {
+          throw new StrataError('PERMISSION_DENIED', `user ${c.user} is not in group ${r.m.group}`);
+        }
+      }
+      for (const [i, n] of targets.entries()) {
+        await this.journalAndApply({
+          op: 'setAttr', id: n.id,
+          ...(r.m.owner != null ? { owner: r.m.owner } : {}), ...(r.m.group != null ? { group: r.m.group } : {}), ...(r.m.mode != null ? { mode: r.m.mode } : {}),
+          ...(req && i === targets.length - 1 ? { req } : {}),
+        });
       }
     });
     return { t: 'Ok' };
@@ -455,6 +551,9 @@ export class MasterActor implements Actor {
       if (this.applied(req) !== undefined) return;
       const parent = this.existing(parentPath);
       if (!parent.isDir) throw new StrataError('INVALID_ARGUMENT', `${parentPath} is not a directory`);
+      const c = this.caller(r);
+      this.traverse(c, parent);
+      this.allow(c, parent, WRITE | EXECUTE);
       if (this.ns.child(parent, name)) throw new StrataError('ALREADY_EXISTS', `${r.m.path} already exists; a mount point must be a new path`);
       const norm = (u: string) => u.replace(/\/+$/, '');
       for (const m of this.ns.mountTable()) {
@@ -466,14 +565,15 @@ export class MasterActor implements Actor {
       }
       await this.journalAndApply({
         op: 'mount', parent: parent.id, name, uri: r.m.ufsUri, readOnly: r.m.readOnly, shared: r.m.shared,
-        options: r.m.options, mtimeMs: this.env.now(), ...(req ? { req } : {}),
+        options: r.m.options, mtimeMs: this.env.now(), ...this.ownership(c, true), ...(req ? { req } : {}),
       });
     });
     return { t: 'Ok' };
   }
 
-  private mountPoint(path: string): Inode {
+  private mountPoint(path: string, c: Caller): Inode {
     const n = this.existing(path);
+    if (!isSuper(this.policy, c) && n.owner !== c.user) throw new StrataError('PERMISSION_DENIED', `only ${n.owner} (the mount point's owner) or the superuser may change the mount at ${path}`);
     if (n.mountId === undefined) throw new StrataError('INVALID_ARGUMENT', `${path} is not a mount point`);
     if (n.id === ROOT_ID) throw new StrataError('INVALID_ARGUMENT', 'the root mount cannot be changed here; set strata.master.mount.table.root.ufs');
     return n;
@@ -485,7 +585,7 @@ export class MasterActor implements Actor {
     await this.resolve(r.m.path);
     await this.lock.run(async () => {
       if (this.applied(req) !== undefined) return;
-      const n = this.mountPoint(r.m.path);
+      const n = this.mountPoint(r.m.path, this.caller(r));
       if (this.ns.containsMountPoint(n)) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} contains another mount point; unmount that first`);
       const blocks = this.ns.fileIdsUnder(n).flatMap((id) => this.ns.blockIds(this.ns.get(id)!));
       await this.journalAndApply({ op: 'unmount', id: n.id, ...(req ? { req } : {}) });
@@ -500,7 +600,7 @@ export class MasterActor implements Actor {
     await this.resolve(r.m.path);
     await this.lock.run(async () => {
       if (this.applied(req) !== undefined) return;
-      const n = this.mountPoint(r.m.path);
+      const n = this.mountPoint(r.m.path, this.caller(r));
       await this.journalAndApply({ op: 'updateMount', id: n.id, readOnly: r.m.readOnly, shared: r.m.shared, options: r.m.options, ...(req ? { req } : {}) });
     });
     return { t: 'Ok' };

@@ -27,7 +27,15 @@ export interface Inode {
   childrenLoaded: boolean;
   /** Set on a mount point: the id of the mount whose UFS root this directory is. */
   mountId?: number;
+  owner: string;
+  group: string;
+  /** Permission bits, e.g. 0o755. */
+  mode: number;
 }
+
+/** Modes of what is found in a UFS (strata cannot read UFS owners yet): like a umask of 022. */
+export const LOADED_DIR_MODE = 0o755;
+export const LOADED_FILE_MODE = 0o644;
 
 export interface MountInfo {
   readonly id: number;
@@ -44,16 +52,21 @@ export const ROOT_MOUNT_ID = 1;
 const name = strMax(1024);
 /** The client request an entry completes: a retry of it (after a lost reply or a failover) is answered, not redone. */
 const req = opt(obj({ c: strMax(256), r: uint }));
+/** Who created an inode; absent fields are inherited from the parent directory. */
+const owner = opt(strMax(256));
+const group = opt(strMax(256));
+const mode = opt(uint);
 const UfsChild = obj({ name, isDir: bool, length: uint, mtimeMs: num });
 
 export const JournalEntry = {
-  mkdir: obj({ op: oneOf('mkdir'), parent: uint, name, mtimeMs: num, req }),
-  create: obj({ op: oneOf('create'), parent: uint, name, blockSize: uint, mtimeMs: num, req }),
+  mkdir: obj({ op: oneOf('mkdir'), parent: uint, name, mtimeMs: num, owner, group, mode, req }),
+  create: obj({ op: oneOf('create'), parent: uint, name, blockSize: uint, mtimeMs: num, owner, group, mode, req }),
+  setAttr: obj({ op: oneOf('setAttr'), id: uint, owner, group, mode, req }),
   complete: obj({ op: oneOf('complete'), id: uint, length: uint, mtimeMs: num, req }),
   /** `ufsPath`, `fromUfs`/`toUfs`: the UFS side of the change, redone after a crash that cut it short. */
   delete: obj({ op: oneOf('delete'), id: uint, ufsUri: opt(strMax(4096)), ufsPath: opt(strMax(4096)), req }),
   rename: obj({ op: oneOf('rename'), id: uint, parent: uint, name, mtimeMs: num, ufsUri: opt(strMax(4096)), fromUfs: opt(strMax(4096)), toUfs: opt(strMax(4096)), req }),
-  mount: obj({ op: oneOf('mount'), parent: uint, name, uri: strMax(4096), readOnly: bool, shared: bool, options: arr(arr(strMax(4096), 2), 256), mtimeMs: num, req }),
+  mount: obj({ op: oneOf('mount'), parent: uint, name, uri: strMax(4096), readOnly: bool, shared: bool, options: arr(arr(strMax(4096), 2), 256), mtimeMs: num, owner, group, mode, req }),
   unmount: obj({ op: oneOf('unmount'), id: uint, req }),
   updateMount: obj({ op: oneOf('updateMount'), id: uint, readOnly: bool, shared: bool, options: arr(arr(strMax(4096), 2), 256), req }),
   load: obj({ op: oneOf('load'), dir: uint, children: arr(UfsChild), blockSize: uint }),
@@ -115,11 +128,12 @@ export class Namespace {
   private readonly mounts = new Map<number, MountInfo>();
   private nextMountId = ROOT_MOUNT_ID + 1;
 
-  /** `rootUfs`: the UFS mounted at '/', from configuration rather than the journal. */
-  constructor(rootUfs: string) {
+  /** `rootUfs`: the UFS mounted at '/', from configuration rather than the journal; `/` belongs to `rootOwner`. */
+  constructor(rootUfs: string, rootOwner = 'strata', rootGroup = 'supergroup') {
     this.inodes.set(ROOT_ID, {
       id: ROOT_ID, parent: 0, name: '', isDir: true, length: 0, mtimeMs: 0, blockSize: 0,
       completed: true, persisted: true, children: new Map(), childrenLoaded: false, mountId: ROOT_MOUNT_ID,
+      owner: rootOwner, group: rootGroup, mode: LOADED_DIR_MODE,
     });
     this.mounts.set(ROOT_MOUNT_ID, { id: ROOT_MOUNT_ID, inode: ROOT_ID, uri: rootUfs, readOnly: false, shared: false, options: [] });
   }
@@ -208,9 +222,14 @@ export class Namespace {
   private applyChange(e: JournalEntry): Inode | undefined {
     switch (e.op) {
       case 'mkdir':
-        return this.add(e.parent, e.name, true, 0, 0, e.mtimeMs, true, true, true);
+        return this.own(this.add(e.parent, e.name, true, 0, 0, e.mtimeMs, true, true, true), e);
       case 'create':
-        return this.add(e.parent, e.name, false, 0, e.blockSize, e.mtimeMs, false, false, false);
+        return this.own(this.add(e.parent, e.name, false, 0, e.blockSize, e.mtimeMs, false, false, false), e);
+      case 'setAttr': {
+        const n = this.inodes.get(e.id);
+        if (!n) throw new StrataError('INTERNAL', `journal sets attributes of unknown inode ${e.id}`);
+        return this.own(n, e);
+      }
       case 'complete': {
         const f = this.file(e.id);
         f.length = e.length;
@@ -239,7 +258,7 @@ export class Namespace {
         return n;
       }
       case 'mount': {
-        const dir = this.add(e.parent, e.name, true, 0, 0, e.mtimeMs, true, true, false);
+        const dir = this.own(this.add(e.parent, e.name, true, 0, 0, e.mtimeMs, true, true, false), e);
         const id = this.nextMountId++;
         dir.mountId = id;
         this.mounts.set(id, { id, inode: dir.id, uri: e.uri, readOnly: e.readOnly, shared: e.shared, options: e.options as Array<[string, string]> });
@@ -274,6 +293,13 @@ export class Namespace {
     }
   }
 
+  private own(n: Inode, e: { owner?: string | undefined; group?: string | undefined; mode?: number | undefined }): Inode {
+    if (e.owner !== undefined && e.owner !== null) n.owner = e.owner;
+    if (e.group !== undefined && e.group !== null) n.group = e.group;
+    if (e.mode !== undefined && e.mode !== null) n.mode = e.mode & 0o777;
+    return n;
+  }
+
   private file(id: number): Inode {
     const f = this.inodes.get(id);
     if (!f || f.isDir) throw new StrataError('INTERNAL', `journal completes unknown file ${id}`);
@@ -286,6 +312,8 @@ export class Namespace {
     if (parent.children!.has(childName)) throw new StrataError('INTERNAL', `journal adds ${childName} twice under ${parentId}`);
     const inode: Inode = {
       id: this.nextId++, parent: parentId, name: childName, isDir, length, mtimeMs, blockSize, completed, persisted,
+      // Inherited until the entry says otherwise (what the UFS holds has no strata owner).
+      owner: parent.owner, group: parent.group, mode: isDir ? LOADED_DIR_MODE : LOADED_FILE_MODE,
       children: isDir ? new Map() : undefined,
       // A directory strata creates is empty in the UFS too: nothing to load. One found in the UFS is loaded on first access.
       childrenLoaded,
@@ -314,7 +342,7 @@ export class Namespace {
   snapshot(): Uint8Array {
     const inodes = [...this.inodes.values()]
       .sort((a, b) => a.id - b.id)
-      .map((n) => [n.id, n.parent, n.name, n.isDir, n.length, n.mtimeMs, n.blockSize, n.completed, n.persisted, n.childrenLoaded, n.mountId ?? 0]);
+      .map((n) => [n.id, n.parent, n.name, n.isDir, n.length, n.mtimeMs, n.blockSize, n.completed, n.persisted, n.childrenLoaded, n.mountId ?? 0, n.owner, n.group, n.mode]);
     const mounts = this.mountTable().map((m) => [m.id, m.inode, m.uri, m.readOnly, m.shared, m.options]);
     return packRecord({ v: 1, nextId: this.nextId, nextMountId: this.nextMountId, inodes, mounts, sessions: this.sessions.entries() });
   }
@@ -322,15 +350,15 @@ export class Namespace {
   restore(bytes: Uint8Array): void {
     const s = unpackRecord(bytes) as {
       v: number; nextId: number; nextMountId: number;
-      inodes: Array<[number, number, string, boolean, number, number, number, boolean, boolean, boolean, number]>;
+      inodes: Array<[number, number, string, boolean, number, number, number, boolean, boolean, boolean, number, string, string, number]>;
       mounts: Array<[number, number, string, boolean, boolean, Array<[string, string]>]>;
       sessions: Array<[string, Array<[number, number]>]>;
     };
     if (s.v !== 1) throw new StrataError('INTERNAL', `namespace snapshot version ${s.v} is not supported`);
     this.inodes.clear();
-    for (const [id, parent, name, isDir, length, mtimeMs, blockSize, completed, persisted, childrenLoaded, mountId] of s.inodes) {
+    for (const [id, parent, name, isDir, length, mtimeMs, blockSize, completed, persisted, childrenLoaded, mountId, owner, group, mode] of s.inodes) {
       this.inodes.set(id, {
-        id, parent, name, isDir, length, mtimeMs, blockSize, completed, persisted, childrenLoaded,
+        id, parent, name, isDir, length, mtimeMs, blockSize, completed, persisted, childrenLoaded, owner, group, mode,
         children: isDir ? new Map() : undefined, ...(mountId ? { mountId } : {}),
       });
     }

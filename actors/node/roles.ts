@@ -1,5 +1,5 @@
 // Which actors a process hosts, and their options read from the property registry.
-import { K, type Conf } from '../conf.js';
+import { ConfError, K, type Conf } from '../conf.js';
 import type { Actor, Env } from '../env.js';
 import { StrataClient, type ClientOptions, type ReadType, type WriteType } from '../client/client.js';
 import { MASTER_ID, MasterActor, type MasterOptions } from '../master/master.js';
@@ -14,8 +14,17 @@ export function ufsUri(pathOrUri: string, cwd: string): string {
   return `file://${abs}`;
 }
 
-export function masterOptions(conf: Conf, cwd: string): MasterOptions {
+/** The umask property is octal text (022); anything else is refused by name. */
+function umask(conf: Conf): number {
+  const raw = conf.str(K.permissionUmask).trim();
+  if (!/^[0-7]{1,4}$/.test(raw)) throw new ConfError(`${K.permissionUmask}: not an octal umask: ${JSON.stringify(raw)}`);
+  return Number.parseInt(raw, 8) & 0o777;
+}
+
+/** `superuser`: the user the master process runs as (Alluxio's rule). */
+export function masterOptions(conf: Conf, cwd: string, superuser = 'strata'): MasterOptions {
   return {
+    permissions: { enabled: conf.bool(K.permissionEnabled), superuser, supergroup: conf.str(K.permissionSupergroup), umask: umask(conf) },
     rootUfs: ufsUri(conf.str(K.rootUfs), cwd),
     blockSize: conf.bytes(K.userBlockSize),
     workerTimeoutMs: conf.ms(K.workerTimeout),
@@ -35,8 +44,9 @@ export function workerOptions(conf: Conf, address: WorkerOptions['address']): Wo
   };
 }
 
-export function clientOptions(conf: Conf): ClientOptions {
+export function clientOptions(conf: Conf, identity?: { user: string; groups: readonly string[] }): ClientOptions {
   return {
+    ...(identity ? { user: identity.user, groups: identity.groups } : {}),
     masterId: MASTER_ID,
     rpcTimeoutMs: conf.ms(K.rpcTimeout),
     chunkSize: conf.bytes(K.userChunkSize),

@@ -1,5 +1,5 @@
 // The frame every message travels in, and the error values shared by all services.
-import { int, msg, obj, oneOf, opt, str, strMax, uint, type Infer, type Schema } from '../../transport/schema.js';
+import { arr, int, msg, obj, oneOf, opt, str, strMax, uint, type Infer, type Schema } from '../../transport/schema.js';
 
 /** Bumped on any incompatible change; checked in the transport handshake. */
 export const PROTOCOL_VERSION = 1;
@@ -69,14 +69,19 @@ export interface Envelope<M extends Message = Message> {
   id: number;
   re?: number;
   ttl?: number;
+  /** The user a request acts for and its groups, as the client names them (SIMPLE authentication). */
+  u?: string;
+  g?: string[];
   m: M;
 }
 
-export const EnvelopeHeader: Schema<{ f: string; to: string; id: number; re?: number; ttl?: number; m: { t: string } }> = obj({
+export const EnvelopeHeader: Schema<{ f: string; to: string; id: number; re?: number; ttl?: number; u?: string; g?: string[]; m: { t: string } }> = obj({
   f: strMax(256),
   to: strMax(256),
   id: uint,
   re: opt(uint),
   ttl: opt(int),
+  u: opt(strMax(256)),
+  g: opt(arr(strMax(256), 256)),
   m: obj({ t: strMax(64) }),
 });

@@ -22,6 +22,9 @@ export const FileInfo = obj({
   /** The UFS that holds the file and the file's path relative to it, for read-through. */
   ufsMount: strMax(4096),
   ufsPath: path,
+  owner: strMax(256),
+  group: strMax(256),
+  mode: uint,
   blocks: arr(BlockInfo, 1_000_000),
 });
 export type FileInfo = Infer<typeof FileInfo>;
@@ -55,7 +58,8 @@ export const WorkerHeartbeat = msg('WorkerHeartbeat', {
 /** `register`: the master does not know this worker (restarted, or marked it lost). */
 export const HeartbeatReply = msg('HeartbeatReply', { cmd: strMax(16) });
 
-export const GetStatus = msg('GetStatus', { path });
+/** `forRead`: the caller is about to read the file's data, so read permission is checked too. */
+export const GetStatus = msg('GetStatus', { path, forRead: opt(bool) });
 export const ListStatus = msg('ListStatus', { path });
 export const FileInfoReply = msg('FileInfoReply', { info: FileInfo });
 export const ListStatusReply = msg('ListStatusReply', { entries: arr(FileInfo, 10_000_000) });
@@ -69,6 +73,8 @@ export const CreateFile = msg('CreateFile', { path, overwrite: bool, blockSize: 
 export const CompleteFile = msg('CompleteFile', { path, length: uint, rid });
 export const Delete = msg('Delete', { path, recursive: bool, rid });
 export const Rename = msg('Rename', { src: path, dst: path, rid });
+/** chown (owner; superuser only), chgrp (group), chmod (mode bits); with `recursive`, the whole subtree. */
+export const SetAttribute = msg('SetAttribute', { path, owner: opt(strMax(256)), group: opt(strMax(256)), mode: opt(uint), recursive: bool, rid });
 const mountOptions = arr(arr(strMax(4096), 2), 256);
 export const Mount = msg('Mount', { path, ufsUri: strMax(4096), readOnly: bool, shared: bool, options: mountOptions, rid });
 export const Unmount = msg('Unmount', { path, rid });
@@ -94,7 +100,7 @@ export const MasterInfoReply = msg('MasterInfoReply', {
 export const MASTER_MESSAGES = [
   RegisterWorker, RegisterWorkerOk, WorkerHeartbeat, HeartbeatReply,
   GetStatus, ListStatus, FileInfoReply, ListStatusReply, CreateDirectory, CreateFile, CompleteFile, Delete, Rename,
-  GetWorkers, WorkersReply, GetMasterInfo, MasterInfoReply, Mount, Unmount, UpdateMount, GetMountTable, MountTableReply,
+  GetWorkers, WorkersReply, GetMasterInfo, MasterInfoReply, Mount, Unmount, UpdateMount, GetMountTable, MountTableReply, SetAttribute,
 ] as const;
 
 export type MasterRequest =
@@ -108,6 +114,7 @@ export type MasterRequest =
   | Infer<typeof Delete>
   | Infer<typeof Rename>
   | Infer<typeof Mount>
+  | Infer<typeof SetAttribute>
   | Infer<typeof Unmount>
   | Infer<typeof UpdateMount>
   | Infer<typeof GetMountTable>

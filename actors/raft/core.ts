@@ -868,6 +868,10 @@ export class RaftNode {
 
   private sendSnapshotChunk(to: NodeId, pr: Progress): void {
     const snap = this.log.snapshot;
+    // Compacted again since this follower's install began: the chunks sent from now
+    // on are of the newer snapshot, so the progress must name it, or the follower's
+    // answers (which name the newer one) would all be ignored as stale.
+    if (pr.snapIndex !== snap.meta.index) pr.becomeSnapshot(snap.meta.index);
     const off = pr.snapOffset;
     const data = snap.data.subarray(off, off + this.chunkBytes);
     this.send(to, {
@@ -890,7 +894,14 @@ export class RaftNode {
   }
 
   private promotable(): boolean {
-    return this.voters.includes(this.id);
+    if (this.voters.includes(this.id)) return true;
+    // A server removed by a change that is not committed yet may be the only one
+    // holding that change (so no one else can win a vote); it keeps campaigning,
+    // without counting its own vote, until the change commits (thesis §4.2.2).
+    const n = this.confs.length;
+    if (n === 0 || this.lastConfIndex() <= this.log.committed) return false;
+    const previous = n > 1 ? this.confs[n - 2]!.voters : this.log.snapshot.meta.voters;
+    return previous.includes(this.id);
   }
 
   private lastConfIndex(): number {

@@ -73,7 +73,7 @@ export async function buildDataCluster(ctx: ScenarioContext, spec: DataClusterSp
     cluster.addNode(id, (env) => new WorkerActor(env, w));
   }
   const clients = Array.from({ length: spec.clients }, (_, i) => `client-${i}`);
-  const c: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 1500, chunkSize: spec.chunkSize, readWindow: spec.readWindow ?? 4, blockSize: spec.blockSize, writeType: 'CACHE_THROUGH', readType: 'CACHE' };
+  const c: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 1500, chunkSize: spec.chunkSize, readWindow: spec.readWindow ?? 4, blockSize: spec.blockSize, writeType: 'CACHE_THROUGH', readType: 'CACHE', user: 'strata' };
   for (const id of clients) cluster.addNode(id, (env) => new StrataClient(env, c));
   await ctx.settle(Promise.all([MASTER_ID, ...workers, ...clients].map((id) => cluster.start(id))));
 

@@ -1,0 +1,86 @@
+// Owner, group and mode on every inode, checked for the user each request names:
+// traversal, read, write, chmod/chown/chgrp rules, the superuser and supergroup,
+// the umask for new inodes, and attributes that survive a restart.
+import { describe, expect, it } from 'vitest';
+import { StrataClient, type ClientOptions } from '../actors/client/client.js';
+import { MASTER_ID, MasterActor, type MasterOptions } from '../actors/master/master.js';
+import { modeString, parseMode } from '../actors/master/permissions.js';
+import { createSimBed } from '../sim/scenario.js';
+
+const masterOpts: MasterOptions = {
+  rootUfs: 'sim://ufs', blockSize: 1024, workerTimeoutMs: 3000, rpcTimeoutMs: 2000, journalDir: 'journal',
+  permissions: { superuser: 'root', supergroup: 'admins', umask: 0o022 },
+};
+const base: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 1000, chunkSize: 256, readWindow: 4, blockSize: 1024, writeType: 'CACHE_THROUGH', readType: 'CACHE', retryForMs: 0 };
+const users: Record<string, string[]> = { root: ['root'], alice: ['alice', 'staff'], bob: ['bob'], carol: ['carol', 'admins'] };
+
+async function bed() {
+  const b = createSimBed(11, { network: 'quiet' });
+  b.cluster.addNode(MASTER_ID, (env) => new MasterActor(env, masterOpts));
+  for (const [user, groups] of Object.entries(users)) b.cluster.addNode(user, (env) => new StrataClient(env, { ...base, user, groups }));
+  await b.sim.settle(Promise.all([MASTER_ID, ...Object.keys(users)].map((id) => b.cluster.start(id))));
+  const as = (user: string) => b.cluster.actor<StrataClient>(user);
+  const run = <T>(p: Promise<T>) => b.sim.settle(p);
+  await run(as('root').mkdir('/home/alice', true));
+  await run(as('root').setAttribute('/home/alice', { owner: 'alice', group: 'staff' }));
+  return { ...b, as, run };
+}
+
+describe('permissions', () => {
+  it('lets only those with write and execute on the parent create, and stamps creator and umask', async () => {
+    const { as, run } = await bed();
+    await expect(run(as('bob').mkdir('/bobs', false))).rejects.toThrow(/user bob lacks write\+execute permission on \/ \(root:admins rwxr-xr-x\)/);
+    await run(as('alice').mkdir('/home/alice/docs', false));
+    const d = await run(as('alice').getStatus('/home/alice/docs'));
+    expect([d.owner, d.group, modeString(d.mode, true)]).toEqual(['alice', 'alice', 'drwxr-xr-x']);
+    await expect(run(as('bob').mkdir('/home/alice/bobs', false))).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+    // The supergroup passes every check.
+    await run(as('carol').mkdir('/home/alice/carols', false));
+  });
+
+  it('checks traversal and read, and read permission before a file is read', async () => {
+    const { as, run } = await bed();
+    await run(as('alice').mkdir('/home/alice/private', false));
+    expect((await run(as('bob').listStatus('/home/alice'))).map((f) => f.name)).toEqual(['private']);
+    await run(as('alice').setAttribute('/home/alice', { mode: 0o700 }));
+    await expect(run(as('bob').listStatus('/home/alice'))).rejects.toThrow(/lacks read permission on \/home\/alice/);
+    await expect(run(as('bob').getStatus('/home/alice/private'))).rejects.toThrow(/lacks execute permission on \/home\/alice/);
+    await run(as('alice').setAttribute('/home/alice', { mode: 0o711 }));
+    await run(as('bob').getStatus('/home/alice/private'));
+    await expect(run(as('bob').getStatus('/home/alice/private', true))).resolves.toBeDefined();
+    // No workers here: the write fails after creating the file, which is all this needs.
+    await run(as('alice').writeFile('/home/alice/secret', new Uint8Array(1)).catch(() => undefined));
+    expect(modeString((await run(as('alice').getStatus('/home/alice/secret'))).mode, false)).toBe('-rw-r--r--');
+    await run(as('alice').setAttribute('/home/alice/secret', { mode: 0o600 }));
+    await expect(run(as('bob').read('/home/alice/secret', () => undefined))).rejects.toThrow(/user bob lacks read permission on \/home\/alice\/secret/);
+  });
+
+  it('lets only the superuser chown, and the owner chgrp to its own groups or chmod', async () => {
+    const { as, run } = await bed();
+    await expect(run(as('alice').setAttribute('/home/alice', { owner: 'bob' }))).rejects.toThrow(/only the superuser may change the owner/);
+    await expect(run(as('bob').setAttribute('/home/alice', { mode: 0o777 }))).rejects.toThrow(/only alice \(the owner\)/);
+    await expect(run(as('alice').setAttribute('/home/alice', { group: 'admins' }))).rejects.toThrow(/not in group admins/);
+    await run(as('alice').setAttribute('/home/alice', { group: 'staff', mode: 0o750 }));
+    const f = await run(as('root').getStatus('/home/alice'));
+    expect([f.group, f.mode]).toEqual(['staff', 0o750]);
+  });
+
+  it('changes a subtree with recursive, and keeps attributes across a restart', async () => {
+    const { as, run, cluster, sim } = await bed();
+    await run(as('alice').mkdir('/home/alice/a/b', true));
+    await run(as('root').setAttribute('/home/alice', { owner: 'bob' }, true));
+    cluster.crash(MASTER_ID);
+    await sim.settle(cluster.start(MASTER_ID));
+    for (const p of ['/home/alice', '/home/alice/a', '/home/alice/a/b']) expect((await run(as('root').getStatus(p))).owner).toBe('bob');
+  });
+
+  it('parses octal and symbolic modes as chmod does', () => {
+    expect(parseMode('755', 0, false)).toBe(0o755);
+    expect(parseMode('u+x', 0o644, false)).toBe(0o744);
+    expect(parseMode('go-w', 0o666, false)).toBe(0o644);
+    expect(parseMode('a=r', 0o777, false)).toBe(0o444);
+    expect(parseMode('u+x,g-r', 0o644, false)).toBe(0o704);
+    expect(parseMode('a+X', 0o644, true)).toBe(0o755);
+    expect(() => parseMode('u+q', 0, false)).toThrow(/invalid mode/);
+  });
+});
