@@ -23,9 +23,9 @@ function key(name: string, type: PropType, defaultValue: string, scope: Scope, d
 
 const TIER_ALIASES = ['MEM', 'SSD', 'HDD'] as const;
 const TIER_DEFAULTS = {
-  MEM: { path: '${strata.work.dir}/tiers/mem', quota: '${strata.worker.ramdisk.size}' },
-  SSD: { path: '${strata.work.dir}/tiers/ssd', quota: '10GB' },
-  HDD: { path: '${strata.work.dir}/tiers/hdd', quota: '100GB' },
+  MEM: { path: 'tiers/mem', quota: '${strata.worker.ramdisk.size}' },
+  SSD: { path: 'tiers/ssd', quota: '10GB' },
+  HDD: { path: 'tiers/hdd', quota: '100GB' },
 };
 
 /** The registry has no `level{N}` templates, so each level's keys are spelled out. */
@@ -35,7 +35,7 @@ function tierLevelKeys(n: 0 | 1 | 2) {
   const d = TIER_DEFAULTS[alias];
   return {
     [`workerLevel${n}Alias`]: key(`${p}.alias`, 'enum', alias, 'worker', `Alias of tier ${n} (0 is the top).`, TIER_ALIASES),
-    [`workerLevel${n}Paths`]: key(`${p}.dirs.path`, 'list', d.path, 'worker', `Comma-separated directories of tier ${n}${n === 0 ? ' (a tmpfs such as /dev/shm for MEM)' : ''}.`),
+    [`workerLevel${n}Paths`]: key(`${p}.dirs.path`, 'list', d.path, 'worker', `Comma-separated directories of tier ${n}; a relative path is under the worker's own directory (\${strata.work.dir}/<worker id>)${n === 0 ? ', an absolute one may be a tmpfs such as /dev/shm/strata' : ''}.`),
     [`workerLevel${n}Quota`]: key(`${p}.dirs.quota`, 'list', d.quota, 'worker', `Comma-separated quotas of tier ${n}'s directories, in order; the last applies to any further directories.`),
     [`workerLevel${n}Medium`]: key(`${p}.dirs.mediumtype`, 'list', alias, 'worker', `Comma-separated medium types of tier ${n}'s directories; the last applies to any further directories.`),
   } as Record<`workerLevel${typeof n}${'Alias' | 'Paths' | 'Quota' | 'Medium'}`, string>;

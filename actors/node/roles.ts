@@ -1,5 +1,6 @@
 // Which actors a process hosts, and their options read from the property registry.
 import { ConfError, K, type Conf } from '../conf.js';
+import { readTieredStoreLayout, type TieredStoreLayout } from '../../storage/tiered-conf.js';
 import type { Actor, Env } from '../env.js';
 import { StrataClient, type ClientOptions, type ReadType, type WriteType } from '../client/client.js';
 import { MASTER_ID, MasterActor, type MasterOptions } from '../master/master.js';
@@ -33,11 +34,20 @@ export function masterOptions(conf: Conf, cwd: string, superuser = 'strata'): Ma
   };
 }
 
+/** The worker's tiers from the strata.worker.tieredstore.* keys; a bad value fails naming its key. */
+export function tierLayout(conf: Conf): TieredStoreLayout {
+  try {
+    return readTieredStoreLayout((k) => conf.raw(k));
+  } catch (e) {
+    throw new ConfError(e instanceof Error ? e.message : String(e));
+  }
+}
+
 export function workerOptions(conf: Conf, address: WorkerOptions['address']): WorkerOptions {
   return {
     masterId: MASTER_ID,
     address,
-    capacityBytes: conf.bytes(K.workerLevel0Quota),
+    tiers: tierLayout(conf),
     heartbeatIntervalMs: conf.ms(K.workerHeartbeatInterval),
     rpcTimeoutMs: conf.ms(K.rpcTimeout),
     chunkSize: conf.bytes(K.userChunkSize),

@@ -1,5 +1,5 @@
 // Worker service: block reads (streamed with credits) and writes through to the UFS.
-import { bool, bytes, msg, strMax, uint, type Infer } from '../../transport/schema.js';
+import { bool, bytes, msg, opt, strMax, uint, type Infer } from '../../transport/schema.js';
 
 /**
  * Streams `length` bytes from `offset` inside block `blockId`. The block is the
@@ -17,6 +17,8 @@ export const ReadBlock = msg('ReadBlock', {
   length: uint,
   window: uint,
   cache: bool,
+  /** CACHE_PROMOTE: move a block found on a lower tier up to the top one. */
+  promote: opt(bool),
 });
 export const BlockChunk = msg('BlockChunk', { seq: uint, data: bytes, last: bool, cached: bool });
 /** One-way: grants `n` more chunks to stream `stream` (the ReadBlock's id). */

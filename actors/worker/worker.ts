@@ -2,7 +2,8 @@
 // credit-based flow control, reads through to the UFS on a miss (one UFS read per
 // block however many clients miss at once), writes files through to the UFS, and
 // keeps the master informed by registration and heartbeats.
-import { BlockStore } from '../../storage/block-store.js';
+import { TieredBlockStore, type TierLevelOptions } from '../../storage/tiered-store.js';
+import type { TieredStoreLayout } from '../../storage/tiered-conf.js';
 import type { Infer } from '../../transport/schema.js';
 import type { Actor, Disk, Env, Timer } from '../env.js';
 import { StrataError, isStrataError, type Envelope, type Message } from '../protocol/envelope.js';
@@ -18,7 +19,8 @@ export interface WorkerOptions {
   masterIds?: readonly string[];
   /** How clients reach this worker (ws://host:port); a function when the port is known only after listening. */
   address: string | (() => string);
-  capacityBytes: number;
+  /** The tiers: levels top first, each with directories and quotas (Alluxio's tieredstore keys). */
+  tiers: TieredStoreLayout;
   heartbeatIntervalMs: number;
   rpcTimeoutMs: number;
   chunkSize: number;
@@ -63,7 +65,9 @@ interface WriteStream {
 export class WorkerActor implements Actor {
   private readonly rpc: Rpc;
   private readonly masters: MasterChannel;
-  readonly store: BlockStore;
+  /** Open once start() has recovered it from disk. */
+  store!: TieredBlockStore;
+  private storeReady = false;
   private readonly ufsByUri = new Map<string, Disk>();
   private readonly misses = new Map<number, Promise<Uint8Array>>();
   private readonly reads = new Map<string, ReadStream>();
@@ -83,7 +87,6 @@ export class WorkerActor implements Actor {
   ) {
     this.rpc = new Rpc(env, opts.rpcTimeoutMs);
     this.masters = new MasterChannel(env, this.rpc, opts.masterIds ?? [opts.masterId], opts.rpcTimeoutMs);
-    this.store = new BlockStore({ capacityBytes: opts.capacityBytes, tierAlias: 'MEM' });
     const h: Array<[string, Handler]> = [
       ['ReadBlock', (r) => this.readBlock(r as Req<typeof W.ReadBlock>)],
       ['ReadCredit', (r) => this.credit(r as Req<typeof W.ReadCredit>)],
@@ -96,6 +99,26 @@ export class WorkerActor implements Actor {
   }
 
   async start(): Promise<void> {
+    const levels: TierLevelOptions[] = this.opts.tiers.levels.map((l) => ({
+      alias: l.alias,
+      dirs: l.dirs.map((d) => {
+        // A relative directory lives in this worker's own storage; an absolute one (/dev/shm/…) is its own disk.
+        if (!d.path.startsWith('/')) return { disk: this.env.disk, path: d.path, quotaBytes: d.quotaBytes };
+        return { disk: this.env.openUfs(`file://${d.path}`), path: '', quotaBytes: d.quotaBytes };
+      }),
+    }));
+    this.store = await TieredBlockStore.open({
+      levels, allocator: this.opts.tiers.allocator, annotator: this.opts.tiers.annotator,
+      clock: () => this.env.now(), log: this.env.log,
+      onEvent: (e) => {
+        if (e.t === 'evicted') this.counters.blocksEvicted++;
+      },
+    });
+    this.storeReady = true;
+    const st = this.store.stats();
+    if (st.recovered > 0 || st.corruptDropped > 0) {
+      this.env.log.log('info', `recovered ${st.recovered} cached blocks; dropped ${st.corruptDropped} that failed their checksum`);
+    }
     this.tick();
   }
 
@@ -105,9 +128,14 @@ export class WorkerActor implements Actor {
     for (const s of this.reads.values()) s.idle.cancel();
     for (const s of this.writes.values()) s.idle.cancel();
     this.rpc.stop();
+    if (this.storeReady) await this.store.close();
   }
 
   receive(envelope: Envelope): void {
+    if (!this.storeReady && envelope.re === undefined) {
+      this.rpc.replyError(envelope, new StrataError('UNAVAILABLE', `${this.env.self} is still recovering its cache`));
+      return;
+    }
     serve(this.rpc, this.handlers, envelope, (e) => this.env.log.log('error', `internal error serving ${envelope.m.t}`, { error: String(e) }));
   }
 
@@ -133,7 +161,7 @@ export class WorkerActor implements Actor {
     try {
       await this.rpc.request(this.masters.current, {
         t: 'RegisterWorker', workerId: this.env.self, address: typeof this.opts.address === 'string' ? this.opts.address : this.opts.address(),
-        capacityBytes: this.store.capacityBytes, usedBytes: this.store.usedBytes, blocks: this.store.blockIds(),
+        capacityBytes: this.store.capacityBytes(), usedBytes: this.store.usedBytes(), blocks: this.store.blockIds(),
       } satisfies Infer<typeof M.RegisterWorker>, 'RegisterWorkerOk', this.masterTimeoutMs());
       this.registered = true;
     } catch (e) {
@@ -154,7 +182,7 @@ export class WorkerActor implements Actor {
     const removed = [...this.unsent.removed];
     try {
       const reply: Infer<typeof M.HeartbeatReply> = await this.rpc.request(this.masters.current, {
-        t: 'WorkerHeartbeat', workerId: this.env.self, capacityBytes: this.store.capacityBytes, usedBytes: this.store.usedBytes, added, removed,
+        t: 'WorkerHeartbeat', workerId: this.env.self, capacityBytes: this.store.capacityBytes(), usedBytes: this.store.usedBytes(), added, removed,
       } satisfies Infer<typeof M.WorkerHeartbeat>, 'HeartbeatReply', this.masterTimeoutMs());
       for (const b of added) this.unsent.added.delete(b);
       for (const b of removed) this.unsent.removed.delete(b);
@@ -185,13 +213,15 @@ export class WorkerActor implements Actor {
     if (m.offset + m.length > m.blockLength) {
       throw new StrataError('INVALID_ARGUMENT', `read of [${m.offset}, ${m.offset + m.length}) is outside block ${m.blockId} of ${m.blockLength} bytes`);
     }
-    let data = this.store.get(m.blockId);
+    let data = await this.store.get(m.blockId);
     let cached = true;
     if (!data || data.byteLength !== m.blockLength) {
       data = await this.readThrough(m);
       cached = this.store.has(m.blockId);
     } else {
       this.counters.bytesReadCache += m.length;
+      // CACHE_PROMOTE: a block read from a lower tier moves up to the top one.
+      if (m.promote) void this.store.promote(m.blockId).catch((e: unknown) => this.env.log.log('warn', `could not promote block ${m.blockId}: ${(e as Error).message}`));
     }
     const key = `${r.f}:${r.id}`;
     const s: ReadStream = {
@@ -212,14 +242,7 @@ export class WorkerActor implements Actor {
           throw new StrataError('FAILED_PRECONDITION', `${m.ufsPath} changed in the UFS: block ${m.blockId} expected ${m.blockLength} bytes, found ${data.byteLength}`);
         }
         this.counters.bytesReadUfs += data.byteLength;
-        if (m.cache) {
-          try {
-            this.counters.blocksEvicted += this.store.put(m.blockId, data).evicted.length;
-          } catch (e) {
-            if (!(e instanceof StrataError && e.code === 'RESOURCE_EXHAUSTED')) throw e;
-            this.env.log.log('warn', `block ${m.blockId} served without caching: ${e.message}`);
-          }
-        }
+        if (m.cache) await this.cache(m.blockId, data, 'served without caching');
         return data;
       })();
       this.misses.set(m.blockId, p);
@@ -227,6 +250,15 @@ export class WorkerActor implements Actor {
       p.then(clear, clear);
     }
     return p;
+  }
+
+  /** Caches a block if it fits; a full or failing tier only costs the cache, never the read or write. */
+  private async cache(blockId: number, data: Uint8Array, otherwise: string): Promise<void> {
+    try {
+      await this.store.put(blockId, data);
+    } catch (e) {
+      this.env.log.log('warn', `block ${blockId} ${otherwise}: ${(e as Error).message}`);
+    }
   }
 
   private idleTimer(onIdle: () => void): Timer {
@@ -323,7 +355,7 @@ export class WorkerActor implements Actor {
         await s.ufs.append(s.path, data);
         this.counters.bytesWrittenUfs += data.byteLength;
         s.length += data.byteLength;
-        if (s.cache) this.fillBlock(s, data);
+        if (s.cache) for (const [id, block] of this.fillBlock(s, data)) await this.cache(id, block, 'written through but not cached');
         s.nextSeq++;
         this.rpc.reply(r, { t: 'WriteAck', seq: r.m.seq });
       }
@@ -337,29 +369,29 @@ export class WorkerActor implements Actor {
     }
   }
 
-  private fillBlock(s: WriteStream, data: Uint8Array): void {
+  /** Adds written bytes to the block being filled; returns the blocks this completed. */
+  private fillBlock(s: WriteStream, data: Uint8Array): Array<[number, Uint8Array]> {
+    const done: Array<[number, Uint8Array]> = [];
     let off = 0;
     while (off < data.byteLength) {
       const n = Math.min(s.blockSize - s.blockBytes, data.byteLength - off);
       s.block.push(data.subarray(off, off + n));
       s.blockBytes += n;
       off += n;
-      if (s.blockBytes === s.blockSize) this.cacheBlock(s);
+      if (s.blockBytes === s.blockSize) done.push(this.takeBlock(s)!);
     }
+    return done;
   }
 
-  private cacheBlock(s: WriteStream): void {
-    if (s.blockBytes === 0) return;
+  /** Closes the block being filled (also a last, partial one). */
+  private takeBlock(s: WriteStream): [number, Uint8Array] | undefined {
+    if (s.blockBytes === 0) return undefined;
     const block = Buffer.concat(s.block, s.blockBytes);
     const id = s.fileId * BLOCKS_PER_FILE + s.blockIndex;
     s.block = [];
     s.blockBytes = 0;
     s.blockIndex++;
-    try {
-      this.counters.blocksEvicted += this.store.put(id, new Uint8Array(block.buffer, block.byteOffset, block.byteLength)).evicted.length;
-    } catch (e) {
-      this.env.log.log('warn', `block ${id} written through but not cached: ${(e as Error).message}`);
-    }
+    return [id, new Uint8Array(block.buffer, block.byteOffset, block.byteLength)];
   }
 
   private async writeClose(r: Req<typeof W.WriteClose>): Promise<Infer<typeof W.WriteDone> | void> {
@@ -380,7 +412,8 @@ export class WorkerActor implements Actor {
     }
     if (s.failed) throw s.failed;
     await s.ufs.fsync(s.path);
-    if (s.cache) this.cacheBlock(s);
+    const last = s.cache ? this.takeBlock(s) : undefined;
+    if (last) await this.cache(last[0], last[1], 'written through but not cached');
     const st = await s.ufs.stat(s.path);
     s.done = { t: 'WriteDone', length: s.length, mtimeMs: Math.max(0, Math.floor(st?.mtimeMs ?? 0)) };
     return s.done;

@@ -69,13 +69,17 @@ export async function buildDataCluster(ctx: ScenarioContext, spec: DataClusterSp
   cluster.addNode(MASTER_ID, (env) => new MasterActor(env, master), { ...(diskModel ? { disk: diskModel } : {}), allowStartFailure: true });
   const workers = Array.from({ length: spec.workers }, (_, i) => `worker-${i}`);
   for (const id of workers) {
-    const w: WorkerOptions = { masterId: MASTER_ID, address: `sim://${id}`, capacityBytes: spec.workerCapacity, heartbeatIntervalMs: spec.heartbeatIntervalMs ?? 500, rpcTimeoutMs: 2000, chunkSize: spec.chunkSize };
-    cluster.addNode(id, (env) => new WorkerActor(env, w));
+    const w: WorkerOptions = { masterId: MASTER_ID, address: `sim://${id}`, tiers: { levels: [{ alias: 'MEM', dirs: [{ path: 'tiers/mem', quotaBytes: spec.workerCapacity, mediumType: 'MEM' }] }], allocator: 'MaxFree', annotator: { kind: 'LRU' } }, heartbeatIntervalMs: spec.heartbeatIntervalMs ?? 500, rpcTimeoutMs: 2000, chunkSize: spec.chunkSize };
+    // Worker disks fault too: a block that fails its checksum must be dropped and read again, never served.
+    cluster.addNode(id, (env) => new WorkerActor(env, w), diskModel ? { disk: diskModel, allowStartFailure: true } : {});
   }
   const clients = Array.from({ length: spec.clients }, (_, i) => `client-${i}`);
   const c: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 1500, chunkSize: spec.chunkSize, readWindow: spec.readWindow ?? 4, blockSize: spec.blockSize, writeType: 'CACHE_THROUGH', readType: 'CACHE', user: 'strata' };
   for (const id of clients) cluster.addNode(id, (env) => new StrataClient(env, c));
-  await ctx.settle(Promise.all([MASTER_ID, ...workers, ...clients].map((id) => cluster.start(id))));
+  // A faulty disk may fail a start (EIO during recovery); such a node gets a few more tries, as a supervisor would.
+  const all = [MASTER_ID, ...workers, ...clients];
+  await ctx.settle(Promise.allSettled(all.map((id) => cluster.start(id))));
+  for (let i = 0; i < 5 && all.some((id) => cluster.state(id) === 'down'); i++) await restartDown(ctx, all);
 
   const stats = { reads: 0, ok: 0, cleanErrors: 0, bytes: 0 };
   const read = async (client: string, path: string): Promise<boolean> => {

@@ -23,7 +23,9 @@ export const eviction: Scenario = {
     const watch = (): void => {
       for (const id of dc.workers) {
         if (!cluster.isUp(id)) continue;
-        const used = cluster.actor<WorkerActor>(id).store.usedBytes;
+        const w = cluster.actor<WorkerActor>(id);
+        if (!w.store) continue;
+        const used = w.store.usedBytes();
         ctx.check(used <= capacity, () => `${id} holds ${used} bytes in a ${capacity}-byte MEM tier`);
       }
       if (sim.now < end) sim.schedule(2, 'scenario', 'watch', watch);

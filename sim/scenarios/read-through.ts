@@ -37,7 +37,7 @@ export const readThrough: Scenario = {
         if (!cluster.isUp(id)) return;
         cluster.crash(id);
         sim.schedule(rng.range(50, 3000), 'scenario', 'restart', () => {
-          if (cluster.state(id) === 'down') void cluster.start(id);
+          if (cluster.state(id) === 'down') cluster.start(id).catch(() => undefined);
         });
       });
     }
