@@ -4,7 +4,9 @@
 // applied to the namespace only once it is durable, through the same `apply`.
 import { Journal } from '../../storage/journal.js';
 import { packRecord, unpackRecord } from '../../transport/codec.js';
-import type { Disk, Logger } from '../env.js';
+import type { Disk, Env, Logger } from '../env.js';
+import type { Envelope } from '../protocol/envelope.js';
+import { RaftDriver, isRaftMessage } from '../raft/driver.js';
 import { StrataError } from '../protocol/envelope.js';
 import { checkEntry, type JournalEntry } from './namespace.js';
 
@@ -17,6 +19,18 @@ export interface JournalBackend {
   append(entry: JournalEntry): Promise<unknown>;
   /** Sequence number of the last durable entry. */
   readonly lastSeq: number;
+  /** Whether this master may serve: the only master, or the Raft leader. */
+  isLeader(): boolean;
+  /** The current Raft term (0 for the local journal). */
+  term(): number;
+  /** The master believed to lead, when known (for NOT_LEADER hints). */
+  leader(): string | undefined;
+  /** Resolves once reads here see every change committed before the call (Raft ReadIndex). */
+  readBarrier(): Promise<void>;
+  /** Takes messages meant for the journal itself (Raft); false for everything else. */
+  receive(envelope: Envelope): boolean;
+  /** Why the journal can no longer accept entries here (a disk failure): the master must be restarted. */
+  readonly failed: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -36,6 +50,25 @@ export class LocalJournal implements JournalBackend {
   private journal: Journal | undefined;
   private apply: ApplyFn | undefined;
   private seq = 0;
+  failed: string | undefined;
+
+  isLeader(): boolean {
+    return true;
+  }
+
+  term(): number {
+    return 0;
+  }
+
+  leader(): string | undefined {
+    return undefined;
+  }
+
+  async readBarrier(): Promise<void> {}
+
+  receive(): boolean {
+    return false;
+  }
 
   constructor(
     private readonly disk: Disk,
@@ -63,12 +96,126 @@ export class LocalJournal implements JournalBackend {
 
   async append(entry: JournalEntry): Promise<unknown> {
     if (!this.journal || !this.apply) throw new StrataError('UNAVAILABLE', 'master is starting');
-    this.seq = await this.journal.append(encodeEntry(entry));
+    try {
+      this.seq = await this.journal.append(encodeEntry(entry));
+    } catch (e) {
+      this.failed ??= `journal write failed: ${(e as Error).message}`;
+      throw e;
+    }
     // Applied only once durable: a reader must never see a change that a crash could take back.
     return this.apply(entry);
   }
 
   async stop(): Promise<void> {
     await this.journal?.close();
+  }
+}
+
+export interface RaftJournalOptions {
+  /** Every master of the group (its node ids); this one included. */
+  readonly voters: readonly string[];
+  readonly electionTimeoutMinMs: number;
+  readonly electionTimeoutMaxMs: number;
+  readonly heartbeatIntervalMs: number;
+  /** strata.master.journal.checkpoint.period.entries */
+  readonly checkpointEntries: number;
+  /** Folder on the master's disk for the Raft log, hard state and snapshots. */
+  readonly dir: string;
+}
+
+/**
+ * The embedded Raft journal: entries are proposed by the leader, replicated to a
+ * majority, and applied on every master in the same order (hot standbys). The
+ * namespace's snapshot is the Raft checkpoint.
+ */
+export class RaftJournal implements JournalBackend {
+  private driver: RaftDriver<unknown> | undefined;
+
+  constructor(
+    private readonly env: Env,
+    private readonly opts: RaftJournalOptions,
+    private readonly state: { snapshot(): Uint8Array; restore(bytes: Uint8Array): void },
+    /** Told when this master becomes the leader, so it can finish what the last leader left. */
+    private readonly onLeadership: () => void,
+  ) {}
+
+  get lastSeq(): number {
+    return this.driver?.status().applied ?? 0;
+  }
+
+  get failed(): string | undefined {
+    const f = this.driver?.failed;
+    return f === null || f === undefined ? undefined : `raft journal failed: ${f instanceof Error ? f.message : String(f)}`;
+  }
+
+  status() {
+    return this.driver?.status();
+  }
+
+  get raft(): RaftDriver<unknown> | undefined {
+    return this.driver;
+  }
+
+  async start(apply: ApplyFn): Promise<JournalEntry | undefined> {
+    let wasLeader = false;
+    this.driver = new RaftDriver<unknown>(
+      this.env,
+      {
+        apply: (data, index) => apply(decodeEntry(data, `raft entry ${index}`)),
+        snapshot: () => this.state.snapshot(),
+        restore: (data) => this.state.restore(data),
+      },
+      {
+        voters: this.opts.voters,
+        dir: this.opts.dir,
+        electionTimeoutMinMs: this.opts.electionTimeoutMinMs,
+        electionTimeoutMaxMs: this.opts.electionTimeoutMaxMs,
+        heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
+        checkpointEntries: this.opts.checkpointEntries,
+        observer: {
+          afterReady: () => {
+            const leading = this.driver?.status().role === 'leader';
+            if (leading && !wasLeader) this.onLeadership();
+            wasLeader = leading;
+          },
+        },
+      },
+    );
+    await this.driver.start();
+    // The UFS side of the last entry is finished by whichever master next leads.
+    return undefined;
+  }
+
+  append(entry: JournalEntry): Promise<unknown> {
+    if (!this.driver) return Promise.reject(new StrataError('UNAVAILABLE', 'master is starting'));
+    return this.driver.propose(encodeEntry(entry));
+  }
+
+  isLeader(): boolean {
+    return this.driver?.status().role === 'leader';
+  }
+
+  term(): number {
+    // -1 before start: never equal to a term in which a leader caught up.
+    return this.driver?.status().term ?? -1;
+  }
+
+  leader(): string | undefined {
+    return this.driver?.status().leader ?? undefined;
+  }
+
+  readBarrier(): Promise<void> {
+    if (!this.driver) return Promise.reject(new StrataError('UNAVAILABLE', 'master is starting'));
+    return this.driver.read();
+  }
+
+  receive(envelope: Envelope): boolean {
+    if (!isRaftMessage(envelope.m)) return false;
+    this.driver?.receive(envelope);
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    await this.driver?.stop();
   }
 }

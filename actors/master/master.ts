@@ -1,14 +1,14 @@
 // The master: owns the inode tree (journaled), the worker registry and block
 // locations; loads metadata from the root UFS on first access.
 import type { Actor, Disk, Env, Timer } from '../env.js';
-import { StrataError, type Envelope, type Message } from '../protocol/envelope.js';
+import { StrataError, notLeader, type Envelope, type Message } from '../protocol/envelope.js';
 import type { Infer } from '../../transport/schema.js';
 import * as M from '../protocol/master.js';
 import { ReplyCache, Rpc, serve, type Handler } from '../rpc.js';
 import { splitPath } from '../path.js';
 import { Mutex } from '../mutex.js';
-import { BLOCKS_PER_FILE, Namespace, ROOT_ID, type Inode, type JournalEntry, type UfsChild } from './namespace.js';
-import { LocalJournal, type JournalBackend } from './journal-backend.js';
+import { BLOCKS_PER_FILE, Namespace, RejectedEntry, ROOT_ID, type Inode, type JournalEntry, type UfsChild } from './namespace.js';
+import { LocalJournal, RaftJournal, type JournalBackend, type RaftJournalOptions } from './journal-backend.js';
 import { WorkerRegistry } from './workers.js';
 import { EXECUTE, READ, WRITE, check, isSuper, type Caller, type PermissionPolicy } from './permissions.js';
 
@@ -25,14 +25,27 @@ export interface MasterOptions {
   journalDir: string;
   /** Who may do what; defaults to checks on, superuser 'strata', supergroup 'supergroup', umask 022. */
   permissions?: Partial<PermissionPolicy>;
+  /** UFS (default): this master alone, with a local write-ahead journal. EMBEDDED: a Raft group of masters. */
+  journal?: { type: 'UFS' } | ({ type: 'EMBEDDED' } & Omit<RaftJournalOptions, 'dir'>);
 }
+
+/** Requests any master answers, leader or not. */
+const ANY_MASTER = new Set(['GetMasterInfo', 'GetQuorumInfo']);
 
 type Req<S> = Envelope<Infer<S> & Message>;
 
 export class MasterActor implements Actor {
   private readonly rpc: Rpc;
   private readonly ns: Namespace;
-  private readonly workers = new WorkerRegistry();
+  private workers = new WorkerRegistry();
+  /** The last entry applied: the one whose UFS side a new leader (or a restart) finishes. */
+  private lastEntry: JournalEntry | undefined;
+  /**
+   * The term in which this master, as leader, has applied everything committed in
+   * earlier terms. Until then a retried request could look new and be applied
+   * twice, so requests wait. The local journal has one term, 0, always caught up.
+   */
+  private caughtUpTerm = 0;
   private readonly ufsByUri = new Map<string, Disk>();
   private readonly lock = new Mutex();
   private readonly journal: JournalBackend;
@@ -50,7 +63,11 @@ export class MasterActor implements Actor {
     this.rpc = new Rpc(env, opts.rpcTimeoutMs);
     this.policy = { enabled: true, superuser: 'strata', supergroup: 'supergroup', umask: 0o022, ...opts.permissions };
     this.ns = new Namespace(opts.rootUfs, this.policy.superuser, this.policy.supergroup);
-    this.journal = new LocalJournal(env.disk, opts.journalDir, env.log);
+    const j = opts.journal;
+    this.journal =
+      j?.type === 'EMBEDDED'
+        ? new RaftJournal(env, { ...j, dir: opts.journalDir }, { snapshot: () => this.ns.snapshot(), restore: (b) => this.ns.restore(b) }, () => this.onLeadership())
+        : new LocalJournal(env.disk, opts.journalDir, env.log);
     const dedup = new ReplyCache(() => env.now(), 10 * 60_000);
     const h: Array<[string, Handler]> = [
       ['RegisterWorker', (r) => this.registerWorker(r as Req<typeof M.RegisterWorker>)],
@@ -75,7 +92,12 @@ export class MasterActor implements Actor {
 
   /** Why the master stopped serving (its journal failed), if it did: it must be restarted. */
   get failed(): string | undefined {
-    return this.fatal;
+    return this.fatal ?? this.journal.failed;
+  }
+
+  /** The Raft status when the journal is embedded (role, term, leader, commit, applied). */
+  get raftStatus() {
+    return this.journal instanceof RaftJournal ? this.journal.status() : undefined;
   }
 
   get liveWorkers(): number {
@@ -84,7 +106,10 @@ export class MasterActor implements Actor {
 
   async start(): Promise<void> {
     this.startedAtMs = this.env.now();
-    const last = await this.journal.start((entry) => this.ns.apply(entry));
+    const last = await this.journal.start((entry) => {
+      this.lastEntry = entry;
+      return this.ns.apply(entry);
+    });
     await this.redoUfs(last);
     this.scheduleExpiry();
   }
@@ -96,9 +121,22 @@ export class MasterActor implements Actor {
   }
 
   receive(envelope: Envelope): void {
-    if (this.fatal && envelope.re === undefined) {
-      this.rpc.replyError(envelope, new StrataError('UNAVAILABLE', `master stopped serving: ${this.fatal}`));
+    if (this.journal.receive(envelope)) return;
+    const fatal = this.fatal ?? this.journal.failed;
+    if (fatal && envelope.re === undefined) {
+      this.rpc.replyError(envelope, new StrataError('UNAVAILABLE', `master stopped serving: ${fatal}`));
       return;
+    }
+    // Standbys answer only what any master can; everything else goes to the leader.
+    if (envelope.re === undefined && !ANY_MASTER.has(envelope.m.t)) {
+      if (!this.journal.isLeader()) {
+        this.rpc.replyError(envelope, notLeader(this.env.self, this.journal.leader()));
+        return;
+      }
+      if (this.caughtUpTerm !== this.journal.term()) {
+        this.rpc.replyError(envelope, new StrataError('UNAVAILABLE', `${this.env.self} was just elected and is catching up; try again`));
+        return;
+      }
     }
     serve(this.rpc, this.handlers, envelope, (e) => this.env.log.log('error', `internal error serving ${envelope.m.t}`, { error: String(e) }));
   }
@@ -140,13 +178,35 @@ export class MasterActor implements Actor {
 
   private async journalAndApply(entry: JournalEntry): Promise<Inode | undefined> {
     try {
-      return (await this.journal.append(entry)) as Inode | undefined;
+      const result = (await this.journal.append(entry)) as Inode | RejectedEntry | undefined;
+      if (result instanceof RejectedEntry) throw new StrataError('FAILED_PRECONDITION', `${result.message} (a concurrent change came first)`);
+      return result;
     } catch (e) {
-      if (e instanceof StrataError && e.message === 'master is starting') throw e;
-      this.fatal = `journal write failed: ${(e as Error).message}`;
+      if (e instanceof StrataError && e.code === 'FAILED_PRECONDITION') throw e;
+      // Losing leadership is not a failure of this master: the client follows the hint.
+      if (!this.journal.failed) throw e;
+      this.fatal = this.journal.failed;
       this.env.log.log('error', this.fatal);
       throw new StrataError('UNAVAILABLE', this.fatal);
     }
+  }
+
+  /** A new leader knows no workers yet (they register again) and finishes the last entry's UFS side. */
+  private onLeadership(): void {
+    this.workers = new WorkerRegistry();
+    const term = this.journal.term();
+    this.env.log.log('info', `${this.env.self} is the leader for term ${term}`);
+    // After a read barrier everything committed before this term is applied, so
+    // `lastEntry` is the last change any leader made: only its UFS side can be unfinished.
+    void (async () => {
+      try {
+        await this.journal.readBarrier();
+        await this.lock.run(() => this.redoUfs(this.lastEntry));
+        if (this.journal.isLeader() && this.journal.term() === term) this.caughtUpTerm = term;
+      } catch (e) {
+        this.env.log.log('warn', `could not finish the previous leader's last change: ${(e as Error).message}`);
+      }
+    })();
   }
 
   private ufsDisk(uri: string): Disk {
@@ -223,6 +283,7 @@ export class MasterActor implements Actor {
   }
 
   private async getStatus(r: Req<typeof M.GetStatus>): Promise<Infer<typeof M.FileInfoReply>> {
+    await this.journal.readBarrier();
     const n = await this.resolve(r.m.path);
     const c = this.caller(r);
     this.traverse(c, n);
@@ -231,6 +292,7 @@ export class MasterActor implements Actor {
   }
 
   private async listStatus(r: Req<typeof M.ListStatus>): Promise<Infer<typeof M.ListStatusReply>> {
+    await this.journal.readBarrier();
     const n = await this.resolve(r.m.path);
     const c = this.caller(r);
     this.traverse(c, n);
@@ -477,7 +539,7 @@ export class MasterActor implements Actor {
         await this.renameInUfs(uri, from, to);
       } catch (e) {
         // The UFS refused: put the namespace back so it keeps matching the UFS.
-        await this.journalAndApply({ op: 'rename', id: src.id, parent: oldParent, name: oldName, mtimeMs: this.env.now() });
+        await this.journalAndApply({ op: 'rename', id: src.id, parent: oldParent, name: oldName, mtimeMs: this.env.now(), ...(req ? { undo: req } : {}) });
         throw new StrataError('UNAVAILABLE', `the UFS could not rename ${from} to ${to}: ${(e as Error).message}`);
       }
     });

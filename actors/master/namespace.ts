@@ -49,6 +49,19 @@ export interface MountInfo {
 
 export const ROOT_MOUNT_ID = 1;
 
+/**
+ * An entry that no longer fits the state when its turn comes: the master that
+ * proposed it checked it against a state that a concurrent leader's entry had
+ * already changed. Every replica rejects it the same way, as a no-op; the
+ * proposer gets the reason. Throwing instead would stop every master at once.
+ */
+export class RejectedEntry extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RejectedEntry';
+  }
+}
+
 const name = strMax(1024);
 /** The client request an entry completes: a retry of it (after a lost reply or a failover) is answered, not redone. */
 const req = opt(obj({ c: strMax(256), r: uint }));
@@ -65,7 +78,8 @@ export const JournalEntry = {
   complete: obj({ op: oneOf('complete'), id: uint, length: uint, mtimeMs: num, req }),
   /** `ufsPath`, `fromUfs`/`toUfs`: the UFS side of the change, redone after a crash that cut it short. */
   delete: obj({ op: oneOf('delete'), id: uint, ufsUri: opt(strMax(4096)), ufsPath: opt(strMax(4096)), req }),
-  rename: obj({ op: oneOf('rename'), id: uint, parent: uint, name, mtimeMs: num, ufsUri: opt(strMax(4096)), fromUfs: opt(strMax(4096)), toUfs: opt(strMax(4096)), req }),
+  /** `undo`: this rename reverses that request's (the UFS refused it), so its retry must run again. */
+  rename: obj({ op: oneOf('rename'), id: uint, parent: uint, name, mtimeMs: num, ufsUri: opt(strMax(4096)), fromUfs: opt(strMax(4096)), toUfs: opt(strMax(4096)), req, undo: req }),
   mount: obj({ op: oneOf('mount'), parent: uint, name, uri: strMax(4096), readOnly: bool, shared: bool, options: arr(arr(strMax(4096), 2), 256), mtimeMs: num, owner, group, mode, req }),
   unmount: obj({ op: oneOf('unmount'), id: uint, req }),
   updateMount: obj({ op: oneOf('updateMount'), id: uint, readOnly: bool, shared: bool, options: arr(arr(strMax(4096), 2), 256), req }),
@@ -113,6 +127,10 @@ export class Sessions {
   load(entries: ReadonlyArray<readonly [string, ReadonlyArray<readonly [number, number]>]>): void {
     this.clients.clear();
     for (const [c, reqs] of entries) this.clients.set(c, new Map(reqs.map(([r, id]) => [r, id])));
+  }
+
+  forget(client: string, rid: number): void {
+    this.clients.get(client)?.delete(rid);
   }
 
   /** The inode the request created or changed (0 when none), or undefined if it was never applied. */
@@ -213,9 +231,16 @@ export class Namespace {
   }
 
   /** Applies one committed entry. Throws only on an entry that cannot follow the current state. */
-  apply(e: JournalEntry): Inode | undefined {
-    const inode = this.applyChange(e);
+  apply(e: JournalEntry): Inode | RejectedEntry | undefined {
+    let inode: Inode | undefined;
+    try {
+      inode = this.applyChange(e);
+    } catch (err) {
+      if (err instanceof RejectedEntry) return err;
+      throw err;
+    }
     if (e.op !== 'load' && e.req) this.sessions.record(e.req.c, e.req.r, inode?.id ?? 0);
+    if (e.op === 'rename' && e.undo) this.sessions.forget(e.undo.c, e.undo.r);
     return inode;
   }
 
@@ -227,7 +252,7 @@ export class Namespace {
         return this.own(this.add(e.parent, e.name, false, 0, e.blockSize, e.mtimeMs, false, false, false), e);
       case 'setAttr': {
         const n = this.inodes.get(e.id);
-        if (!n) throw new StrataError('INTERNAL', `journal sets attributes of unknown inode ${e.id}`);
+        if (!n) throw new RejectedEntry(`journal sets attributes of unknown inode ${e.id}`);
         return this.own(n, e);
       }
       case 'complete': {
@@ -240,7 +265,7 @@ export class Namespace {
       }
       case 'delete': {
         const n = this.inodes.get(e.id);
-        if (!n || n.id === ROOT_ID) throw new StrataError('INTERNAL', `journal deletes unknown inode ${e.id}`);
+        if (!n || n.id === ROOT_ID) throw new RejectedEntry(`journal deletes unknown inode ${e.id}`);
         this.remove(n);
         return n;
       }
@@ -248,7 +273,7 @@ export class Namespace {
         const n = this.inodes.get(e.id);
         const to = this.inodes.get(e.parent);
         if (!n || n.id === ROOT_ID || !to || !to.isDir || to.children!.has(e.name)) {
-          throw new StrataError('INTERNAL', `journal renames inode ${e.id} to an impossible place (${e.parent}/${e.name})`);
+          throw new RejectedEntry(`journal renames inode ${e.id} to an impossible place (${e.parent}/${e.name})`);
         }
         this.inodes.get(n.parent)?.children?.delete(n.name);
         n.parent = to.id;
@@ -266,7 +291,7 @@ export class Namespace {
       }
       case 'unmount': {
         const dir = this.inodes.get(e.id);
-        if (!dir || dir.mountId === undefined || dir.mountId === ROOT_MOUNT_ID) throw new StrataError('INTERNAL', `journal unmounts ${e.id}, which is not a mount point`);
+        if (!dir || dir.mountId === undefined || dir.mountId === ROOT_MOUNT_ID) throw new RejectedEntry(`journal unmounts ${e.id}, which is not a mount point`);
         this.mounts.delete(dir.mountId);
         this.remove(dir);
         return dir;
@@ -274,7 +299,7 @@ export class Namespace {
       case 'updateMount': {
         const dir = this.inodes.get(e.id);
         const m = dir?.mountId === undefined ? undefined : this.mounts.get(dir.mountId);
-        if (!dir || !m) throw new StrataError('INTERNAL', `journal updates mount ${e.id}, which is not a mount point`);
+        if (!dir || !m) throw new RejectedEntry(`journal updates mount ${e.id}, which is not a mount point`);
         m.readOnly = e.readOnly;
         m.shared = e.shared;
         m.options = e.options as Array<[string, string]>;
@@ -282,7 +307,7 @@ export class Namespace {
       }
       case 'load': {
         const dir = this.inodes.get(e.dir);
-        if (!dir || !dir.isDir) throw new StrataError('INTERNAL', `journal loads into unknown directory ${e.dir}`);
+        if (!dir || !dir.isDir) throw new RejectedEntry(`journal loads into unknown directory ${e.dir}`);
         for (const c of e.children) {
           if (dir.children!.has(c.name)) continue;
           this.add(dir.id, c.name, c.isDir, c.length, c.isDir ? 0 : e.blockSize, c.mtimeMs, true, true, false);
@@ -302,14 +327,14 @@ export class Namespace {
 
   private file(id: number): Inode {
     const f = this.inodes.get(id);
-    if (!f || f.isDir) throw new StrataError('INTERNAL', `journal completes unknown file ${id}`);
+    if (!f || f.isDir) throw new RejectedEntry(`journal completes unknown file ${id}`);
     return f;
   }
 
   private add(parentId: number, childName: string, isDir: boolean, length: number, blockSize: number, mtimeMs: number, completed: boolean, persisted: boolean, childrenLoaded: boolean): Inode {
     const parent = this.inodes.get(parentId);
-    if (!parent || !parent.isDir) throw new StrataError('INTERNAL', `journal adds ${childName} under unknown directory ${parentId}`);
-    if (parent.children!.has(childName)) throw new StrataError('INTERNAL', `journal adds ${childName} twice under ${parentId}`);
+    if (!parent || !parent.isDir) throw new RejectedEntry(`journal adds ${childName} under unknown directory ${parentId}`);
+    if (parent.children!.has(childName)) throw new RejectedEntry(`journal adds ${childName} twice under ${parentId}`);
     const inode: Inode = {
       id: this.nextId++, parent: parentId, name: childName, isDir, length, mtimeMs, blockSize, completed, persisted,
       // Inherited until the entry says otherwise (what the UFS holds has no strata owner).
