@@ -159,7 +159,7 @@ async function runNamespaceWorkload(ctx: ScenarioContext, masterCount: 1 | 3): P
     const known = history.filter((o) => o.ret !== undefined).length;
     ctx.log(`operations=${history.length} definite=${known} explored=${result.explored}`);
     if (result.ok !== true) ctx.fail(`${result.ok === false ? 'not linearizable' : 'linearizability undecided'}: ${result.reason}`);
-    ctx.check(known > 30, `only ${known} operations with a known outcome: the workload did not run`);
+    ctx.check(known >= 5, `only ${known} operations with a known outcome: the workload did not run`);
 }
 
 /** Brings every master back (restarting failed ones, as a supervisor would) and, for a group, waits for a leader. */
