@@ -10,7 +10,7 @@ import { K, type Conf } from '../actors/conf.js';
 import type { LogLevel } from '../actors/env.js';
 import { StrataClient } from '../actors/client/client.js';
 import { NodeHost } from '../actors/node/nact-host.js';
-import { clientOptions, clientRole, MASTER_ID, masterOptions, masterRole, ufsUri, workerOptions, workerRole } from '../actors/node/roles.js';
+import { clientOptions, clientRole, masterGroup, masterIdOf, masterOptions, masterRole, ufsUri, workerOptions, workerRole } from '../actors/node/roles.js';
 import { StrataError } from '../actors/protocol/envelope.js';
 
 /** SIMPLE authentication: the configured user, else the operating-system user, with its groups. */
@@ -31,15 +31,24 @@ export function masterAddress(conf: Conf): string {
   return `ws://${conf.str(K.masterHostname)}:${conf.int(K.masterRpcPort)}`;
 }
 
+/** Every master's node id → ws:// address: what workers and clients dial. */
+export function masterPeers(conf: Conf): Record<string, string> {
+  const g = masterGroup(conf);
+  return Object.fromEntries(g.ids.map((id, i) => [id, g.addresses[i]!]));
+}
+
 export async function startMaster(conf: Conf): Promise<NodeHost> {
   const workDir = resolve(conf.str(K.workDir));
   const opts = masterOptions(conf, process.cwd(), userInfo().username);
+  const id = masterIdOf(conf);
   if (opts.rootUfs.startsWith('file://')) mkdirSync(opts.rootUfs.slice('file://'.length), { recursive: true });
+  const others = Object.fromEntries(Object.entries(masterPeers(conf)).filter(([peer]) => peer !== id));
   return NodeHost.start({
     conf,
     listen: { host: conf.str(K.masterHostname), port: conf.int(K.masterRpcPort) },
-    nodes: [{ id: MASTER_ID, dataDir: join(workDir, 'master'), create: masterRole(opts) }],
+    nodes: [{ id, dataDir: join(workDir, id), create: masterRole(opts) }],
     logLevel: conf.str(K.logLevel) as LogLevel,
+    peers: others,
   });
 }
 
@@ -52,7 +61,7 @@ export async function startWorker(conf: Conf, id: string, port: number): Promise
     listen: { host: conf.str(K.workerHostname), port },
     nodes: [{ id, dataDir: join(workDir, id), create: workerRole(workerOptions(conf, address)) }],
     logLevel: conf.str(K.logLevel) as LogLevel,
-    peers: { [MASTER_ID]: masterAddress(conf) },
+    peers: masterPeers(conf),
   });
   return host;
 }
@@ -84,15 +93,27 @@ export interface ClientSession {
 }
 
 export async function openClient(conf: Conf): Promise<ClientSession> {
-  const address = masterAddress(conf);
-  await checkReachable(address);
+  const peers = masterPeers(conf);
+  // Any reachable master will do: a standby points the client at the leader.
+  let address: string | undefined;
+  const failures: string[] = [];
+  for (const a of Object.values(peers)) {
+    try {
+      await checkReachable(a);
+      address = a;
+      break;
+    } catch (e) {
+      failures.push((e as Error).message);
+    }
+  }
+  if (address === undefined) throw new StrataError('UNAVAILABLE', failures.length === 1 ? failures[0]! : `no master is reachable: ${failures.join('; ')}`);
   const id = `client-${randomBytes(4).toString('hex')}`;
   const host = await NodeHost.start({
     conf,
     nodes: [{ id, dataDir: join(tmpdir(), 'strata-client'), create: clientRole(clientOptions(conf, loginIdentity(conf))) }],
     // A shell command's own output is its result; link chatter would only clutter it.
     logLevel: conf.source(K.logLevel) === 'default' ? 'warn' : (conf.str(K.logLevel) as LogLevel),
-    peers: { [MASTER_ID]: address },
+    peers,
   });
   try {
     // Surfaces a refused handshake (wrong secret, version or cluster id) as one clear error.

@@ -11,6 +11,7 @@ import { loadConf } from './conf-loader.js';
 import { masterAddress, startMaster, startWorker } from './cluster.js';
 import { registerFsCommands } from './fs-commands.js';
 import { registerSimCommands } from './sim-commands.js';
+import { registerAdminCommands } from './admin-commands.js';
 import type { NodeHost } from '../actors/node/nact-host.js';
 
 const out = (line: string): void => void process.stdout.write(line + '\n');
@@ -41,26 +42,44 @@ program
   .command('local')
   .description('run a master and workers on this machine over WebSocket on loopback')
   .option('--workers <n>', 'number of workers', '2')
-  .action(async (o: { workers: string }) => {
-    const c = conf();
+  .option('--masters <n>', 'number of masters (more than 1: an embedded Raft journal)', '1')
+  .action(async (o: { workers: string; masters: string }) => {
+    let c = conf();
     const n = Number.parseInt(o.workers, 10);
     if (!(n >= 1 && n <= 64)) throw new ConfError(`--workers must be between 1 and 64, got ${o.workers}`);
-    const master = await startMaster(c);
+    const m = Number.parseInt(o.masters, 10);
+    if (!(m >= 1 && m <= 7)) throw new ConfError(`--masters must be between 1 and 7, got ${o.masters}`);
+    if (m > 1) {
+      // Masters listen 10 ports apart below strata.master.rpc.port (19998, 19988, 19978, ...).
+      const host = c.str(K.masterHostname);
+      const base = c.int(K.masterRpcPort);
+      c = c.with({ [K.masterJournalType]: 'EMBEDDED', [K.masterAddresses]: Array.from({ length: m }, (_, i) => `${host}:${base - 10 * i}`).join(',') });
+    }
+    const group = c.str(K.masterAddresses).split(',').filter(Boolean);
+    const masters: NodeHost[] = [];
+    for (let i = 0; i < Math.max(1, group.length); i++) {
+      masters.push(await startMaster(group.length ? c.with({ [K.masterRpcPort]: group[i]!.split(':').pop()! }) : c));
+    }
+    const master = masters[0]!;
     const workers: NodeHost[] = [];
     for (let i = 0; i < n; i++) workers.push(await startWorker(c, `worker-${i}`, c.int(K.workerRpcPort) === 0 ? 0 : c.int(K.workerRpcPort) + 10 * i));
     const ufs = resolve(c.str(K.rootUfs));
     out(`strata ${STRATA_VERSION} local cluster is up`);
-    out(`  master    ${master.address}`);
+    if (masters.length === 1) out(`  master    ${master.address}`);
+    else masters.forEach((h, i) => out(`  master-${i}  ${h.address}`));
     workers.forEach((w, i) => out(`  worker-${i}  ${w.address}`));
     out(`  root UFS  ${ufs}`);
     out('');
+    // Commands against a group must be told where its masters are.
+    const flags = masters.length > 1 ? ` --conf ${K.masterJournalType}=EMBEDDED --conf ${K.masterAddresses}=${group.join(',')}` : '';
     out('Try, in another terminal:');
-    out('  npx strata fs ls /');
-    out('  npx strata fs copyFromLocal README.md /README.md');
-    out('  npx strata fs cat /README.md');
-    out('  npx strata fs stat /README.md');
+    out(`  npx strata fs ls /${flags}`);
+    out(`  npx strata fs copyFromLocal README.md /README.md${flags}`);
+    out(`  npx strata fs cat /README.md${flags}`);
+    out(`  npx strata fs stat /README.md${flags}`);
+    if (masters.length > 1) out(`  npx strata fsadmin journal quorum info${flags}`);
     out('Press Ctrl-C to stop.');
-    await holdOpen([master, ...workers]);
+    await holdOpen([...masters, ...workers]);
   });
 
 program
@@ -89,6 +108,7 @@ program
   .action(() => {
     const dir = resolve(conf().str(K.workDir));
     rmSync(join(dir, 'master'), { recursive: true, force: true });
+    for (let i = 0; i < 7; i++) rmSync(join(dir, `master-${i}`), { recursive: true, force: true });
     for (let i = 0; i < 64; i++) rmSync(join(dir, `worker-${i}`), { recursive: true, force: true });
     out(`Formatted ${dir} (journal and worker storage removed)`);
   });
@@ -118,7 +138,9 @@ program
     process.stdout.write(renderConfigurationDoc());
   });
 
-registerFsCommands(program.command('fs').description('file system commands against a running cluster'), conf, out);
+const fsCommand = program.command('fs').description('file system commands against a running cluster');
+registerFsCommands(fsCommand, conf, out);
+registerAdminCommands(fsCommand, program.command('fsadmin').description('administration of a running cluster'), conf, out);
 registerSimCommands(program.command('sim').description('deterministic simulation'), out);
 
 try {

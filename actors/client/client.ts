@@ -137,6 +137,22 @@ export class StrataClient implements Actor {
     return ws;
   }
 
+  /** One master's own view (leader or standby), not routed to the leader. */
+  async masterInfoOf(masterId: string): Promise<MasterInfo> {
+    const { t: _t, ...info } = await this.rpc.request<Infer<typeof M.MasterInfoReply>>(masterId, { t: 'GetMasterInfo' }, 'MasterInfoReply');
+    return info;
+  }
+
+  /** Asks the leader to hand leadership to another master (fsadmin journal quorum elect). */
+  async transferLeadership(to: string): Promise<void> {
+    await this.master({ t: 'TransferLeadership', to }, 'Ok');
+  }
+
+  /** Removes a master from the embedded journal's quorum (fsadmin journal quorum remove). */
+  async removeMaster(id: string): Promise<void> {
+    await this.mutate({ t: 'RemoveMaster', id }, 'Ok');
+  }
+
   async masterInfo(): Promise<MasterInfo> {
     const { t: _t, ...info } = await this.master<Infer<typeof M.MasterInfoReply>>({ t: 'GetMasterInfo' }, 'MasterInfoReply');
     return info;

@@ -84,6 +84,9 @@ export class MasterActor implements Actor {
       ['UpdateMount', dedup.wrap((r) => this.updateMount(r as Req<typeof M.UpdateMount>))],
       ['GetMountTable', () => this.mountTable()],
       ['SetAttribute', dedup.wrap((r) => this.setAttribute(r as Req<typeof M.SetAttribute>))],
+      ['TransferLeadership', (r) => this.transferLeadership(r as Req<typeof M.TransferLeadership>)],
+      ['RemoveMaster', dedup.wrap((r) => this.changeMembers(r as Req<typeof M.RemoveMaster>))],
+      ['AddMaster', dedup.wrap((r) => this.changeMembers(r as Req<typeof M.AddMaster>))],
       ['GetWorkers', () => ({ t: 'WorkersReply', workers: this.workers.infos() })],
       ['GetMasterInfo', () => this.masterInfo()],
     ];
@@ -676,9 +679,29 @@ export class MasterActor implements Actor {
   }
 
   private masterInfo(): Infer<typeof M.MasterInfoReply> {
+    const raft = this.raftStatus;
     return {
       t: 'MasterInfoReply', masterId: this.env.self, rootUfs: this.opts.rootUfs, journalSeq: this.journal.lastSeq, inodes: this.ns.size,
       liveWorkers: this.workers.liveCount(), lostWorkers: this.workers.lostCount(), startedAtMs: this.startedAtMs, version: STRATA_VERSION,
+      ...(raft ? { role: raft.role, term: raft.term, commit: raft.commit, voters: [...raft.voters], ...(raft.leader ? { leader: raft.leader } : {}) } : {}),
     };
+  }
+
+  // ---- journal quorum administration ----
+
+  private raft() {
+    if (!(this.journal instanceof RaftJournal) || !this.journal.raft) throw new StrataError('FAILED_PRECONDITION', 'this master does not use the embedded journal');
+    return this.journal.raft;
+  }
+
+  private transferLeadership(r: Req<typeof M.TransferLeadership>): Message {
+    if (!this.raft().transferLeadership(r.m.to)) throw new StrataError('FAILED_PRECONDITION', `cannot hand leadership to ${r.m.to} now (not a voter, or a transfer is under way)`);
+    return { t: 'Ok' };
+  }
+
+  private async changeMembers(r: Req<typeof M.RemoveMaster> | Req<typeof M.AddMaster>): Promise<Message> {
+    if (r.m.t === 'RemoveMaster') await this.raft().removeServer(r.m.id);
+    else await this.raft().addServer(r.m.id);
+    return { t: 'Ok' };
   }
 }

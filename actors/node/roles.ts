@@ -15,6 +15,32 @@ export function ufsUri(pathOrUri: string, cwd: string): string {
   return `file://${abs}`;
 }
 
+/** The masters a node talks to: their node ids and ws:// addresses, in order. */
+export interface MasterGroup {
+  readonly embedded: boolean;
+  readonly ids: readonly string[];
+  readonly addresses: readonly string[];
+}
+
+export function masterGroup(conf: Conf): MasterGroup {
+  if (conf.str(K.masterJournalType) !== 'EMBEDDED') {
+    return { embedded: false, ids: [MASTER_ID], addresses: [`ws://${conf.str(K.masterHostname)}:${conf.int(K.masterRpcPort)}`] };
+  }
+  const list = conf.str(K.masterAddresses).split(',').map((a) => a.trim()).filter(Boolean);
+  if (list.length === 0) throw new ConfError(`${K.masterJournalType} is EMBEDDED but ${K.masterAddresses} lists no masters`);
+  for (const a of list) if (!/^[^\s:/]+:\d+$/.test(a)) throw new ConfError(`${K.masterAddresses}: ${JSON.stringify(a)} is not host:port`);
+  return { embedded: true, ids: list.map((_, i) => `master-${i}`), addresses: list.map((a) => `ws://${a}`) };
+}
+
+/** This master's node id: 'master' alone, or master-i where i is its place in the group's address list. */
+export function masterIdOf(conf: Conf, group: MasterGroup = masterGroup(conf)): string {
+  if (!group.embedded) return MASTER_ID;
+  const self = `ws://${conf.str(K.masterHostname)}:${conf.int(K.masterRpcPort)}`;
+  const i = group.addresses.indexOf(self);
+  if (i < 0) throw new ConfError(`this master (${self.slice(5)}) is not in ${K.masterAddresses} (${group.addresses.map((a) => a.slice(5)).join(', ')})`);
+  return group.ids[i]!;
+}
+
 /** The umask property is octal text (022); anything else is refused by name. */
 function umask(conf: Conf): number {
   const raw = conf.str(K.permissionUmask).trim();
@@ -24,6 +50,7 @@ function umask(conf: Conf): number {
 
 /** `superuser`: the user the master process runs as (Alluxio's rule). */
 export function masterOptions(conf: Conf, cwd: string, superuser = 'strata'): MasterOptions {
+  const group = masterGroup(conf);
   return {
     permissions: { enabled: conf.bool(K.permissionEnabled), superuser, supergroup: conf.str(K.permissionSupergroup), umask: umask(conf) },
     rootUfs: ufsUri(conf.str(K.rootUfs), cwd),
@@ -31,6 +58,18 @@ export function masterOptions(conf: Conf, cwd: string, superuser = 'strata'): Ma
     workerTimeoutMs: conf.ms(K.workerTimeout),
     rpcTimeoutMs: conf.ms(K.rpcTimeout),
     journalDir: 'journal',
+    ...(group.embedded
+      ? {
+          journal: {
+            type: 'EMBEDDED' as const,
+            voters: group.ids,
+            electionTimeoutMinMs: conf.ms(K.electionTimeoutMin),
+            electionTimeoutMaxMs: conf.ms(K.electionTimeoutMax),
+            heartbeatIntervalMs: conf.ms(K.raftHeartbeat),
+            checkpointEntries: conf.int(K.checkpointEntries),
+          },
+        }
+      : {}),
   };
 }
 
@@ -44,8 +83,10 @@ export function tierLayout(conf: Conf): TieredStoreLayout {
 }
 
 export function workerOptions(conf: Conf, address: WorkerOptions['address']): WorkerOptions {
+  const group = masterGroup(conf);
   return {
-    masterId: MASTER_ID,
+    masterId: group.ids[0]!,
+    masterIds: group.ids,
     address,
     tiers: tierLayout(conf),
     heartbeatIntervalMs: conf.ms(K.workerHeartbeatInterval),
@@ -57,7 +98,8 @@ export function workerOptions(conf: Conf, address: WorkerOptions['address']): Wo
 export function clientOptions(conf: Conf, identity?: { user: string; groups: readonly string[] }): ClientOptions {
   return {
     ...(identity ? { user: identity.user, groups: identity.groups } : {}),
-    masterId: MASTER_ID,
+    masterId: masterGroup(conf).ids[0]!,
+    masterIds: masterGroup(conf).ids,
     rpcTimeoutMs: conf.ms(K.rpcTimeout),
     chunkSize: conf.bytes(K.userChunkSize),
     readWindow: conf.int(K.workerReadWindow),

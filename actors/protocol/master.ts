@@ -95,12 +95,22 @@ export const MasterInfoReply = msg('MasterInfoReply', {
   lostWorkers: uint,
   startedAtMs: num,
   version: str,
+  /** The embedded journal's view from this master; absent with the UFS journal. */
+  role: opt(strMax(32)),
+  leader: opt(strMax(256)),
+  term: opt(uint),
+  commit: opt(uint),
+  voters: opt(arr(strMax(256), 64)),
 });
+/** Journal quorum administration (fsadmin journal quorum elect/remove), sent to the leader. */
+export const TransferLeadership = msg('TransferLeadership', { to: strMax(256) });
+export const RemoveMaster = msg('RemoveMaster', { id: strMax(256) });
+export const AddMaster = msg('AddMaster', { id: strMax(256) });
 
 export const MASTER_MESSAGES = [
   RegisterWorker, RegisterWorkerOk, WorkerHeartbeat, HeartbeatReply,
   GetStatus, ListStatus, FileInfoReply, ListStatusReply, CreateDirectory, CreateFile, CompleteFile, Delete, Rename,
-  GetWorkers, WorkersReply, GetMasterInfo, MasterInfoReply, Mount, Unmount, UpdateMount, GetMountTable, MountTableReply, SetAttribute,
+  GetWorkers, WorkersReply, GetMasterInfo, MasterInfoReply, Mount, Unmount, UpdateMount, GetMountTable, MountTableReply, SetAttribute, TransferLeadership, RemoveMaster, AddMaster,
 ] as const;
 
 export type MasterRequest =
