@@ -1,0 +1,472 @@
+// Journaled creates through a 3-master Raft group, against etcd 3.4 doing the
+// same job in the same run. Prints, for 1, 64 and 256 requests in flight,
+// creates per second and latency p50/p99 for each, and
+// `RESULT journal ratio=<strata/etcd creates per second at 256>`.
+//
+// Every process here stands alone, as in a deployment: each strata master is a
+// child process (NodeHost on 127.0.0.1, its own journal dir, fsync on), and so is
+// each etcd member. The load for each system comes from one more child (a
+// StrataClient, or the npm `etcd3` client), so the client's CPU never runs inside
+// a server's event loop. The machine may have few cores, so the table also shows
+// the servers' CPU per create, read from /proc: on a small box it says more than
+// wall time does about where the cost is.
+//
+// A strata "create" is `mkdir /bench/d<N>` (not recursive, under an existing
+// directory): one journal entry, plus the directory created in the root UFS, as
+// Alluxio does for a persisted directory. An etcd "create" is a put of a new key.
+// The two systems run one after the other, never side by side, so neither's
+// background work (heartbeats, compaction) is charged to the other.
+//
+// Environment: BENCH_SECONDS (measured seconds per level, default 5),
+// BENCH_WARMUP_SECONDS (default 1), BENCH_LEVELS (default 1,64,256),
+// BENCH_ONLY=strata|etcd (one side; no ratio then). `node --cpu-prof
+// dist/bench/journal.js` profiles the strata children too (they inherit node flags).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { StrataClient } from '../actors/client/client.js';
+import { Conf, K } from '../actors/conf.js';
+import { NodeHost } from '../actors/node/nact-host.js';
+import { clientOptions, clientRole, masterOptions, masterRole } from '../actors/node/roles.js';
+import type { MasterOptions } from '../actors/master/master.js';
+
+const VOTERS = ['master-0', 'master-1', 'master-2'] as const;
+const SUPERUSER = 'bench';
+const SECRET = 'bench-journal-secret';
+const LEVELS = (process.env.BENCH_LEVELS ?? '1,64,256').split(',').map(Number);
+const MEASURE_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000;
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1) * 1000;
+const ONLY = process.env.BENCH_ONLY;
+/** About the size of a mkdir journal entry, so both systems replicate similar records. */
+const ETCD_VALUE = 'x'.repeat(96);
+
+const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+const say = (line: string): void => void process.stdout.write(line + '\n');
+
+function benchConf(workDir: string): Conf {
+  return new Conf([
+    [
+      'runtime',
+      {
+        [K.workDir]: workDir,
+        [K.clusterSecret]: SECRET,
+        [K.logLevel]: 'warn',
+        // One UFS shared by the group, as a real deployment's root UFS is.
+        [K.rootUfs]: join(workDir, 'ufs'),
+      },
+    ],
+  ]);
+}
+
+// ---- load generation (runs in a driver child) ----
+
+interface LevelResult {
+  concurrency: number;
+  opsPerSec: number;
+  p50: number;
+  p99: number;
+  count: number;
+  errors: number;
+  firstError: string;
+}
+
+const quantile = (sorted: number[], q: number): number => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
+
+/**
+ * A closed loop: `concurrency` requests always in flight. Only requests that both
+ * start after the warm-up and finish inside the window count, so the window's
+ * edges neither inflate nor deflate the rate.
+ */
+async function closedLoop(concurrency: number, op: (seq: number) => Promise<void>, nextSeq: () => number): Promise<LevelResult> {
+  const t0 = now();
+  const from = t0 + WARMUP_MS;
+  const until = from + MEASURE_MS;
+  const lat: number[] = [];
+  let errors = 0;
+  let firstError = '';
+  const worker = async (): Promise<void> => {
+    while (now() < until) {
+      const s = now();
+      try {
+        await op(nextSeq());
+      } catch (e) {
+        errors++;
+        firstError ||= (e as Error).message ?? String(e);
+        continue;
+      }
+      const e = now();
+      if (s >= from && e <= until) lat.push(e - s);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  lat.sort((a, b) => a - b);
+  return { concurrency, opsPerSec: lat.length / (MEASURE_MS / 1000), p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), count: lat.length, errors, firstError };
+}
+
+/** Reads `run <concurrency>` lines and answers each with `result <json>`; `quit` ends. */
+async function serveLevels(op: (seq: number) => Promise<void>, close: () => Promise<void>): Promise<void> {
+  let seq = 0;
+  say('ready');
+  for await (const line of createInterface({ input: process.stdin })) {
+    const [cmd, arg] = line.split(' ');
+    if (cmd === 'run') say(`result ${JSON.stringify(await closedLoop(Number(arg), op, () => seq++))}`);
+    else if (cmd === 'quit') break;
+  }
+  await close();
+  process.exit(0);
+}
+
+async function strataDriver(workDir: string, addrs: Record<string, string>): Promise<void> {
+  const conf = benchConf(workDir);
+  const id = `client-bench-${process.pid}`;
+  const host = await NodeHost.start({
+    conf,
+    nodes: [{ id, dataDir: join(workDir, 'client'), create: clientRole({ ...clientOptions(conf, { user: SUPERUSER, groups: [] }), masterIds: VOTERS }) }],
+    peers: addrs,
+    logLevel: 'warn',
+  });
+  for (const a of Object.values(addrs)) await host.connect(a, 10_000);
+  const client = host.actor(id) as StrataClient;
+  // The first call also waits out the election: the client follows NOT_LEADER hints and retries.
+  await client.mkdir('/bench', false);
+  await serveLevels(
+    (n) => client.mkdir(`/bench/d${n}`, false),
+    () => host.shutdown(),
+  );
+}
+
+async function etcdDriver(hosts: string[]): Promise<void> {
+  const { Etcd3 } = await import('etcd3');
+  const client = new Etcd3({ hosts });
+  await client.put('bench/ready').value('1');
+  await serveLevels(
+    async (n) => {
+      await client.put(`bench/k${n}`).value(ETCD_VALUE);
+    },
+    async () => client.close(),
+  );
+}
+
+// ---- a strata master (runs in a master child) ----
+
+async function masterChild(index: number, workDir: string): Promise<void> {
+  const conf = benchConf(workDir);
+  const id = VOTERS[index]!;
+  const opts: MasterOptions = {
+    ...masterOptions(conf, workDir, SUPERUSER),
+    journal: {
+      type: 'EMBEDDED',
+      voters: VOTERS,
+      electionTimeoutMinMs: 500,
+      electionTimeoutMaxMs: 1000,
+      heartbeatIntervalMs: 100,
+      checkpointEntries: conf.int(K.checkpointEntries),
+    },
+  };
+  const host = await NodeHost.start({
+    conf,
+    listen: { host: '127.0.0.1', port: 0 },
+    nodes: [{ id, dataDir: join(workDir, id), create: masterRole(opts) }],
+    logLevel: 'warn',
+  });
+  say(`listening ${host.address}`);
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await host.shutdown();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  // The other masters' ports are known only once every master listens.
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line.startsWith('peers ')) {
+      for (const [peer, addr] of Object.entries(JSON.parse(line.slice(6)) as Record<string, string>)) if (peer !== id) host.learnAddress(peer, addr);
+      say('ok');
+    } else if (line === 'quit') break;
+  }
+  // stdin closes when the parent goes away: stop either way.
+  await stop();
+}
+
+// ---- orchestration (the parent) ----
+
+/** A child spoken to in lines: one command, one reply. */
+class Child {
+  private readonly replies: string[] = [];
+  private wake: (() => void) | undefined;
+  private readonly exited: Promise<never>;
+  private exitCode: number | null | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly proc: ChildProcess,
+  ) {
+    if (proc.stdout) {
+      createInterface({ input: proc.stdout }).on('line', (l) => {
+        this.replies.push(l);
+        this.wake?.();
+      });
+    }
+    this.exited = new Promise<never>((_, reject) =>
+      proc.once('exit', (code, signal) => {
+        this.exitCode = code;
+        reject(new Error(`${name} exited (${signal ?? code})`));
+      }),
+    );
+    this.exited.catch(() => {});
+  }
+
+  async next(timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.replies.length === 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${this.name}: no reply within ${timeoutMs} ms`)), Math.max(0, deadline - Date.now()))));
+      try {
+        await Promise.race([new Promise<void>((r) => (this.wake = r)), this.exited, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return this.replies.shift()!;
+  }
+
+  async ask(cmd: string, timeoutMs: number): Promise<string> {
+    this.proc.stdin!.write(cmd + '\n');
+    return this.next(timeoutMs);
+  }
+
+  /** Asks politely (stdin `quit` or SIGTERM), then SIGKILL after a grace period. */
+  async stop(how: 'quit' | 'SIGTERM', graceMs = 5000): Promise<void> {
+    if (this.exitCode !== undefined || this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const gone = new Promise<void>((r) => this.proc.once('exit', () => r()));
+    if (how === 'quit') this.proc.stdin!.end('quit\n');
+    else this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
+    await gone;
+    clearTimeout(timer);
+  }
+}
+
+function self(...args: string[]): ChildProcess {
+  // Node flags pass through, so --cpu-prof on the parent profiles every strata process.
+  return spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+}
+
+/** utime + stime of a process in ms (Linux), or NaN where /proc is not there. */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which may itself hold spaces and parentheses.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+interface Row extends LevelResult {
+  serverCpuMsPerOp: number;
+}
+
+async function runLevels(driver: Child, servers: Array<number | undefined>): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const c of LEVELS) {
+    const cpu0 = servers.reduce<number>((s, p) => s + cpuMs(p), 0);
+    const reply = await driver.ask(`run ${c}`, WARMUP_MS + MEASURE_MS + 120_000);
+    if (!reply.startsWith('result ')) throw new Error(`${driver.name}: unexpected reply ${reply}`);
+    const r = JSON.parse(reply.slice(7)) as LevelResult;
+    const cpu = servers.reduce<number>((s, p) => s + cpuMs(p), 0) - cpu0;
+    // CPU over the whole level (warm-up included) per create completed in it, roughly.
+    const total = r.count * ((WARMUP_MS + MEASURE_MS) / MEASURE_MS);
+    const row = { ...r, serverCpuMsPerOp: total > 0 ? cpu / total : NaN };
+    console.log(`  ${driver.name.padEnd(6)} c=${String(c).padEnd(4)} ${fmtRow(row)}${r.errors ? `  (${r.errors} errors, first: ${r.firstError})` : ''}`);
+    rows.push(row);
+  }
+  return rows;
+}
+
+const fmtRow = (r: Row): string =>
+  `${r.opsPerSec.toFixed(0).padStart(8)} ops/s  p50 ${r.p50.toFixed(2).padStart(8)} ms  p99 ${r.p99.toFixed(2).padStart(8)} ms  server cpu ${r.serverCpuMsPerOp.toFixed(3)} ms/op`;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function strataPhase(cleanup: Array<() => Promise<void>>): Promise<Row[]> {
+  const workDir = mkdtempSync(join(tmpdir(), 'strata-bench-journal-'));
+  cleanup.push(async () => rmSync(workDir, { recursive: true, force: true }));
+  mkdirSync(join(workDir, 'ufs'), { recursive: true });
+  const masters = VOTERS.map((id, i) => new Child(id, self('--master', String(i), workDir)));
+  cleanup.push(() => Promise.all(masters.map((m) => m.stop('quit'))).then(() => undefined));
+  const addrs: Record<string, string> = {};
+  for (const [i, m] of masters.entries()) {
+    const line = await m.next(30_000);
+    if (!line.startsWith('listening ws://')) throw new Error(`${m.name}: unexpected ${line}`);
+    addrs[VOTERS[i]!] = line.slice(10);
+  }
+  for (const m of masters) if ((await m.ask(`peers ${JSON.stringify(addrs)}`, 10_000)) !== 'ok') throw new Error(`${m.name} did not take its peers`);
+  const driver = new Child('strata', self('--driver', 'strata', workDir, JSON.stringify(addrs)));
+  cleanup.push(() => driver.stop('quit'));
+  const t0 = Date.now();
+  const ready = await driver.next(60_000);
+  if (ready !== 'ready') throw new Error(`strata client: unexpected ${ready}`);
+  console.log(`strata: 3 masters up (${Object.values(addrs).join(', ')}), leader elected and /bench created in ${Date.now() - t0} ms`);
+  const rows = await runLevels(
+    driver,
+    masters.map((m) => m.proc.pid),
+  );
+  await driver.stop('quit');
+  await Promise.all(masters.map((m) => m.stop('quit')));
+  return rows;
+}
+
+/** The etcd binary's version line, or why it cannot be used. */
+function etcdVersion(): { ok: true; version: string } | { ok: false; why: string } {
+  const r = spawnSync('etcd', ['--version'], { encoding: 'utf8' });
+  if (r.error) return { ok: false, why: (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'etcd is not installed' : r.error.message };
+  const m = /etcd Version:\s*(\S+)/.exec(r.stdout);
+  if (r.status !== 0 || !m) return { ok: false, why: `etcd --version failed: ${(r.stderr || r.stdout).trim()}` };
+  return { ok: true, version: m[1]! };
+}
+
+async function etcdPhase(cleanup: Array<() => Promise<void>>): Promise<Row[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-bench-etcd-'));
+  cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const members = [];
+  for (let i = 0; i < 3; i++) members.push({ name: `etcd-${i}`, client: `http://127.0.0.1:${await freePort()}`, peer: `http://127.0.0.1:${await freePort()}` });
+  const initialCluster = members.map((m) => `${m.name}=${m.peer}`).join(',');
+  const procs: Child[] = [];
+  cleanup.push(() => Promise.all(procs.map((p) => p.stop('SIGTERM'))).then(() => undefined));
+  for (const m of members) {
+    const data = join(dir, m.name);
+    const proc = spawn(
+      'etcd',
+      [
+        '--name', m.name,
+        '--data-dir', data,
+        '--listen-client-urls', m.client,
+        '--advertise-client-urls', m.client,
+        '--listen-peer-urls', m.peer,
+        '--initial-advertise-peer-urls', m.peer,
+        '--initial-cluster', initialCluster,
+        '--initial-cluster-state', 'new',
+        '--initial-cluster-token', `bench-${process.pid}`,
+        '--log-level', 'error',
+        '--logger', 'zap',
+      ],
+      // fsync stays on: no --unsafe-no-fsync.
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    const tail: string[] = [];
+    proc.stderr!.on('data', (d: Buffer) => {
+      tail.push(d.toString());
+      if (tail.length > 20) tail.shift();
+    });
+    proc.once('exit', (code) => {
+      if (code !== 0 && code !== null) process.stderr.write(`${m.name} exited with ${code}: ${tail.join('').slice(-2000)}\n`);
+    });
+    procs.push(new Child(m.name, proc));
+  }
+  const t0 = Date.now();
+  for (const m of members) {
+    for (;;) {
+      const healthy = await fetch(`${m.client}/health`)
+        .then(async (r) => ((await r.json()) as { health?: string }).health === 'true')
+        .catch(() => false);
+      if (healthy) break;
+      if (Date.now() - t0 > 30_000) throw new Error(`${m.name} is not healthy after 30 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  console.log(`etcd: 3 members up (${members.map((m) => m.client).join(', ')}), healthy in ${Date.now() - t0} ms`);
+  const driver = new Child('etcd', self('--driver', 'etcd', JSON.stringify(members.map((m) => m.client))));
+  cleanup.push(() => driver.stop('quit'));
+  const ready = await driver.next(30_000);
+  if (ready !== 'ready') throw new Error(`etcd client: unexpected ${ready}`);
+  const rows = await runLevels(
+    driver,
+    procs.map((p) => p.proc.pid),
+  );
+  await driver.stop('quit');
+  await Promise.all(procs.map((p) => p.stop('SIGTERM', 10_000)));
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const cleanup: Array<() => Promise<void>> = [];
+  const runCleanup = async (): Promise<void> => {
+    // Newest first: drivers before servers, servers before their directories.
+    while (cleanup.length > 0) await cleanup.pop()!().catch((e: unknown) => process.stderr.write(`cleanup: ${(e as Error).message}\n`));
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      void runCleanup().finally(() => process.exit(130));
+    });
+  }
+  const etcd = etcdVersion();
+  const cores = cpus().length;
+  console.log(
+    `journal: creates through 3 Raft masters vs etcd (3 members), all on 127.0.0.1, fsync on; ` +
+      `levels ${LEVELS.join(', ')} in flight, ${WARMUP_MS / 1000} s warm-up + ${MEASURE_MS / 1000} s measured each; ` +
+      `${cores} CPU core${cores === 1 ? '' : 's'} shared by every server and client process${cores <= 2 ? ' (CPU-bound: servers and load generator compete)' : ''}`,
+  );
+  console.log('  strata create = mkdir /bench/d<N> (one journal entry + the directory in the root UFS); etcd create = put of a new key (96-byte value)');
+  if (!etcd.ok) {
+    console.log(`etcd unavailable: ${etcd.why}. Install Debian's etcd 3.4 with: sudo apt-get update && sudo apt-get install -y etcd-server`);
+  } else if (!etcd.version.startsWith('3.4.')) {
+    console.log(`note: etcd ${etcd.version} found; the baseline is meant to be etcd 3.4`);
+  }
+  let strata: Row[] = [];
+  let base: Row[] = [];
+  try {
+    if (ONLY !== 'etcd') strata = await strataPhase(cleanup);
+    await runCleanup();
+    if (etcd.ok && ONLY !== 'strata') base = await etcdPhase(cleanup);
+  } finally {
+    await runCleanup();
+  }
+  console.log('');
+  console.log(`${'conc'.padStart(5)} | ${'strata ops/s'.padStart(12)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} | ${'etcd ops/s'.padStart(12)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} | ${'ratio'.padStart(6)}`);
+  for (const c of LEVELS) {
+    const s = strata.find((r) => r.concurrency === c);
+    const e = base.find((r) => r.concurrency === c);
+    const cell = (r: Row | undefined): string => (r ? `${r.opsPerSec.toFixed(0).padStart(12)} ${r.p50.toFixed(2).padStart(9)} ${r.p99.toFixed(2).padStart(9)}` : `${'-'.padStart(12)} ${'-'.padStart(9)} ${'-'.padStart(9)}`);
+    const ratio = s && e && e.opsPerSec > 0 ? (s.opsPerSec / e.opsPerSec).toFixed(3) : '-';
+    console.log(`${String(c).padStart(5)} | ${cell(s)} | ${cell(e)} | ${ratio.padStart(6)}`);
+  }
+  const s256 = strata.find((r) => r.concurrency === 256);
+  const e256 = base.find((r) => r.concurrency === 256);
+  if (!etcd.ok) console.log(`etcd baseline not measured (${etcd.why}); install: sudo apt-get update && sudo apt-get install -y etcd-server`);
+  console.log(`RESULT journal ratio=${s256 && e256 && e256.opsPerSec > 0 ? (s256.opsPerSec / e256.opsPerSec).toFixed(3) : 'unavailable'}`);
+}
+
+const mode = process.argv[2];
+const fail = (what: string) => (e: unknown) => {
+  process.stderr.write(`${what} failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+};
+if (mode === '--master') {
+  masterChild(Number(process.argv[3]), process.argv[4]!).catch(fail(`master ${process.argv[3]}`));
+} else if (mode === '--driver' && process.argv[3] === 'strata') {
+  strataDriver(process.argv[4]!, JSON.parse(process.argv[5]!) as Record<string, string>).catch(fail('strata client'));
+} else if (mode === '--driver' && process.argv[3] === 'etcd') {
+  etcdDriver(JSON.parse(process.argv[4]!) as string[]).catch(fail('etcd client'));
+} else {
+  main().then(
+    () => process.exit(0),
+    fail('bench'),
+  );
+}
