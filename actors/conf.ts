@@ -73,7 +73,7 @@ export const K = {
   userBlockSize: key('strata.user.block.size.bytes.default', 'bytes', '64MB', 'client', 'Block size of new files.'),
   userChunkSize: key('strata.user.streaming.reader.chunk.size.bytes', 'bytes', '1MB', 'client', 'Size of one streamed data chunk.'),
   userWriteType: key('strata.user.file.writetype.default', 'enum', 'CACHE_THROUGH', 'client', 'Write type: CACHE_THROUGH or THROUGH in this build.', ['CACHE_THROUGH', 'THROUGH']),
-  userReadType: key('strata.user.file.readtype.default', 'enum', 'CACHE', 'client', 'Read type: CACHE or NO_CACHE in this build.', ['CACHE', 'NO_CACHE']),
+  userReadType: key('strata.user.file.readtype.default', 'enum', 'CACHE', 'client', 'Read type: CACHE (cache what is read), CACHE_PROMOTE (also move it to the top tier) or NO_CACHE.', ['CACHE', 'CACHE_PROMOTE', 'NO_CACHE']),
   loginUsername: key('strata.security.login.username', 'string', '', 'client', 'The user a client acts as (SIMPLE authentication); empty: the operating-system user running it.'),
   loginGroups: key('strata.security.login.groups', 'list', '', 'client', 'The groups of that user; empty: the operating-system groups of the user running it.'),
   permissionEnabled: key('strata.security.authorization.permission.enabled', 'boolean', 'true', 'master', 'Check owner, group and mode on every namespace operation.'),

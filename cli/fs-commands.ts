@@ -1,5 +1,5 @@
 // `strata fs <command>`: Alluxio's shell commands against a running cluster.
-import { createReadStream, createWriteStream, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, renameSync, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { once } from 'node:events';
 import type { Command } from 'commander';
@@ -201,9 +201,19 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
     .action(async (spec: string, path: string, o: { recursive?: boolean }) => {
       await withClient(conf(), async (c) => {
         const f = await c.getStatus(path);
-        const mode = parseMode(spec, f.mode, f.isDir);
-        await c.setAttribute(path, { mode }, Boolean(o.recursive));
-        out(`Changed permission of ${path} to ${mode.toString(8).padStart(3, '0')}`);
+        if (!o.recursive || /^[0-7]{3,4}$/.test(spec)) {
+          const mode = parseMode(spec, f.mode, f.isDir);
+          await c.setAttribute(path, { mode }, Boolean(o.recursive));
+          out(`Changed permission of ${path} to ${mode.toString(8).padStart(3, '0')}`);
+          return;
+        }
+        // A symbolic mode is relative: each inode's new mode comes from its own current one.
+        const walk = async (e: FileInfo): Promise<void> => {
+          await c.setAttribute(e.path, { mode: parseMode(spec, e.mode, e.isDir) });
+          if (e.isDir) for (const child of await c.listStatus(e.path)) await walk(child);
+        };
+        await walk(f);
+        out(`Changed permission of ${path} and everything below it (${spec})`);
       });
     });
 
@@ -270,19 +280,24 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
         } catch {
           // A new file: write it where asked.
         }
-        const w = createWriteStream(local);
+        const info = await c.getStatus(src);
+        if (info.isDir) throw new StrataError('INVALID_ARGUMENT', `${src} is a directory`);
+        // Written beside the target and renamed over it only when complete: a failed copy leaves what was there.
+        const partial = `${local}.strata-partial-${process.pid}`;
+        const w = createWriteStream(partial);
+        await once(w, 'open');
         try {
           await c.read(src, async (chunk) => {
             if (!w.write(chunk)) await once(w, 'drain');
           });
+          w.end();
+          await once(w, 'close');
         } catch (e) {
-          // Leave no partial copy that could pass for the file.
           w.destroy();
-          rmSync(local, { force: true });
+          rmSync(partial, { force: true });
           throw e;
         }
-        w.end();
-        await once(w, 'close');
+        renameSync(partial, local);
         out(`Copied ${src} to file://${local}`);
       });
     });

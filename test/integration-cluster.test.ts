@@ -121,6 +121,11 @@ describe('a real cluster on loopback', () => {
     const r = await runCli(['fs', 'cat', '/no/such/file', ...conf], dir);
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe('NOT_FOUND: /no/such/file does not exist');
+    // A failed copy leaves an existing local file as it was.
+    writeFileSync(join(dir, 'keep.txt'), 'precious');
+    const cp = await runCli(['fs', 'copyToLocal', '/no/such/file', join(dir, 'keep.txt'), ...conf], dir);
+    expect(cp.code).toBe(1);
+    expect(readFileSync(join(dir, 'keep.txt'), 'utf8')).toBe('precious');
     const bad = await runCli(['fs', 'ls', '/', ...conf, '--conf', 'strata.no.such.key=1'], dir);
     expect(bad.code).toBe(1);
     expect(bad.stderr.trim()).toBe('configuration error: unknown property key strata.no.such.key');

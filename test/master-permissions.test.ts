@@ -74,6 +74,17 @@ describe('permissions', () => {
     for (const p of ['/home/alice', '/home/alice/a', '/home/alice/a/b']) expect((await run(as('root').getStatus(p))).owner).toBe('bob');
   });
 
+  it('needs write and execute on every directory a recursive delete empties', async () => {
+    const { as, run } = await bed();
+    await run(as('root').setAttribute('/home', { mode: 0o777 }));
+    await run(as('alice').mkdir('/home/alice/locked/inner', true));
+    await run(as('alice').setAttribute('/home/alice/locked', { mode: 0o500 }));
+    await run(as('root').setAttribute('/home/alice', { owner: 'bob' }));
+    // bob owns /home/alice and may write in /home, but not in alice's locked directory below.
+    await expect(run(as('bob').delete('/home/alice', true))).rejects.toThrow(/lacks write\+execute permission on \/home\/alice\/locked/);
+    expect(await run(as('root').exists('/home/alice/locked/inner'))).toBe(true);
+  });
+
   it('parses octal and symbolic modes as chmod does', () => {
     expect(parseMode('755', 0, false)).toBe(0o755);
     expect(parseMode('u+x', 0o644, false)).toBe(0o744);

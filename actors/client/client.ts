@@ -15,7 +15,7 @@ export type WorkerInfo = Infer<typeof M.WorkerInfo>;
 export type MountPointInfo = Infer<typeof M.MountPointInfo>;
 export type MasterInfo = Omit<Infer<typeof M.MasterInfoReply>, 't'>;
 export type WriteType = 'CACHE_THROUGH' | 'THROUGH';
-export type ReadType = 'CACHE' | 'NO_CACHE';
+export type ReadType = 'CACHE' | 'CACHE_PROMOTE' | 'NO_CACHE';
 
 export interface ClientOptions {
   masterId: string;
@@ -245,6 +245,8 @@ export class StrataClient implements Actor {
     const h = this.rpc.stream(worker, {
       t: 'ReadBlock', blockId: block.id, ufsMount: info.ufsMount, ufsPath: info.ufsPath, fileOffset: block.offset,
       blockLength: block.length, offset: from, length: end - from, window, cache: readType !== 'NO_CACHE',
+      ...(readType === 'CACHE_PROMOTE' ? { promote: true } : {}),
+      ...(info.persisted ? { ufsLength: info.length, ufsMtimeMs: info.mtimeMs } : {}),
     } satisfies Infer<typeof W.ReadBlock>, 'BlockChunk', this.opts.rpcTimeoutMs, (m) => {
       const c = m as Infer<typeof W.BlockChunk>;
       if (c.seq < expect || early.has(c.seq)) return false;
@@ -307,7 +309,7 @@ export class StrataClient implements Actor {
       this.rpc.send(worker, { t: 'WriteClose', stream: ready.stream, chunks: seq, abort: true } satisfies Infer<typeof W.WriteClose>);
       throw e;
     }
-    return (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CompleteFile', path, length }, 'FileInfoReply')).info;
+    return (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CompleteFile', path, length, fileId: created.fileId }, 'FileInfoReply')).info;
   }
 
   private async sendChunk(worker: string, stream: number, seq: number, data: Uint8Array): Promise<void> {

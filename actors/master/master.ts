@@ -66,7 +66,14 @@ export class MasterActor implements Actor {
     const j = opts.journal;
     this.journal =
       j?.type === 'EMBEDDED'
-        ? new RaftJournal(env, { ...j, dir: opts.journalDir }, { snapshot: () => this.ns.snapshot(), restore: (b) => this.ns.restore(b) }, () => this.onLeadership())
+        ? new RaftJournal(env, { ...j, dir: opts.journalDir }, {
+              snapshot: () => this.ns.snapshot(),
+              restore: (b) => {
+                this.ns.restore(b);
+                // What the last applied entry was is now unknown: never redo an older one.
+                this.lastEntry = undefined;
+              },
+            }, () => this.onLeadership())
         : new LocalJournal(env.disk, opts.journalDir, env.log);
     const dedup = new ReplyCache(() => env.now(), 10 * 60_000);
     const h: Array<[string, Handler]> = [
@@ -202,12 +209,17 @@ export class MasterActor implements Actor {
     // After a read barrier everything committed before this term is applied, so
     // `lastEntry` is the last change any leader made: only its UFS side can be unfinished.
     void (async () => {
-      try {
-        await this.journal.readBarrier();
-        await this.lock.run(() => this.redoUfs(this.lastEntry));
-        if (this.journal.isLeader() && this.journal.term() === term) this.caughtUpTerm = term;
-      } catch (e) {
-        this.env.log.log('warn', `could not finish the previous leader's last change: ${(e as Error).message}`);
+      // Retried while this master still leads that term: giving up would leave it leading but refusing everything.
+      for (let attempt = 0; this.journal.isLeader() && this.journal.term() === term; attempt++) {
+        try {
+          await this.journal.readBarrier();
+          await this.lock.run(() => this.redoUfs(this.lastEntry));
+          if (this.journal.isLeader() && this.journal.term() === term) this.caughtUpTerm = term;
+          return;
+        } catch (e) {
+          this.env.log.log('warn', `could not finish the previous leader's last change (attempt ${attempt + 1}): ${(e as Error).message}`);
+          await new Promise<void>((r) => this.env.setTimer(Math.min(2000, 100 * 2 ** attempt), r));
+        }
       }
     })();
   }
@@ -383,6 +395,7 @@ export class MasterActor implements Actor {
       if (again !== undefined) return this.ns.get(again) ?? this.existing(r.m.path);
       const f = this.existing(r.m.path);
       if (f.isDir) throw new StrataError('INVALID_ARGUMENT', `${r.m.path} is a directory`);
+      if (r.m.fileId != null && f.id !== r.m.fileId) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was replaced while it was being written`);
       this.traverse(this.caller(r), f);
       this.allow(this.caller(r), f, WRITE);
       if (f.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is already complete`);
@@ -485,8 +498,16 @@ export class MasterActor implements Actor {
       if (n.mountId !== undefined) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is a mount point; unmount it instead`);
       if (n.isDir && this.ns.containsMountPoint(n)) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} contains a mount point; unmount it first`);
       this.writable(n, r.m.path);
-      this.traverse(this.caller(r), n);
-      this.allow(this.caller(r), this.ns.get(n.parent)!, WRITE | EXECUTE);
+      const c = this.caller(r);
+      this.traverse(c, n);
+      this.allow(c, this.ns.get(n.parent)!, WRITE | EXECUTE);
+      // Emptying a directory takes write and execute on it, all the way down.
+      const dirs = (d: Inode): void => {
+        if (!d.isDir || (d.children?.size ?? 0) === 0) return;
+        this.allow(c, d, WRITE | EXECUTE);
+        for (const child of this.ns.children(d)) dirs(child);
+      };
+      dirs(n);
       const blocks = this.ns.fileIdsUnder(n).flatMap((id) => this.ns.blockIds(this.ns.get(id)!));
       const ufs = this.ufsOf(n);
       // Journal first, UFS second: once journaled the delete has happened; a crash
@@ -694,12 +715,22 @@ export class MasterActor implements Actor {
     return this.journal.raft;
   }
 
+  private superOnly(r: Envelope, what: string): void {
+    const c = this.caller(r);
+    if (!isSuper(this.policy, c)) throw new StrataError('PERMISSION_DENIED', `only the superuser may ${what} (user ${c.user} asked)`);
+  }
+
   private transferLeadership(r: Req<typeof M.TransferLeadership>): Message {
+    this.superOnly(r, 'move leadership');
     if (!this.raft().transferLeadership(r.m.to)) throw new StrataError('FAILED_PRECONDITION', `cannot hand leadership to ${r.m.to} now (not a voter, or a transfer is under way)`);
     return { t: 'Ok' };
   }
 
   private async changeMembers(r: Req<typeof M.RemoveMaster> | Req<typeof M.AddMaster>): Promise<Message> {
+    this.superOnly(r, 'change the masters of the quorum');
+    const voters = this.raft().status().voters;
+    // Idempotent: a retried change that already took effect is done.
+    if (r.m.t === 'RemoveMaster' ? !voters.includes(r.m.id) : voters.includes(r.m.id)) return { t: 'Ok' };
     if (r.m.t === 'RemoveMaster') await this.raft().removeServer(r.m.id);
     else await this.raft().addServer(r.m.id);
     return { t: 'Ok' };

@@ -278,7 +278,9 @@ export class Namespace {
         this.inodes.get(n.parent)?.children?.delete(n.name);
         n.parent = to.id;
         n.name = e.name;
-        n.mtimeMs = e.mtimeMs;
+        // As in POSIX, a rename leaves the file's own modification time alone (the
+        // UFS keeps it too, and reads compare the two); `e.mtimeMs` dates the change.
+        to.mtimeMs = e.mtimeMs;
         to.children!.set(e.name, n.id);
         return n;
       }

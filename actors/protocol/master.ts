@@ -70,7 +70,8 @@ export const ListStatusReply = msg('ListStatusReply', { entries: arr(FileInfo, 1
 const rid = opt(uint);
 export const CreateDirectory = msg('CreateDirectory', { path, recursive: bool, rid });
 export const CreateFile = msg('CreateFile', { path, overwrite: bool, blockSize: opt(uint), rid });
-export const CompleteFile = msg('CompleteFile', { path, length: uint, rid });
+/** `fileId`: the inode CreateFile made; a file replaced meanwhile is not completed by its stale writer. */
+export const CompleteFile = msg('CompleteFile', { path, length: uint, fileId: opt(uint), rid });
 export const Delete = msg('Delete', { path, recursive: bool, rid });
 export const Rename = msg('Rename', { src: path, dst: path, rid });
 /** chown (owner; superuser only), chgrp (group), chmod (mode bits); with `recursive`, the whole subtree. */

@@ -1,5 +1,5 @@
 // Worker service: block reads (streamed with credits) and writes through to the UFS.
-import { bool, bytes, msg, opt, strMax, uint, type Infer } from '../../transport/schema.js';
+import { bool, bytes, msg, num, opt, strMax, uint, type Infer } from '../../transport/schema.js';
 
 /**
  * Streams `length` bytes from `offset` inside block `blockId`. The block is the
@@ -19,6 +19,9 @@ export const ReadBlock = msg('ReadBlock', {
   cache: bool,
   /** CACHE_PROMOTE: move a block found on a lower tier up to the top one. */
   promote: opt(bool),
+  /** The file's fingerprint as the master knows it: a UFS file that no longer matches is neither served nor cached. */
+  ufsLength: opt(uint),
+  ufsMtimeMs: opt(num),
 });
 export const BlockChunk = msg('BlockChunk', { seq: uint, data: bytes, last: bool, cached: bool });
 /** One-way: grants `n` more chunks to stream `stream` (the ReadBlock's id). */

@@ -57,7 +57,8 @@ interface WriteStream {
   blockIndex: number;
   /** Set once closed, so a duplicated WriteClose gets the same answer. */
   done?: Infer<typeof W.WriteDone>;
-  onApplied?: () => void;
+  /** Woken whenever the applier finishes a run (several WriteClose duplicates may wait). */
+  waiters: Array<() => void>;
   failed?: StrataError;
   idle: Timer;
 }
@@ -72,6 +73,7 @@ export class WorkerActor implements Actor {
   private readonly misses = new Map<number, Promise<Uint8Array>>();
   private readonly reads = new Map<string, ReadStream>();
   private readonly writes = new Map<string, WriteStream>();
+  private readonly opening = new Map<string, Promise<unknown>>();
   private readonly handlers: ReadonlyMap<string, Handler>;
   private timer: Timer | undefined;
   private registered = false;
@@ -237,7 +239,16 @@ export class WorkerActor implements Actor {
     if (!p) {
       p = (async () => {
         this.counters.ufsBlockReads++;
-        const data = await this.ufs(m.ufsMount).read(m.ufsPath, m.fileOffset, m.blockLength);
+        const ufs = this.ufs(m.ufsMount);
+        if (m.ufsLength != null && m.ufsMtimeMs != null) {
+          // The path may now hold another file (renamed, replaced, changed behind strata's back):
+          // its bytes must not be cached under this block's id.
+          const st = await ufs.stat(m.ufsPath);
+          if (!st || st.isDir || st.size !== m.ufsLength || Math.abs(st.mtimeMs - m.ufsMtimeMs) >= 1) {
+            throw new StrataError('FAILED_PRECONDITION', `${m.ufsPath} in the UFS no longer matches what strata knows of it (length ${m.ufsLength}, modified ${m.ufsMtimeMs})`);
+          }
+        }
+        const data = await ufs.read(m.ufsPath, m.fileOffset, m.blockLength);
         if (data.byteLength !== m.blockLength) {
           throw new StrataError('FAILED_PRECONDITION', `${m.ufsPath} changed in the UFS: block ${m.blockId} expected ${m.blockLength} bytes, found ${data.byteLength}`);
         }
@@ -301,14 +312,24 @@ export class WorkerActor implements Actor {
 
   private async writeOpen(r: Req<typeof W.WriteOpen>): Promise<Infer<typeof W.WriteReady>> {
     const key = `${r.f}:${r.id}`;
+    const opening = this.opening.get(key);
+    if (opening) await opening;
     if (!this.writes.has(key)) {
       const m = r.m;
       if (m.blockSize <= 0) throw new StrataError('INVALID_ARGUMENT', 'block size must be positive');
       const ufs = this.ufs(m.ufsMount);
-      await ufs.writeFile(m.ufsPath, new Uint8Array(0));
+      // A duplicate of this WriteOpen arriving during the await must not truncate the file again.
+      const created = ufs.writeFile(m.ufsPath, new Uint8Array(0));
+      this.opening.set(key, created.catch(() => undefined));
+      try {
+        await created;
+      } finally {
+        this.opening.delete(key);
+      }
+      if (this.writes.has(key)) return { t: 'WriteReady', stream: r.id, window: 8 };
       this.writes.set(key, {
         from: r.f, id: r.id, ufs, path: m.ufsPath, fileId: m.fileId, blockSize: m.blockSize, cache: m.cache,
-        nextSeq: 0, waiting: new Map(), applying: false, length: 0, block: [], blockBytes: 0, blockIndex: 0,
+        nextSeq: 0, waiting: new Map(), applying: false, length: 0, block: [], blockBytes: 0, blockIndex: 0, waiters: [],
         idle: this.idleTimer(() => this.abandon(key)),
       });
     }
@@ -322,7 +343,7 @@ export class WorkerActor implements Actor {
     if (s.done) return;
     this.env.log.log('warn', `write of ${s.path} from ${s.from} abandoned after ${this.opts.rpcTimeoutMs} ms idle`);
     s.failed = new StrataError('DEADLINE_EXCEEDED', `write of ${s.path} idle for ${this.opts.rpcTimeoutMs} ms`);
-    s.onApplied?.();
+    for (const w of s.waiters.splice(0)) w();
   }
 
   private stream(from: string, id: number): WriteStream {
@@ -365,7 +386,7 @@ export class WorkerActor implements Actor {
       s.waiting.clear();
     } finally {
       s.applying = false;
-      s.onApplied?.();
+      for (const w of s.waiters.splice(0)) w();
     }
   }
 
@@ -406,9 +427,7 @@ export class WorkerActor implements Actor {
     }
     while (s.nextSeq < r.m.chunks && !s.failed) {
       // Chunks may still be on the wire: wait for the applier; the idle timer bounds the wait.
-      await new Promise<void>((resolve) => {
-        s.onApplied = resolve;
-      });
+      await new Promise<void>((resolve) => s.waiters.push(resolve));
     }
     if (s.failed) throw s.failed;
     await s.ufs.fsync(s.path);
