@@ -280,7 +280,8 @@ async function runLevels(driver: Child, servers: Array<number | undefined>): Pro
     const cpu0 = servers.reduce<number>((s, p) => s + cpuMs(p), 0);
     const reply = await driver.ask(`run ${c}`, WARMUP_MS + MEASURE_MS + 120_000);
     if (!reply.startsWith('result ')) throw new Error(`${driver.name}: unexpected reply ${reply}`);
-    const r = JSON.parse(reply.slice(7)) as LevelResult;
+    // NaN (no request finished inside the window) travels as JSON null.
+    const r = JSON.parse(reply.slice(7), (_k, v: unknown) => (v === null ? NaN : v)) as LevelResult;
     const cpu = servers.reduce<number>((s, p) => s + cpuMs(p), 0) - cpu0;
     // CPU over the whole level (warm-up included) per create completed in it, roughly.
     const total = r.count * ((WARMUP_MS + MEASURE_MS) / MEASURE_MS);
@@ -291,8 +292,9 @@ async function runLevels(driver: Child, servers: Array<number | undefined>): Pro
   return rows;
 }
 
+const fmt = (x: number, digits: number): string => (Number.isFinite(x) ? x.toFixed(digits) : '-');
 const fmtRow = (r: Row): string =>
-  `${r.opsPerSec.toFixed(0).padStart(8)} ops/s  p50 ${r.p50.toFixed(2).padStart(8)} ms  p99 ${r.p99.toFixed(2).padStart(8)} ms  server cpu ${r.serverCpuMsPerOp.toFixed(3)} ms/op`;
+  `${fmt(r.opsPerSec, 0).padStart(8)} ops/s  p50 ${fmt(r.p50, 2).padStart(8)} ms  p99 ${fmt(r.p99, 2).padStart(8)} ms  server cpu ${fmt(r.serverCpuMsPerOp, 3)} ms/op`;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -407,10 +409,15 @@ async function etcdPhase(cleanup: Array<() => Promise<void>>): Promise<Row[]> {
 
 async function main(): Promise<void> {
   const cleanup: Array<() => Promise<void>> = [];
-  const runCleanup = async (): Promise<void> => {
-    // Newest first: drivers before servers, servers before their directories.
-    while (cleanup.length > 0) await cleanup.pop()!().catch((e: unknown) => process.stderr.write(`cleanup: ${(e as Error).message}\n`));
-  };
+  let cleaning: Promise<void> | undefined;
+  // Shared while it runs: a signal and the failure it causes in the main flow
+  // both wait for the same cleanup before the process exits.
+  const runCleanup = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      // Newest first: drivers before servers, servers before their directories.
+      while (cleanup.length > 0) await cleanup.pop()!().catch((e: unknown) => void process.stderr.write(`cleanup: ${(e as Error).message}\n`));
+      cleaning = undefined;
+    })());
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       void runCleanup().finally(() => process.exit(130));
@@ -443,7 +450,7 @@ async function main(): Promise<void> {
   for (const c of LEVELS) {
     const s = strata.find((r) => r.concurrency === c);
     const e = base.find((r) => r.concurrency === c);
-    const cell = (r: Row | undefined): string => (r ? `${r.opsPerSec.toFixed(0).padStart(12)} ${r.p50.toFixed(2).padStart(9)} ${r.p99.toFixed(2).padStart(9)}` : `${'-'.padStart(12)} ${'-'.padStart(9)} ${'-'.padStart(9)}`);
+    const cell = (r: Row | undefined): string => (r ? `${fmt(r.opsPerSec, 0).padStart(12)} ${fmt(r.p50, 2).padStart(9)} ${fmt(r.p99, 2).padStart(9)}` : `${'-'.padStart(12)} ${'-'.padStart(9)} ${'-'.padStart(9)}`);
     const ratio = s && e && e.opsPerSec > 0 ? (s.opsPerSec / e.opsPerSec).toFixed(3) : '-';
     console.log(`${String(c).padStart(5)} | ${cell(s)} | ${cell(e)} | ${ratio.padStart(6)}`);
   }

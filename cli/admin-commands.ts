@@ -6,6 +6,9 @@ import type { MasterInfo, StrataClient } from '../actors/client/client.js';
 import { StrataError } from '../actors/protocol/envelope.js';
 import { masterGroup } from '../actors/node/roles.js';
 import { openClient } from './cluster.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { packRecord } from '../transport/codec.js';
 
 type Out = (line: string) => void;
 
@@ -72,7 +75,30 @@ export function registerAdminCommands(fs: Command, fsadmin: Command, conf: () =>
       });
     });
 
-  const journal = fsadmin.command('journal').description('the embedded journal');
+  fsadmin
+    .command('backup')
+    .description('write a consistent backup of the namespace to a local directory (restore with `strata master --restore FILE`)')
+    .argument('[dir]', 'local directory for the backup file', 'strata-backups')
+    .action(async (dir: string) => {
+      await withClient(conf(), async (c) => {
+        const b = await c.backup();
+        mkdirSync(resolve(dir), { recursive: true });
+        const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+        const file = join(resolve(dir), `strata-backup-${stamp}-${b.seq}.bak`);
+        writeFileSync(file, packRecord({ v: 1, kind: 'strata-backup', masterId: b.masterId, seq: b.seq, inodes: b.inodes, namespace: b.data }));
+        out(`Backup of ${b.inodes} inodes at journal entry ${b.seq} from ${b.masterId} written to ${file}`);
+      });
+    });
+
+  const journal = fsadmin.command('journal').description('the master journal');
+  journal
+    .command('checkpoint')
+    .description('snapshot the namespace and compact the embedded journal now')
+    .action(async () => {
+      await withClient(conf(), async (c) => {
+        out(`Checkpointed the journal at entry ${await c.checkpoint()}`);
+      });
+    });
   const quorum = journal.command('quorum').description('the masters of the embedded journal');
   quorum
     .command('info')

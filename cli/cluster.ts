@@ -1,6 +1,7 @@
 // Starting cluster processes: `strata local`, `strata master`, `strata worker`,
 // and the client host that `strata fs` commands run in.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { unpackRecord } from '../transport/codec.js';
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { resolve, join } from 'node:path';
@@ -37,9 +38,22 @@ export function masterPeers(conf: Conf): Record<string, string> {
   return Object.fromEntries(g.ids.map((id, i) => [id, g.addresses[i]!]));
 }
 
-export async function startMaster(conf: Conf): Promise<NodeHost> {
+/** Reads a file written by `fsadmin backup`; a damaged or foreign file is refused with its name. */
+export function readBackup(file: string): Uint8Array {
+  let v: unknown;
+  try {
+    v = unpackRecord(readFileSync(file));
+  } catch (e) {
+    throw new StrataError('INVALID_ARGUMENT', `${file} is not a strata backup: ${(e as Error).message}`);
+  }
+  const b = v as { v?: unknown; kind?: unknown; namespace?: unknown };
+  if (b?.kind !== 'strata-backup' || b.v !== 1 || !(b.namespace instanceof Uint8Array)) throw new StrataError('INVALID_ARGUMENT', `${file} is not a strata backup (version 1)`);
+  return b.namespace;
+}
+
+export async function startMaster(conf: Conf, restoreFrom?: string): Promise<NodeHost> {
   const workDir = resolve(conf.str(K.workDir));
-  const opts = masterOptions(conf, process.cwd(), userInfo().username);
+  const opts = { ...masterOptions(conf, process.cwd(), userInfo().username), ...(restoreFrom ? { restore: readBackup(restoreFrom) } : {}) };
   const id = masterIdOf(conf);
   if (opts.rootUfs.startsWith('file://')) mkdirSync(opts.rootUfs.slice('file://'.length), { recursive: true });
   const others = Object.fromEntries(Object.entries(masterPeers(conf)).filter(([peer]) => peer !== id));

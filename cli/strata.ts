@@ -85,8 +85,9 @@ program
 program
   .command('master')
   .description('run a master process')
-  .action(async () => {
-    const host = await startMaster(conf());
+  .option('--restore <backup>', 'start from a backup written by `strata fsadmin backup` (the journal must be empty)')
+  .action(async (o: { restore?: string }) => {
+    const host = await startMaster(conf(), o.restore);
     out(`master listening at ${host.address}`);
     await holdOpen([host]);
   });
@@ -111,6 +112,16 @@ program
     for (let i = 0; i < 7; i++) rmSync(join(dir, `master-${i}`), { recursive: true, force: true });
     for (let i = 0; i < 64; i++) rmSync(join(dir, `worker-${i}`), { recursive: true, force: true });
     out(`Formatted ${dir} (journal and worker storage removed)`);
+  });
+
+program
+  .command('formatJournal')
+  .description('delete the masters\' journals under strata.work.dir (worker storage and the UFS are kept)')
+  .action(() => {
+    const dir = resolve(conf().str(K.workDir));
+    rmSync(join(dir, 'master'), { recursive: true, force: true });
+    for (let i = 0; i < 7; i++) rmSync(join(dir, `master-${i}`), { recursive: true, force: true });
+    out(`Formatted the master journals under ${dir}`);
   });
 
 program

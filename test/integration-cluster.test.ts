@@ -157,3 +157,41 @@ describe('process lifecycle', () => {
     }
   });
 });
+
+describe('backup and restore', () => {
+  it('fsadmin backup writes a consistent snapshot that a formatted master starts from with --restore', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'strata-bak-'));
+    try {
+      const port = await freePort();
+      const c = confArgs({ 'strata.work.dir': join(work, 'data'), 'strata.master.rpc.port': String(port), 'strata.logger.level': 'warn' });
+      let m = startCli(['master', ...c], work);
+      await waitFor('master to listen', async () => m.output().includes('listening'));
+      for (const p of ['/keep/a', '/keep/b', '/other']) expect((await runCli(['fs', 'mkdir', p, ...c], work)).code).toBe(0);
+      await runCli(['fs', 'chmod', '700', '/keep/a', ...c], work);
+      const b = await runCli(['fsadmin', 'backup', join(work, 'backups'), ...c], work);
+      expect(b.stderr).toBe('');
+      const file = /written to (\S+\.bak)/.exec(b.stdout.toString())![1]!;
+      // Changes after the backup are not in it.
+      expect((await runCli(['fs', 'mkdir', '/after', ...c], work)).code).toBe(0);
+      await m.kill('SIGTERM');
+      // A master refuses to restore over an existing journal...
+      const refused = startCli(['master', '--restore', file, ...c], work);
+      await waitFor('the refusal', async () => refused.child.exitCode !== null);
+      expect(refused.output()).toMatch(/cannot restore a backup over an existing journal/);
+      // ...and starts from the backup once the journal is formatted.
+      expect((await runCli(['formatJournal', ...c], work)).code).toBe(0);
+      m = startCli(['master', '--restore', file, ...c], work);
+      await waitFor('restored master to listen', async () => m.output().includes('listening'));
+      const ls = (await runCli(['fs', 'ls', '-R', '/', ...c], work)).stdout.toString();
+      expect(ls).toMatch(/\/keep\/a/);
+      expect(ls).toMatch(/drwx------ .*\/keep\/a/);
+      expect(ls).toMatch(/\/other/);
+      expect(ls).not.toMatch(/\/after/);
+      const bad = startCli(['master', '--restore', join(work, 'nope.bak'), ...c], work);
+      await waitFor('a bad backup to be refused', async () => bad.child.exitCode !== null);
+      await m.kill('SIGTERM');
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});

@@ -143,6 +143,17 @@ export class StrataClient implements Actor {
     return info;
   }
 
+  /** A consistent snapshot of the namespace from the leader (fsadmin backup). */
+  async backup(): Promise<{ masterId: string; seq: number; inodes: number; data: Uint8Array }> {
+    const { t: _t, ...b } = await this.master<Infer<typeof M.BackupReply>>({ t: 'Backup' }, 'BackupReply');
+    return b;
+  }
+
+  /** Checkpoints the embedded journal now; the index it covers. */
+  async checkpoint(): Promise<number> {
+    return (await this.master<Infer<typeof M.CheckpointReply>>({ t: 'Checkpoint' }, 'CheckpointReply')).index;
+  }
+
   /** Asks the leader to hand leadership to another master (fsadmin journal quorum elect). */
   async transferLeadership(to: string): Promise<void> {
     await this.master({ t: 'TransferLeadership', to }, 'Ok');

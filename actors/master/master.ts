@@ -25,6 +25,8 @@ export interface MasterOptions {
   journalDir: string;
   /** Who may do what; defaults to checks on, superuser 'strata', supergroup 'supergroup', umask 022. */
   permissions?: Partial<PermissionPolicy>;
+  /** A backup's namespace to start from (`strata master --restore`); only into an empty journal. */
+  restore?: Uint8Array;
   /** UFS (default): this master alone, with a local write-ahead journal. EMBEDDED: a Raft group of masters. */
   journal?: { type: 'UFS' } | ({ type: 'EMBEDDED' } & Omit<RaftJournalOptions, 'dir'>);
 }
@@ -46,6 +48,7 @@ export class MasterActor implements Actor {
    * twice, so requests wait. The local journal has one term, 0, always caught up.
    */
   private caughtUpTerm = 0;
+  private restorePending = true;
   private readonly ufsByUri = new Map<string, Disk>();
   private readonly lock = new Mutex();
   private readonly journal: JournalBackend;
@@ -92,6 +95,8 @@ export class MasterActor implements Actor {
       ['GetMountTable', () => this.mountTable()],
       ['SetAttribute', dedup.wrap((r) => this.setAttribute(r as Req<typeof M.SetAttribute>))],
       ['TransferLeadership', (r) => this.transferLeadership(r as Req<typeof M.TransferLeadership>)],
+      ['Backup', (r) => this.backup(r)],
+      ['Checkpoint', (r) => this.checkpoint(r)],
       ['RemoveMaster', dedup.wrap((r) => this.changeMembers(r as Req<typeof M.RemoveMaster>))],
       ['AddMaster', dedup.wrap((r) => this.changeMembers(r as Req<typeof M.AddMaster>))],
       ['GetWorkers', () => ({ t: 'WorkersReply', workers: this.workers.infos() })],
@@ -121,6 +126,8 @@ export class MasterActor implements Actor {
       return this.ns.apply(entry);
     });
     await this.redoUfs(last);
+    // A Raft group restores once it has a leader (see onLeadership).
+    if (this.opts.restore && !(this.journal instanceof RaftJournal)) await this.restoreBackup(this.opts.restore);
     this.scheduleExpiry();
   }
 
@@ -215,6 +222,10 @@ export class MasterActor implements Actor {
           await this.journal.readBarrier();
           await this.lock.run(() => this.redoUfs(this.lastEntry));
           if (this.journal.isLeader() && this.journal.term() === term) this.caughtUpTerm = term;
+          if (this.opts.restore && this.restorePending) {
+            this.restorePending = false;
+            await this.lock.run(() => this.restoreBackup(this.opts.restore!));
+          }
           return;
         } catch (e) {
           this.env.log.log('warn', `could not finish the previous leader's last change (attempt ${attempt + 1}): ${(e as Error).message}`);
@@ -706,6 +717,33 @@ export class MasterActor implements Actor {
       liveWorkers: this.workers.liveCount(), lostWorkers: this.workers.lostCount(), startedAtMs: this.startedAtMs, version: STRATA_VERSION,
       ...(raft ? { role: raft.role, term: raft.term, commit: raft.commit, voters: [...raft.voters], ...(raft.leader ? { leader: raft.leader } : {}) } : {}),
     };
+  }
+
+  // ---- backup, restore, checkpoint ----
+
+  /** Starts from a backup, but only on an empty namespace: restoring over live state would lose it. */
+  private async restoreBackup(data: Uint8Array): Promise<void> {
+    if (this.ns.size > 1 || this.ns.mountTable().length > 1) {
+      this.env.log.log('error', 'not restoring the backup: the journal is not empty (run `strata formatJournal` first)');
+      throw new StrataError('FAILED_PRECONDITION', 'cannot restore a backup over an existing journal; run `strata formatJournal` first');
+    }
+    await this.journalAndApply({ op: 'restore', data });
+    this.env.log.log('info', `restored a backup: ${this.ns.size} inodes`);
+  }
+
+  private async backup(r: Envelope): Promise<Infer<typeof M.BackupReply>> {
+    this.superOnly(r, 'take a backup');
+    await this.journal.readBarrier();
+    // Under the lock no change is half done: the snapshot is one consistent point of the journal.
+    return this.lock.run(async () => ({ t: 'BackupReply', masterId: this.env.self, seq: this.journal.lastSeq, inodes: this.ns.size, data: this.ns.snapshot() }));
+  }
+
+  private async checkpoint(r: Envelope): Promise<Infer<typeof M.CheckpointReply>> {
+    this.superOnly(r, 'checkpoint the journal');
+    if (!(this.journal instanceof RaftJournal) || !this.journal.raft) {
+      throw new StrataError('FAILED_PRECONDITION', 'the UFS journal type has no checkpoints in this build; use the EMBEDDED journal or fsadmin backup');
+    }
+    return { t: 'CheckpointReply', index: await this.journal.raft.checkpoint() };
   }
 
   // ---- journal quorum administration ----

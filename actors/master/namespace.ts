@@ -2,7 +2,7 @@
 // `apply` is the only way state changes, so replaying the journal rebuilds it.
 // Inode ids are assigned in apply, which keeps them (and the block ids derived
 // from them) identical after a restart.
-import { arr, bool, num, obj, oneOf, opt, strMax, uint, type Infer } from '../../transport/schema.js';
+import { arr, bool, bytes, num, obj, oneOf, opt, strMax, uint, type Infer } from '../../transport/schema.js';
 import { StrataError } from '../protocol/envelope.js';
 import { packRecord, unpackRecord } from '../../transport/codec.js';
 import { joinPath, splitPath } from '../path.js';
@@ -83,6 +83,8 @@ export const JournalEntry = {
   mount: obj({ op: oneOf('mount'), parent: uint, name, uri: strMax(4096), readOnly: bool, shared: bool, options: arr(arr(strMax(4096), 2), 256), mtimeMs: num, owner, group, mode, req }),
   unmount: obj({ op: oneOf('unmount'), id: uint, req }),
   updateMount: obj({ op: oneOf('updateMount'), id: uint, readOnly: bool, shared: bool, options: arr(arr(strMax(4096), 2), 256), req }),
+  /** Replaces the whole namespace with a backup's (only ever the first entry of a journal). */
+  restore: obj({ op: oneOf('restore'), data: bytes }),
   load: obj({ op: oneOf('load'), dir: uint, children: arr(UfsChild), blockSize: uint }),
 };
 export type JournalEntry = { [K in keyof typeof JournalEntry]: Infer<(typeof JournalEntry)[K]> }[keyof typeof JournalEntry];
@@ -239,7 +241,7 @@ export class Namespace {
       if (err instanceof RejectedEntry) return err;
       throw err;
     }
-    if (e.op !== 'load' && e.req) this.sessions.record(e.req.c, e.req.r, inode?.id ?? 0);
+    if (e.op !== 'load' && e.op !== 'restore' && e.req) this.sessions.record(e.req.c, e.req.r, inode?.id ?? 0);
     if (e.op === 'rename' && e.undo) this.sessions.forget(e.undo.c, e.undo.r);
     return inode;
   }
@@ -307,6 +309,9 @@ export class Namespace {
         m.options = e.options as Array<[string, string]>;
         return dir;
       }
+      case 'restore':
+        this.restore(e.data);
+        return this.root();
       case 'load': {
         const dir = this.inodes.get(e.dir);
         if (!dir || !dir.isDir) throw new RejectedEntry(`journal loads into unknown directory ${e.dir}`);

@@ -1,5 +1,5 @@
 // Master service: namespace operations for clients, registration and heartbeats for workers.
-import { arr, bool, msg, num, obj, opt, str, strMax, uint, type Infer } from '../../transport/schema.js';
+import { arr, bool, bytes, msg, num, obj, opt, str, strMax, uint, type Infer } from '../../transport/schema.js';
 
 const path = strMax(4096);
 
@@ -107,11 +107,17 @@ export const MasterInfoReply = msg('MasterInfoReply', {
 export const TransferLeadership = msg('TransferLeadership', { to: strMax(256) });
 export const RemoveMaster = msg('RemoveMaster', { id: strMax(256) });
 export const AddMaster = msg('AddMaster', { id: strMax(256) });
+/** fsadmin backup: the leader's namespace at one journal position (a consistent snapshot). */
+export const Backup = msg('Backup', {});
+export const BackupReply = msg('BackupReply', { masterId: strMax(256), seq: uint, inodes: uint, data: bytes });
+/** fsadmin journal checkpoint: snapshot the namespace and compact the journal now. */
+export const Checkpoint = msg('Checkpoint', {});
+export const CheckpointReply = msg('CheckpointReply', { index: uint });
 
 export const MASTER_MESSAGES = [
   RegisterWorker, RegisterWorkerOk, WorkerHeartbeat, HeartbeatReply,
   GetStatus, ListStatus, FileInfoReply, ListStatusReply, CreateDirectory, CreateFile, CompleteFile, Delete, Rename,
-  GetWorkers, WorkersReply, GetMasterInfo, MasterInfoReply, Mount, Unmount, UpdateMount, GetMountTable, MountTableReply, SetAttribute, TransferLeadership, RemoveMaster, AddMaster,
+  GetWorkers, WorkersReply, GetMasterInfo, MasterInfoReply, Mount, Unmount, UpdateMount, GetMountTable, MountTableReply, SetAttribute, TransferLeadership, RemoveMaster, AddMaster, Backup, BackupReply, Checkpoint, CheckpointReply,
 ] as const;
 
 export type MasterRequest =

@@ -414,17 +414,36 @@ export class RaftDriver<R> {
   private maybeCheckpoint(core: RaftNode): void {
     const every = this.opts.checkpointEntries;
     if (every <= 0 || this.checkpointing || this.applied - this.snapshotIndex < every) return;
+    void this.checkpointAt(core);
+  }
+
+  private checkpointAt(core: RaftNode): Promise<number> {
     const index = this.applied;
     const data = this.sm.snapshot();
     core.compact(index, data);
     this.snapshotIndex = index;
-    // Not awaited: the storage queue orders it after the entries it covers and
-    // deletes segments only once it is durable, so the Ready loop need not wait.
+    // The storage queue orders it after the entries it covers and deletes segments
+    // only once it is durable, so the Ready loop need not wait for it.
     this.checkpointing = true;
-    this.storage!.saveSnapshot({ meta: core.snapshotMeta(), data }, false).then(
-      () => void (this.checkpointing = false),
-      (e: unknown) => this.die(e),
+    return this.storage!.saveSnapshot({ meta: core.snapshotMeta(), data }, false).then(
+      () => {
+        this.checkpointing = false;
+        return index;
+      },
+      (e: unknown) => {
+        this.die(e);
+        throw e;
+      },
     );
+  }
+
+  /** Checkpoints now (fsadmin journal checkpoint): snapshot, compact; resolves with the index covered. */
+  checkpoint(): Promise<number> {
+    const core = this.usable();
+    if (core instanceof Error) return Promise.reject(core);
+    if (this.checkpointing) return Promise.reject(new StrataError('UNAVAILABLE', 'a checkpoint is already being written; try again'));
+    if (this.applied <= this.snapshotIndex) return Promise.resolve(this.snapshotIndex);
+    return this.checkpointAt(core);
   }
 
   private die(e: unknown): void {
