@@ -414,7 +414,8 @@ export class RaftDriver<R> {
   private maybeCheckpoint(core: RaftNode): void {
     const every = this.opts.checkpointEntries;
     if (every <= 0 || this.checkpointing || this.applied - this.snapshotIndex < every) return;
-    void this.checkpointAt(core);
+    // A failure has already stopped the node (die); nothing more to do with it here.
+    this.checkpointAt(core).catch(() => undefined);
   }
 
   private checkpointAt(core: RaftNode): Promise<number> {
