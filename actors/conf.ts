@@ -74,6 +74,7 @@ export const K = {
   userChunkSize: key('strata.user.streaming.reader.chunk.size.bytes', 'bytes', '1MB', 'client', 'Size of one streamed data chunk.'),
   userWriteType: key('strata.user.file.writetype.default', 'enum', 'CACHE_THROUGH', 'client', 'Write type: CACHE_THROUGH or THROUGH in this build.', ['CACHE_THROUGH', 'THROUGH']),
   userReadType: key('strata.user.file.readtype.default', 'enum', 'CACHE', 'client', 'Read type: CACHE (cache what is read), CACHE_PROMOTE (also move it to the top tier) or NO_CACHE.', ['CACHE', 'CACHE_PROMOTE', 'NO_CACHE']),
+  metadataSyncInterval: key('strata.user.file.metadata.sync.interval', 'duration', '-1', 'client', 'How stale metadata may be before a request re-checks the UFS: -1 never (load once), 0 always, or a duration; changed files get new blocks.'),
   loginUsername: key('strata.security.login.username', 'string', '', 'client', 'The user a client acts as (SIMPLE authentication); empty: the operating-system user running it.'),
   loginGroups: key('strata.security.login.groups', 'list', '', 'client', 'The groups of that user; empty: the operating-system groups of the user running it.'),
   permissionEnabled: key('strata.security.authorization.permission.enabled', 'boolean', 'true', 'master', 'Check owner, group and mode on every namespace operation.'),

@@ -193,6 +193,32 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
       });
     });
 
+  fs.command('checkConsistency')
+    .description('list paths whose metadata differs from the UFS (-r: repair them)')
+    .argument('<path>')
+    .option('-r, --repair', 'bring the inconsistent paths in line with the UFS')
+    .action(async (path: string, o: { repair?: boolean }) => {
+      await withClient(conf(), async (c) => {
+        const bad = await c.checkConsistency(path, Boolean(o.repair));
+        if (bad.length === 0) out(`${path} is consistent with the under storage system.`);
+        else {
+          out(`${o.repair ? 'Repaired' : 'The following files are inconsistent'}:`);
+          for (const p of bad) out(p);
+        }
+      });
+    });
+
+  fs.command('loadMetadata')
+    .description('load metadata of a path from the UFS again (-R: recursively)')
+    .argument('<path>')
+    .option('-R, --recursive', 'everything below it too')
+    .action(async (path: string, o: { recursive?: boolean }) => {
+      await withClient(conf(), async (c) => {
+        await c.loadMetadata(path, Boolean(o.recursive));
+        out(`Loaded metadata of ${path}`);
+      });
+    });
+
   fs.command('chmod')
     .description('change the mode of a path (octal like 755 or symbolic like u+x,go-w)')
     .argument('<mode>')

@@ -101,6 +101,19 @@ describe('a real cluster on loopback', () => {
     expect(cat.stdout.toString()).toBe('written behind strata\'s back\n');
   });
 
+  it('sees a file changed in the UFS directly once the sync interval allows', async () => {
+    const ufsFile = join(dir, 'data', 'ufs', 'preexisting', 'changing.txt');
+    writeFileSync(ufsFile, 'first version\n');
+    const sync = ['--conf', 'strata.user.file.metadata.sync.interval=0'];
+    expect((await runCli(['fs', 'cat', '/preexisting/changing.txt', ...conf, ...sync], dir)).stdout.toString()).toBe('first version\n');
+    writeFileSync(ufsFile, 'the second, longer version\n');
+    // Without a sync interval the loaded metadata (and the cached block) stay.
+    expect((await runCli(['fs', 'cat', '/preexisting/changing.txt', ...conf], dir)).stdout.toString()).toBe('first version\n');
+    const fresh = await runCli(['fs', 'cat', '/preexisting/changing.txt', ...conf, ...sync], dir);
+    expect(fresh.stderr).toBe('');
+    expect(fresh.stdout.toString()).toBe('the second, longer version\n');
+  });
+
   it('refuses a client with the wrong cluster secret, on both sides', async () => {
     const r = await runCli(['fs', 'ls', '/', ...conf, '--conf', 'strata.security.cluster.secret=not-the-secret'], dir);
     expect(r.code).toBe(1);

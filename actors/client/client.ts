@@ -23,6 +23,8 @@ export interface ClientOptions {
   masterIds?: readonly string[];
   /** How long one metadata call keeps retrying across masters; defaults to 3 RPC timeouts. */
   retryForMs?: number;
+  /** strata.user.file.metadata.sync.interval: -1 (default) never re-checks the UFS, 0 always, N ms when older. */
+  syncIntervalMs?: number;
   /** The user requests act for, and its groups (SIMPLE authentication); defaults to anonymous. */
   user?: string;
   groups?: readonly string[];
@@ -81,7 +83,22 @@ export class StrataClient implements Actor {
   // ---- metadata ----
 
   async getStatus(path: string, forRead = false): Promise<FileInfo> {
-    return (await this.master<Infer<typeof M.FileInfoReply>>({ t: 'GetStatus', path, ...(forRead ? { forRead } : {}) }, 'FileInfoReply')).info;
+    return (await this.master<Infer<typeof M.FileInfoReply>>({ t: 'GetStatus', path, ...(forRead ? { forRead } : {}), ...this.sync() }, 'FileInfoReply')).info;
+  }
+
+  private sync(): { syncMs?: number } {
+    const s = this.opts.syncIntervalMs;
+    return s !== undefined && s >= 0 ? { syncMs: s } : {};
+  }
+
+  /** Paths whose metadata differs from the UFS under `path`; with `repair`, brought in line. */
+  async checkConsistency(path: string, repair = false): Promise<string[]> {
+    return (await this.master<Infer<typeof M.ConsistencyReply>>({ t: 'CheckConsistency', path, repair }, 'ConsistencyReply')).inconsistent;
+  }
+
+  /** Re-reads a path's directory (and with `recursive`, everything below) from the UFS. */
+  async loadMetadata(path: string, recursive = false): Promise<void> {
+    await this.master({ t: 'LoadMetadata', path, recursive }, 'Ok');
   }
 
   /** chown/chgrp/chmod: any of owner, group and mode; `recursive` for the whole subtree. */
@@ -90,7 +107,7 @@ export class StrataClient implements Actor {
   }
 
   async listStatus(path: string): Promise<FileInfo[]> {
-    return (await this.master<Infer<typeof M.ListStatusReply>>({ t: 'ListStatus', path }, 'ListStatusReply')).entries;
+    return (await this.master<Infer<typeof M.ListStatusReply>>({ t: 'ListStatus', path, ...this.sync() }, 'ListStatusReply')).entries;
   }
 
   async exists(path: string): Promise<boolean> {

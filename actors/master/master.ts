@@ -50,6 +50,8 @@ export class MasterActor implements Actor {
   private caughtUpTerm = 0;
   private restorePending = true;
   private readonly ufsByUri = new Map<string, Disk>();
+  /** When each directory was last compared with the UFS (not journaled: a new master re-checks). */
+  private readonly lastSync = new Map<number, number>();
   private readonly lock = new Mutex();
   private readonly journal: JournalBackend;
   private expiryTimer: Timer | undefined;
@@ -96,6 +98,8 @@ export class MasterActor implements Actor {
       ['SetAttribute', dedup.wrap((r) => this.setAttribute(r as Req<typeof M.SetAttribute>))],
       ['TransferLeadership', (r) => this.transferLeadership(r as Req<typeof M.TransferLeadership>)],
       ['Backup', (r) => this.backup(r)],
+      ['CheckConsistency', (r) => this.checkConsistency(r as Req<typeof M.CheckConsistency>)],
+      ['LoadMetadata', (r) => this.loadMetadata(r as Req<typeof M.LoadMetadata>)],
       ['Checkpoint', (r) => this.checkpoint(r)],
       ['RemoveMaster', dedup.wrap((r) => this.changeMembers(r as Req<typeof M.RemoveMaster>))],
       ['AddMaster', dedup.wrap((r) => this.changeMembers(r as Req<typeof M.AddMaster>))],
@@ -258,20 +262,81 @@ export class MasterActor implements Actor {
     if (dir.childrenLoaded || !dir.persisted) return;
     await this.lock.run(async () => {
       if (dir.childrenLoaded || !this.ns.get(dir.id)) return;
-      const { disk, path: base } = this.ufsOf(dir);
-      const names = await disk.list(base).catch((e: { code?: string }) => {
-        if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return [] as string[];
-        throw e;
-      });
-      const children: UfsChild[] = [];
-      for (const name of names) {
-        // A name that would not be a valid strata path component (or a dot entry) is not imported.
-        if (name === '.' || name === '..' || name.includes('/') || name.includes('\\') || /%2f|%5c/i.test(name)) continue;
-        const st = await disk.stat(base === '' ? name : `${base}/${name}`);
-        if (st) children.push({ name, isDir: st.isDir, length: st.isDir ? 0 : st.size, mtimeMs: st.mtimeMs });
-      }
+      const children = await this.listUfs(dir);
       await this.journalAndApply({ op: 'load', dir: dir.id, children, blockSize: this.opts.blockSize });
+      this.lastSync.set(dir.id, this.env.now());
     });
+  }
+
+  /** What the UFS holds in a directory, with each entry's fingerprint (length, modification time). */
+  private async listUfs(dir: Inode): Promise<UfsChild[]> {
+    const { disk, path: base } = this.ufsOf(dir);
+    const names = await disk.list(base).catch((e: { code?: string }) => {
+      if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return [] as string[];
+      throw e;
+    });
+    const children: UfsChild[] = [];
+    for (const name of names) {
+      // A name that would not be a valid strata path component (or a dot entry) is not imported.
+      if (name === '.' || name === '..' || name.includes('/') || name.includes('\\') || /%2f|%5c/i.test(name)) continue;
+      const st = await disk.stat(base === '' ? name : `${base}/${name}`);
+      if (st) children.push({ name, isDir: st.isDir, length: st.isDir ? 0 : st.size, mtimeMs: st.mtimeMs });
+    }
+    return children;
+  }
+
+  /**
+   * How a loaded directory differs from its UFS listing: entries gone from the UFS,
+   * new there, or files whose fingerprint changed behind strata's back. Entries
+   * strata is still writing, mount points, and directories holding one are strata's own.
+   */
+  private diffWithUfs(dir: Inode, ufs: readonly UfsChild[]): { remove: string[]; add: UfsChild[] } {
+    const remove: string[] = [];
+    const add: UfsChild[] = [];
+    const inUfs = new Map(ufs.map((c) => [c.name, c]));
+    for (const child of this.ns.children(dir)) {
+      if (!child.persisted || !child.completed || child.mountId !== undefined || (child.isDir && this.ns.containsMountPoint(child))) continue;
+      const u = inUfs.get(child.name);
+      if (!u) remove.push(child.name);
+      else if (u.isDir !== child.isDir || (!u.isDir && (u.length !== child.length || Math.abs(u.mtimeMs - child.mtimeMs) >= 1))) {
+        remove.push(child.name);
+        add.push(u);
+      }
+    }
+    for (const u of ufs) if (!dir.children!.has(u.name)) add.push(u);
+    return { remove, add };
+  }
+
+  /** Brings a directory in line with the UFS (metadata sync); returns the paths that changed. */
+  private async syncDir(dir: Inode): Promise<string[]> {
+    if (!dir.isDir || !dir.persisted) return [];
+    if (!dir.childrenLoaded) {
+      await this.loadChildren(dir);
+      return [];
+    }
+    const listing = await this.listUfs(dir);
+    return this.lock.run(async () => {
+      if (!this.ns.get(dir.id)) return [];
+      const { remove, add } = this.diffWithUfs(dir, listing);
+      this.lastSync.set(dir.id, this.env.now());
+      if (remove.length === 0 && add.length === 0) return [];
+      const dropped = remove.flatMap((n) => {
+        const c = this.ns.child(dir, n);
+        return c ? this.ns.fileIdsUnder(c).flatMap((id) => this.ns.blockIds(this.ns.get(id)!)) : [];
+      });
+      await this.journalAndApply({ op: 'sync', dir: dir.id, remove, add, blockSize: this.opts.blockSize });
+      this.workers.dropBlocks(dropped);
+      const base = this.ns.pathOf(dir);
+      return [...new Set([...remove, ...add.map((a) => a.name)])].map((n) => (base === '/' ? `/${n}` : `${base}/${n}`));
+    });
+  }
+
+  /** Syncs `dir` if the caller's interval says it is due (-1 never, 0 always, N ms). */
+  private async syncIfDue(dir: Inode | undefined, intervalMs: number | undefined | null): Promise<void> {
+    if (!dir || intervalMs == null || intervalMs < 0) return;
+    const last = this.lastSync.get(dir.id);
+    if (last !== undefined && this.env.now() - last <= intervalMs) return;
+    await this.syncDir(dir);
   }
 
   /** Resolves a path, loading directories from the UFS on the way. */
@@ -310,6 +375,9 @@ export class MasterActor implements Actor {
 
   private async getStatus(r: Req<typeof M.GetStatus>): Promise<Infer<typeof M.FileInfoReply>> {
     await this.journal.readBarrier();
+    // A path's own entry lives in its parent's listing: that is what a sync re-reads.
+    const parts = splitPath(r.m.path);
+    if (r.m.syncMs != null && r.m.syncMs >= 0 && parts.length > 0) await this.syncIfDue(await this.resolveOrUndefined('/' + parts.slice(0, -1).join('/')), r.m.syncMs);
     const n = await this.resolve(r.m.path);
     const c = this.caller(r);
     this.traverse(c, n);
@@ -319,6 +387,12 @@ export class MasterActor implements Actor {
 
   private async listStatus(r: Req<typeof M.ListStatus>): Promise<Infer<typeof M.ListStatusReply>> {
     await this.journal.readBarrier();
+    if (r.m.syncMs != null && r.m.syncMs >= 0) {
+      const parts = splitPath(r.m.path);
+      if (parts.length > 0) await this.syncIfDue(await this.resolveOrUndefined('/' + parts.slice(0, -1).join('/')), r.m.syncMs);
+      const target = await this.resolveOrUndefined(r.m.path);
+      if (target?.isDir) await this.syncIfDue(target, r.m.syncMs);
+    }
     const n = await this.resolve(r.m.path);
     const c = this.caller(r);
     this.traverse(c, n);
@@ -717,6 +791,49 @@ export class MasterActor implements Actor {
       liveWorkers: this.workers.liveCount(), lostWorkers: this.workers.lostCount(), startedAtMs: this.startedAtMs, version: STRATA_VERSION,
       ...(raft ? { role: raft.role, term: raft.term, commit: raft.commit, voters: [...raft.voters], ...(raft.leader ? { leader: raft.leader } : {}) } : {}),
     };
+  }
+
+  // ---- consistency with the UFS ----
+
+  private async checkConsistency(r: Req<typeof M.CheckConsistency>): Promise<Infer<typeof M.ConsistencyReply>> {
+    const top = await this.resolve(r.m.path);
+    this.traverse(this.caller(r), top);
+    const inconsistent: string[] = [];
+    const walk = async (dir: Inode): Promise<void> => {
+      if (!dir.isDir || !dir.childrenLoaded || !dir.persisted) return;
+      if (r.m.repair) {
+        this.allow(this.caller(r), dir, WRITE | EXECUTE);
+        inconsistent.push(...(await this.syncDir(dir)));
+      } else {
+        const { remove, add } = this.diffWithUfs(dir, await this.listUfs(dir));
+        const base = this.ns.pathOf(dir);
+        for (const n of new Set([...remove, ...add.map((a) => a.name)])) inconsistent.push(base === '/' ? `/${n}` : `${base}/${n}`);
+      }
+      for (const child of this.ns.children(dir)) if (child.isDir && child.mountId === undefined) await walk(child);
+    };
+    if (top.isDir) await walk(top);
+    else if (top.parent) {
+      const parent = this.ns.get(top.parent)!;
+      const u = (await this.listUfs(parent)).find((c) => c.name === top.name);
+      if (!u || u.isDir || u.length !== top.length || Math.abs(u.mtimeMs - top.mtimeMs) >= 1) {
+        inconsistent.push(r.m.path);
+        if (r.m.repair) await this.syncDir(parent);
+      }
+    }
+    return { t: 'ConsistencyReply', inconsistent: [...new Set(inconsistent)].sort() };
+  }
+
+  private async loadMetadata(r: Req<typeof M.LoadMetadata>): Promise<Message> {
+    const top = await this.resolve(r.m.path);
+    const c = this.caller(r);
+    this.traverse(c, top);
+    const walk = async (dir: Inode, depth: number): Promise<void> => {
+      if (!dir.isDir) return;
+      await this.syncDir(dir);
+      if (r.m.recursive) for (const child of this.ns.children(dir)) if (child.isDir && child.mountId === undefined) await walk(child, depth + 1);
+    };
+    await walk(top.isDir ? top : this.ns.get(top.parent)!, 0);
+    return { t: 'Ok' };
   }
 
   // ---- backup, restore, checkpoint ----

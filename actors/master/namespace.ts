@@ -83,6 +83,12 @@ export const JournalEntry = {
   mount: obj({ op: oneOf('mount'), parent: uint, name, uri: strMax(4096), readOnly: bool, shared: bool, options: arr(arr(strMax(4096), 2), 256), mtimeMs: num, owner, group, mode, req }),
   unmount: obj({ op: oneOf('unmount'), id: uint, req }),
   updateMount: obj({ op: oneOf('updateMount'), id: uint, readOnly: bool, shared: bool, options: arr(arr(strMax(4096), 2), 256), req }),
+  /**
+   * A directory brought in line with its UFS listing: `remove` names gone from the
+   * UFS or changed there (a changed file comes back in `add` as a new inode, so its
+   * blocks get new ids and stale cached copies can never be served for it).
+   */
+  sync: obj({ op: oneOf('sync'), dir: uint, remove: arr(name), add: arr(UfsChild), blockSize: uint }),
   /** Replaces the whole namespace with a backup's (only ever the first entry of a journal). */
   restore: obj({ op: oneOf('restore'), data: bytes }),
   load: obj({ op: oneOf('load'), dir: uint, children: arr(UfsChild), blockSize: uint }),
@@ -241,7 +247,7 @@ export class Namespace {
       if (err instanceof RejectedEntry) return err;
       throw err;
     }
-    if (e.op !== 'load' && e.op !== 'restore' && e.req) this.sessions.record(e.req.c, e.req.r, inode?.id ?? 0);
+    if (e.op !== 'load' && e.op !== 'restore' && e.op !== 'sync' && e.req) this.sessions.record(e.req.c, e.req.r, inode?.id ?? 0);
     if (e.op === 'rename' && e.undo) this.sessions.forget(e.undo.c, e.undo.r);
     return inode;
   }
@@ -312,6 +318,21 @@ export class Namespace {
       case 'restore':
         this.restore(e.data);
         return this.root();
+      case 'sync': {
+        const dir = this.inodes.get(e.dir);
+        if (!dir || !dir.isDir) throw new RejectedEntry(`journal syncs unknown directory ${e.dir}`);
+        for (const n of e.remove) {
+          const child = this.child(dir, n);
+          // A mount point, or anything holding one, is strata's own and stays.
+          if (child && child.mountId === undefined && !(child.isDir && this.containsMountPoint(child))) this.remove(child);
+        }
+        for (const c of e.add) {
+          if (dir.children!.has(c.name)) continue;
+          this.add(dir.id, c.name, c.isDir, c.length, c.isDir ? 0 : e.blockSize, c.mtimeMs, true, true, false);
+        }
+        dir.childrenLoaded = true;
+        return dir;
+      }
       case 'load': {
         const dir = this.inodes.get(e.dir);
         if (!dir || !dir.isDir) throw new RejectedEntry(`journal loads into unknown directory ${e.dir}`);

@@ -98,6 +98,7 @@ export function workerOptions(conf: Conf, address: WorkerOptions['address']): Wo
 export function clientOptions(conf: Conf, identity?: { user: string; groups: readonly string[] }): ClientOptions {
   return {
     ...(identity ? { user: identity.user, groups: identity.groups } : {}),
+    syncIntervalMs: conf.ms(K.metadataSyncInterval),
     masterId: masterGroup(conf).ids[0]!,
     masterIds: masterGroup(conf).ids,
     rpcTimeoutMs: conf.ms(K.rpcTimeout),

@@ -1,5 +1,5 @@
 // Master service: namespace operations for clients, registration and heartbeats for workers.
-import { arr, bool, bytes, msg, num, obj, opt, str, strMax, uint, type Infer } from '../../transport/schema.js';
+import { arr, bool, bytes, int, msg, num, obj, opt, str, strMax, uint, type Infer } from '../../transport/schema.js';
 
 const path = strMax(4096);
 
@@ -59,8 +59,17 @@ export const WorkerHeartbeat = msg('WorkerHeartbeat', {
 export const HeartbeatReply = msg('HeartbeatReply', { cmd: strMax(16) });
 
 /** `forRead`: the caller is about to read the file's data, so read permission is checked too. */
-export const GetStatus = msg('GetStatus', { path, forRead: opt(bool) });
-export const ListStatus = msg('ListStatus', { path });
+/**
+ * `syncMs`: strata.user.file.metadata.sync.interval: -1 never re-checks the UFS, 0
+ * always does, N does when the directory was last synced more than N ms ago.
+ */
+export const GetStatus = msg('GetStatus', { path, forRead: opt(bool), syncMs: opt(int) });
+export const ListStatus = msg('ListStatus', { path, syncMs: opt(int) });
+/** fs checkConsistency: paths whose metadata differs from the UFS; with `repair`, synced. */
+export const CheckConsistency = msg('CheckConsistency', { path, repair: bool });
+export const ConsistencyReply = msg('ConsistencyReply', { inconsistent: arr(strMax(4096), 1_000_000) });
+/** fs loadMetadata: re-reads a directory (and with `recursive`, what is below) from the UFS. */
+export const LoadMetadata = msg('LoadMetadata', { path, recursive: bool });
 export const FileInfoReply = msg('FileInfoReply', { info: FileInfo });
 export const ListStatusReply = msg('ListStatusReply', { entries: arr(FileInfo, 10_000_000) });
 /**
@@ -118,6 +127,7 @@ export const MASTER_MESSAGES = [
   RegisterWorker, RegisterWorkerOk, WorkerHeartbeat, HeartbeatReply,
   GetStatus, ListStatus, FileInfoReply, ListStatusReply, CreateDirectory, CreateFile, CompleteFile, Delete, Rename,
   GetWorkers, WorkersReply, GetMasterInfo, MasterInfoReply, Mount, Unmount, UpdateMount, GetMountTable, MountTableReply, SetAttribute, TransferLeadership, RemoveMaster, AddMaster, Backup, BackupReply, Checkpoint, CheckpointReply,
+  CheckConsistency, ConsistencyReply, LoadMetadata,
 ] as const;
 
 export type MasterRequest =
