@@ -50,6 +50,7 @@ export class LocalJournal implements JournalBackend {
   private journal: Journal | undefined;
   private apply: ApplyFn | undefined;
   private seq = 0;
+  private applyTail: Promise<unknown> = Promise.resolve();
   failed: string | undefined;
 
   isLeader(): boolean {
@@ -96,14 +97,22 @@ export class LocalJournal implements JournalBackend {
 
   async append(entry: JournalEntry): Promise<unknown> {
     if (!this.journal || !this.apply) throw new StrataError('UNAVAILABLE', 'master is starting');
-    try {
-      this.seq = await this.journal.append(encodeEntry(entry));
-    } catch (e) {
-      this.failed ??= `journal write failed: ${(e as Error).message}`;
-      throw e;
-    }
-    // Applied only once durable: a reader must never see a change that a crash could take back.
-    return this.apply(entry);
+    const apply = this.apply;
+    const durable = this.journal.append(encodeEntry(entry));
+    // Appends may overlap (they share fsyncs); entries are applied strictly in
+    // journal order, each only once durable: a reader must never see a change
+    // that a crash could take back.
+    const applied = this.applyTail.then(async () => {
+      try {
+        this.seq = await durable;
+      } catch (e) {
+        this.failed ??= `journal write failed: ${(e as Error).message}`;
+        throw e;
+      }
+      return apply(entry);
+    });
+    this.applyTail = applied.catch(() => undefined);
+    return applied;
   }
 
   async stop(): Promise<void> {

@@ -52,6 +52,8 @@ export class MasterActor implements Actor {
   private readonly ufsByUri = new Map<string, Disk>();
   /** When each directory was last compared with the UFS (not journaled: a new master re-checks). */
   private readonly lastSync = new Map<number, number>();
+  /** Creates proposed but not yet applied, by parent id and name: a second create of the same name waits for the first. */
+  private readonly pendingNames = new Map<string, Promise<unknown>>();
   private readonly lock = new Mutex();
   private readonly journal: JournalBackend;
   private expiryTimer: Timer | undefined;
@@ -412,11 +414,21 @@ export class MasterActor implements Actor {
     await this.resolveOrUndefined(r.m.path);
     const req = this.reqOf(r);
     const c = this.caller(r);
-    await this.lock.run(async () => {
-      if (this.applied(req) !== undefined) return;
+    // The last directory's entry is proposed under the lock but committed outside
+    // it, so creates in flight share fsyncs (group commit) instead of queueing.
+    const outcome = await this.lock.run(async (): Promise<{ done: Promise<unknown> }> => {
+      const finished = { done: Promise.resolve() };
+      if (this.applied(req) !== undefined) return finished;
       let cur = this.ns.root();
       for (let i = 0; i < parts.length; i++) {
         const name = parts[i]!;
+        const key = `${cur.id}/${name}`;
+        const pending = this.pendingNames.get(key);
+        if (pending) {
+          // Another create of this very name is in flight: its outcome decides ours.
+          await pending.catch(() => undefined);
+          if (this.applied(req) !== undefined) return finished;
+        }
         const existing = this.ns.child(cur, name);
         const last = i === parts.length - 1;
         if (existing) {
@@ -431,9 +443,23 @@ export class MasterActor implements Actor {
         this.allow(c, cur, WRITE | EXECUTE);
         const parentUfs = this.ufsOf(cur);
         await parentUfs.disk.mkdir(parentUfs.path === '' ? name : `${parentUfs.path}/${name}`);
-        cur = (await this.journalAndApply({ op: 'mkdir', parent: cur.id, name, mtimeMs: this.env.now(), ...this.ownership(c, true), ...(last && req ? { req } : {}) }))!;
+        const entry: JournalEntry = { op: 'mkdir', parent: cur.id, name, mtimeMs: this.env.now(), ...this.ownership(c, true), ...(last && req ? { req } : {}) };
+        if (!last) {
+          // A parent's id is assigned when its entry applies, and the child's entry names it.
+          cur = (await this.journalAndApply(entry))!;
+          continue;
+        }
+        const done = this.journalAndApply(entry);
+        this.pendingNames.set(key, done);
+        const clear = () => {
+          if (this.pendingNames.get(key) === done) this.pendingNames.delete(key);
+        };
+        done.then(clear, clear);
+        return { done };
       }
+      return finished;
     });
+    await outcome.done;
     return { t: 'Ok' };
   }
 
@@ -621,6 +647,8 @@ export class MasterActor implements Actor {
       const src = this.existing(r.m.src);
       const dstParent = this.existing(dstParentPath);
       if (!dstParent.isDir || !dstParent.childrenLoaded) throw new StrataError('UNAVAILABLE', `${dstParentPath} changed during the rename; try again`);
+      // A create of the target name still in flight is ordered before this rename.
+      await this.pendingNames.get(`${dstParent.id}/${name}`)?.catch(() => undefined);
       if (this.ns.child(dstParent, name)) throw new StrataError('ALREADY_EXISTS', `${r.m.dst} already exists`);
       if (this.ns.isAncestor(src, dstParent)) throw new StrataError('INVALID_ARGUMENT', `cannot move ${r.m.src} into itself (${r.m.dst})`);
       if (!src.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.src} is still being written`);
