@@ -69,6 +69,7 @@ export const K = {
   workerAnnotator: key('strata.worker.block.annotator.class', 'enum', 'LRU', 'worker', 'Eviction order: LRU (least recently used) or LRFU (least recently/frequently used).', ['LRU', 'LRFU']),
   workerLrfuStep: key('strata.worker.block.annotator.lrfu.step.factor', 'string', '0.25', 'worker', 'LRFU step factor in [0, 1]: smaller is closer to LFU, larger closer to LRU.'),
   workerLrfuAttenuation: key('strata.worker.block.annotator.lrfu.attenuation.factor', 'string', '2', 'worker', 'LRFU attenuation factor, at least 2: how fast the weight of old accesses decays.'),
+  workerVerifyReads: key('strata.worker.block.verify.reads', 'boolean', 'false', 'worker', 'Checksum every block read from the tiers, catching corruption that appears after a block was stored; recovery after a restart always verifies every block.'),
   workerReadWindow: key('strata.worker.network.flowcontrol.window', 'int', '8', 'all', 'Chunks a reader lets a worker send ahead (credit-based flow control).'),
   userBlockSize: key('strata.user.block.size.bytes.default', 'bytes', '64MB', 'client', 'Block size of new files.'),
   userChunkSize: key('strata.user.streaming.reader.chunk.size.bytes', 'bytes', '1MB', 'client', 'Size of one streamed data chunk.'),

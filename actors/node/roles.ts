@@ -89,6 +89,7 @@ export function workerOptions(conf: Conf, address: WorkerOptions['address']): Wo
     masterIds: group.ids,
     address,
     tiers: tierLayout(conf),
+    verifyReads: conf.bool(K.workerVerifyReads),
     heartbeatIntervalMs: conf.ms(K.workerHeartbeatInterval),
     rpcTimeoutMs: conf.ms(K.rpcTimeout),
     chunkSize: conf.bytes(K.userChunkSize),

@@ -21,6 +21,8 @@ export interface WorkerOptions {
   address: string | (() => string);
   /** The tiers: levels top first, each with directories and quotas (Alluxio's tieredstore keys). */
   tiers: TieredStoreLayout;
+  /** Checksum every block read from the tiers (recovery always verifies); strata.worker.block.verify.reads. */
+  verifyReads?: boolean;
   heartbeatIntervalMs: number;
   rpcTimeoutMs: number;
   chunkSize: number;
@@ -63,6 +65,41 @@ interface WriteStream {
   idle: Timer;
 }
 
+/** A byte-bounded LRU of block data (Map order is recency order). */
+class HotBlocks {
+  private readonly blocks = new Map<number, Uint8Array>();
+  private bytes = 0;
+  constructor(private readonly maxBytes: number) {}
+
+  get(id: number): Uint8Array | undefined {
+    const b = this.blocks.get(id);
+    if (b) {
+      this.blocks.delete(id);
+      this.blocks.set(id, b);
+    }
+    return b;
+  }
+
+  set(id: number, data: Uint8Array): void {
+    this.delete(id);
+    if (data.byteLength > this.maxBytes) return;
+    this.blocks.set(id, data);
+    this.bytes += data.byteLength;
+    for (const [old, b] of this.blocks) {
+      if (this.bytes <= this.maxBytes) break;
+      this.blocks.delete(old);
+      this.bytes -= b.byteLength;
+    }
+  }
+
+  delete(id: number): void {
+    const b = this.blocks.get(id);
+    if (!b) return;
+    this.blocks.delete(id);
+    this.bytes -= b.byteLength;
+  }
+}
+
 export class WorkerActor implements Actor {
   private readonly rpc: Rpc;
   private readonly masters: MasterChannel;
@@ -74,6 +111,12 @@ export class WorkerActor implements Actor {
   private readonly reads = new Map<string, ReadStream>();
   private readonly writes = new Map<string, WriteStream>();
   private readonly opening = new Map<string, Promise<unknown>>();
+  /**
+   * Blocks recently stored or served, kept in memory so a hot block is not read
+   * back from its tier file for every reader. Bounded by bytes; always a subset of
+   * the store (dropped when the store evicts or drops a block).
+   */
+  private readonly hot = new HotBlocks(256 * 1024 * 1024);
   private readonly handlers: ReadonlyMap<string, Handler>;
   private timer: Timer | undefined;
   private registered = false;
@@ -111,9 +154,10 @@ export class WorkerActor implements Actor {
     }));
     this.store = await TieredBlockStore.open({
       levels, allocator: this.opts.tiers.allocator, annotator: this.opts.tiers.annotator,
-      clock: () => this.env.now(), log: this.env.log,
+      clock: () => this.env.now(), log: this.env.log, verifyReads: this.opts.verifyReads ?? true,
       onEvent: (e) => {
         if (e.t === 'evicted') this.counters.blocksEvicted++;
+        if (e.t === 'evicted' || e.t === 'corrupt') this.hot.delete(e.blockId);
       },
     });
     this.storeReady = true;
@@ -215,7 +259,10 @@ export class WorkerActor implements Actor {
     if (m.offset + m.length > m.blockLength) {
       throw new StrataError('INVALID_ARGUMENT', `read of [${m.offset}, ${m.offset + m.length}) is outside block ${m.blockId} of ${m.blockLength} bytes`);
     }
-    let data = await this.store.get(m.blockId);
+    // The hot set spares re-reading a just-served block from its tier file.
+    let data = this.hot.get(m.blockId) ?? (await this.store.get(m.blockId));
+    if (data && !this.store.has(m.blockId)) data = undefined;
+    if (data) this.hot.set(m.blockId, data);
     let cached = true;
     if (!data || data.byteLength !== m.blockLength) {
       data = await this.readThrough(m);
@@ -267,6 +314,7 @@ export class WorkerActor implements Actor {
   private async cache(blockId: number, data: Uint8Array, otherwise: string): Promise<void> {
     try {
       await this.store.put(blockId, data);
+      this.hot.set(blockId, data);
     } catch (e) {
       this.env.log.log('warn', `block ${blockId} ${otherwise}: ${(e as Error).message}`);
     }
