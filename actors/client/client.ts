@@ -14,7 +14,7 @@ export type BlockInfo = Infer<typeof M.BlockInfo>;
 export type WorkerInfo = Infer<typeof M.WorkerInfo>;
 export type MountPointInfo = Infer<typeof M.MountPointInfo>;
 export type MasterInfo = Omit<Infer<typeof M.MasterInfoReply>, 't'>;
-export type WriteType = 'CACHE_THROUGH' | 'THROUGH';
+export type WriteType = 'MUST_CACHE' | 'CACHE_THROUGH' | 'THROUGH';
 export type ReadType = 'CACHE' | 'CACHE_PROMOTE' | 'NO_CACHE';
 
 export interface ClientOptions {
@@ -221,6 +221,10 @@ export class StrataClient implements Actor {
     const tried = new Set<string>();
     for (let attempt = 0; attempt < 6; attempt++) {
       let worker = holders.find((w) => !tried.has(w));
+      if (!worker && !info.persisted) {
+        // MUST_CACHE data lives only on workers: with no holder left there is nothing to read through.
+        throw new StrataError('UNAVAILABLE', `block ${block.id} of ${info.path} is not persisted and no live worker holds it${lastError ? ` (${lastError.message})` : ''}`);
+      }
       if (!worker) {
         // No holder left: read through on a live worker that caches the block on the way.
         others ??= shuffle((await this.workers()).filter((w) => w.state === 'LIVE').map((w) => w.id), () => this.env.random());
@@ -307,7 +311,7 @@ export class StrataClient implements Actor {
     if (live.length === 0) throw new StrataError('UNAVAILABLE', 'no live workers to write through');
     const worker = live[Math.floor(this.env.random() * live.length)]!.id;
     const ready: Infer<typeof W.WriteReady> = await this.rpc.request(worker, {
-      t: 'WriteOpen', ufsMount: created.ufsMount, ufsPath: created.ufsPath, fileId: created.fileId, blockSize: created.blockSize, cache: writeType === 'CACHE_THROUGH',
+      t: 'WriteOpen', ufsMount: created.ufsMount, ufsPath: created.ufsPath, fileId: created.fileId, blockSize: created.blockSize, cache: writeType !== 'THROUGH', ...(writeType === 'MUST_CACHE' ? { ufs: false } : {}),
     } satisfies Infer<typeof W.WriteOpen>, 'WriteReady');
     const window = Math.max(1, ready.window);
     const inflight = new Set<Promise<void>>();
@@ -337,7 +341,7 @@ export class StrataClient implements Actor {
       this.rpc.send(worker, { t: 'WriteClose', stream: ready.stream, chunks: seq, abort: true } satisfies Infer<typeof W.WriteClose>);
       throw e;
     }
-    return (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CompleteFile', path, length, fileId: created.fileId }, 'FileInfoReply')).info;
+    return (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CompleteFile', path, length, fileId: created.fileId, ...(writeType === 'MUST_CACHE' ? { persisted: false } : {}) }, 'FileInfoReply')).info;
   }
 
   private async sendChunk(worker: string, stream: number, seq: number, data: Uint8Array): Promise<void> {

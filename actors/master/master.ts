@@ -510,6 +510,9 @@ export class MasterActor implements Actor {
       this.traverse(this.caller(r), f);
       this.allow(this.caller(r), f, WRITE);
       if (f.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is already complete`);
+      if (r.m.persisted === false) {
+        return (await this.journalAndApply({ op: 'complete', id: f.id, length: r.m.length, mtimeMs: this.env.now(), persisted: false, ...(req ? { req } : {}) }))!;
+      }
       const fu = this.ufsOf(f);
       const st = await fu.disk.stat(fu.path);
       if (!st || st.isDir) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was not written to the UFS`);

@@ -75,7 +75,7 @@ export const JournalEntry = {
   mkdir: obj({ op: oneOf('mkdir'), parent: uint, name, mtimeMs: num, owner, group, mode, req }),
   create: obj({ op: oneOf('create'), parent: uint, name, blockSize: uint, mtimeMs: num, owner, group, mode, req }),
   setAttr: obj({ op: oneOf('setAttr'), id: uint, owner, group, mode, req }),
-  complete: obj({ op: oneOf('complete'), id: uint, length: uint, mtimeMs: num, req }),
+  complete: obj({ op: oneOf('complete'), id: uint, length: uint, mtimeMs: num, persisted: opt(bool), req }),
   /** `ufsPath`, `fromUfs`/`toUfs`: the UFS side of the change, redone after a crash that cut it short. */
   delete: obj({ op: oneOf('delete'), id: uint, ufsUri: opt(strMax(4096)), ufsPath: opt(strMax(4096)), req }),
   /** `undo`: this rename reverses that request's (the UFS refused it), so its retry must run again. */
@@ -268,7 +268,7 @@ export class Namespace {
         f.length = e.length;
         f.mtimeMs = e.mtimeMs;
         f.completed = true;
-        f.persisted = true;
+        f.persisted = e.persisted !== false;
         return f;
       }
       case 'delete': {

@@ -35,6 +35,8 @@ export const WriteOpen = msg('WriteOpen', {
   fileId: uint,
   blockSize: uint,
   cache: bool,
+  /** false: MUST_CACHE, the blocks are kept on this worker only and the UFS is not written. */
+  ufs: opt(bool),
 });
 export const WriteReady = msg('WriteReady', { stream: uint, window: uint });
 /** Request; the WriteAck reply returns one credit. Chunks must arrive in `seq` order. */

@@ -45,7 +45,8 @@ interface ReadStream {
 interface WriteStream {
   from: string;
   id: number;
-  ufs: Disk;
+  /** Undefined for MUST_CACHE: the blocks are the only copy. */
+  ufs: Disk | undefined;
   path: string;
   fileId: number;
   blockSize: number;
@@ -310,6 +311,20 @@ export class WorkerActor implements Actor {
     return p;
   }
 
+  /**
+   * A written block: written through, a full tier only costs the cache; with
+   * MUST_CACHE the cache is the only copy, so not fitting fails the write.
+   */
+  private async cacheWritten(s: WriteStream, id: number, block: Uint8Array): Promise<void> {
+    if (s.ufs) return this.cache(id, block, 'written through but not cached');
+    try {
+      await this.store.put(id, block);
+      this.hot.set(id, block);
+    } catch (e) {
+      s.failed ??= new StrataError('RESOURCE_EXHAUSTED', `MUST_CACHE write of ${s.path}: block ${id} does not fit on ${this.env.self}: ${(e as Error).message}`);
+    }
+  }
+
   /** Caches a block if it fits; a full or failing tier only costs the cache, never the read or write. */
   private async cache(blockId: number, data: Uint8Array, otherwise: string): Promise<void> {
     try {
@@ -366,8 +381,10 @@ export class WorkerActor implements Actor {
       const m = r.m;
       if (m.blockSize <= 0) throw new StrataError('INVALID_ARGUMENT', 'block size must be positive');
       const ufs = this.ufs(m.ufsMount);
+      const toUfs = m.ufs !== false;
+      if (!toUfs && !m.cache) throw new StrataError('INVALID_ARGUMENT', 'a write that skips the UFS (MUST_CACHE) must cache');
       // A duplicate of this WriteOpen arriving during the await must not truncate the file again.
-      const created = ufs.writeFile(m.ufsPath, new Uint8Array(0));
+      const created = toUfs ? ufs.writeFile(m.ufsPath, new Uint8Array(0)) : Promise.resolve();
       this.opening.set(key, created.catch(() => undefined));
       try {
         await created;
@@ -376,7 +393,7 @@ export class WorkerActor implements Actor {
       }
       if (this.writes.has(key)) return { t: 'WriteReady', stream: r.id, window: 8 };
       this.writes.set(key, {
-        from: r.f, id: r.id, ufs, path: m.ufsPath, fileId: m.fileId, blockSize: m.blockSize, cache: m.cache,
+        from: r.f, id: r.id, ufs: toUfs ? ufs : undefined, path: m.ufsPath, fileId: m.fileId, blockSize: m.blockSize, cache: m.cache,
         nextSeq: 0, waiting: new Map(), applying: false, length: 0, block: [], blockBytes: 0, blockIndex: 0, waiters: [],
         idle: this.idleTimer(() => this.abandon(key)),
       });
@@ -421,10 +438,10 @@ export class WorkerActor implements Actor {
       for (let r = s.waiting.get(s.nextSeq); r; r = s.waiting.get(s.nextSeq)) {
         s.waiting.delete(s.nextSeq);
         const data = r.m.data;
-        await s.ufs.append(s.path, data);
+        if (s.ufs) await s.ufs.append(s.path, data);
         this.counters.bytesWrittenUfs += data.byteLength;
         s.length += data.byteLength;
-        if (s.cache) for (const [id, block] of this.fillBlock(s, data)) await this.cache(id, block, 'written through but not cached');
+        if (s.cache) for (const [id, block] of this.fillBlock(s, data)) await this.cacheWritten(s, id, block);
         s.nextSeq++;
         this.rpc.reply(r, { t: 'WriteAck', seq: r.m.seq });
       }
@@ -470,7 +487,7 @@ export class WorkerActor implements Actor {
     if (r.m.abort) {
       this.writes.delete(key);
       s.idle.cancel();
-      await s.ufs.remove(s.path);
+      await s.ufs?.remove(s.path);
       throw new StrataError('FAILED_PRECONDITION', `write of ${s.path} aborted by the client`);
     }
     while (s.nextSeq < r.m.chunks && !s.failed) {
@@ -478,10 +495,14 @@ export class WorkerActor implements Actor {
       await new Promise<void>((resolve) => s.waiters.push(resolve));
     }
     if (s.failed) throw s.failed;
-    await s.ufs.fsync(s.path);
+    await s.ufs?.fsync(s.path);
     const last = s.cache ? this.takeBlock(s) : undefined;
-    if (last) await this.cache(last[0], last[1], 'written through but not cached');
-    const st = await s.ufs.stat(s.path);
+    if (last) await this.cacheWritten(s, last[0], last[1]);
+    if (s.failed) throw s.failed;
+    // The master learns of the new blocks before the client completes the file, so a
+    // reader right after the write finds them (for MUST_CACHE they are the only copy).
+    if (s.cache && this.registered) await this.heartbeat();
+    const st = s.ufs ? await s.ufs.stat(s.path) : null;
     s.done = { t: 'WriteDone', length: s.length, mtimeMs: Math.max(0, Math.floor(st?.mtimeMs ?? 0)) };
     return s.done;
   }

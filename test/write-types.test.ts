@@ -1,0 +1,49 @@
+// Write types end to end in the simulator: MUST_CACHE keeps the blocks on a worker
+// only (and fails cleanly once no holder is left), CACHE_THROUGH caches and writes
+// the UFS, THROUGH writes only the UFS.
+import { describe, expect, it } from 'vitest';
+import { StrataClient, type ClientOptions } from '../actors/client/client.js';
+import { isStrataError } from '../actors/protocol/envelope.js';
+import { MASTER_ID, MasterActor, type MasterOptions } from '../actors/master/master.js';
+import { WorkerActor, type WorkerOptions } from '../actors/worker/worker.js';
+import { createSimBed } from '../sim/scenario.js';
+
+const masterOpts: MasterOptions = { rootUfs: 'sim://ufs', blockSize: 4096, workerTimeoutMs: 3000, rpcTimeoutMs: 2000, journalDir: 'journal' };
+const workerOpts: WorkerOptions = {
+  masterId: MASTER_ID, address: 'sim://w', heartbeatIntervalMs: 200, rpcTimeoutMs: 1000, chunkSize: 1024,
+  tiers: { levels: [{ alias: 'MEM', dirs: [{ path: 'tiers/mem', quotaBytes: 1 << 20, mediumType: 'MEM' }] }], allocator: 'MaxFree', annotator: { kind: 'LRU' } },
+};
+const clientOpts: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 500, retryForMs: 0, chunkSize: 1024, readWindow: 4, blockSize: 4096, writeType: 'CACHE_THROUGH', readType: 'CACHE', user: 'strata' };
+
+function bytes(n: number, seed: number): Uint8Array {
+  return Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+}
+
+describe('write types', () => {
+  it('MUST_CACHE, CACHE_THROUGH and THROUGH land where they should and read back byte for byte', async () => {
+    const { sim, cluster } = createSimBed(9, { network: 'quiet' });
+    cluster.addNode(MASTER_ID, (env) => new MasterActor(env, masterOpts));
+    cluster.addNode('worker-0', (env) => new WorkerActor(env, workerOpts));
+    cluster.addNode('client-0', (env) => new StrataClient(env, clientOpts));
+    await sim.settle(Promise.all([MASTER_ID, 'worker-0', 'client-0'].map((id) => cluster.start(id))));
+    await sim.run({ until: sim.now + 1000 });
+    const c = () => cluster.actor<StrataClient>('client-0');
+    const ufs = cluster.ufsDisk('sim://ufs');
+    const data = bytes(10_000, 1);
+    for (const writeType of ['MUST_CACHE', 'CACHE_THROUGH', 'THROUGH'] as const) {
+      const f = await sim.settle(c().writeFile(`/${writeType}`, data, { writeType }));
+      expect(f.persisted).toBe(writeType !== 'MUST_CACHE');
+      expect(await ufs.stat(writeType)).toEqual(writeType === 'MUST_CACHE' ? null : expect.objectContaining({ size: 10_000 }));
+      expect(Buffer.from(await sim.settle(c().readFile(`/${writeType}`))).equals(Buffer.from(data))).toBe(true);
+    }
+    // With its only holder down, MUST_CACHE data fails cleanly instead of reading anything else.
+    cluster.crash('worker-0');
+    const err = await sim.settle(c().readFile('/MUST_CACHE').then(() => undefined, (e: unknown) => e));
+    expect(isStrataError(err)).toBe(true);
+    expect((err as Error).message).toMatch(/not persisted and no live worker holds it/);
+    // The persisted files are still readable through the UFS once the dead worker is dropped.
+    await sim.settle(cluster.start('worker-0'));
+    await sim.run({ until: sim.now + 1000 });
+    expect(Buffer.from(await sim.settle(c().readFile('/THROUGH'))).equals(Buffer.from(data))).toBe(true);
+  });
+});
