@@ -193,6 +193,37 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
       });
     });
 
+  fs.command('pin')
+    .description('keep the blocks of a file (or every file below a directory) from being evicted')
+    .argument('<path>')
+    .action(async (path: string) => {
+      await withClient(conf(), async (c) => {
+        await c.setAttribute(path, { pinned: true }, true);
+        out(`File '${path}' was successfully pinned.`);
+      });
+    });
+
+  fs.command('unpin')
+    .description('let the blocks of a file (or of the files below a directory) be evicted again')
+    .argument('<path>')
+    .action(async (path: string) => {
+      await withClient(conf(), async (c) => {
+        await c.setAttribute(path, { pinned: false }, true);
+        out(`File '${path}' was successfully unpinned.`);
+      });
+    });
+
+  fs.command('free')
+    .description('drop the cached blocks of a path from the workers (the UFS keeps the data)')
+    .argument('<path>')
+    .option('-f, --force', 'free pinned files too')
+    .action(async (path: string, o: { force?: boolean }) => {
+      await withClient(conf(), async (c) => {
+        await c.free(path, Boolean(o.force));
+        out(`${path} was successfully freed from strata space.`);
+      });
+    });
+
   fs.command('checkConsistency')
     .description('list paths whose metadata differs from the UFS (-r: repair them)')
     .argument('<path>')

@@ -47,3 +47,29 @@ describe('write types', () => {
     expect(Buffer.from(await sim.settle(c().readFile('/THROUGH'))).equals(Buffer.from(data))).toBe(true);
   });
 });
+
+describe('pin and free', () => {
+  it('pinned blocks survive a cache full of other reads; free drops blocks but keeps the data readable', async () => {
+    const { sim, cluster } = createSimBed(10, { network: 'quiet' });
+    const small: WorkerOptions = { ...workerOpts, tiers: { ...workerOpts.tiers, levels: [{ alias: 'MEM', dirs: [{ path: 'tiers/mem', quotaBytes: 16384, mediumType: 'MEM' }] }] } };
+    cluster.addNode(MASTER_ID, (env) => new MasterActor(env, masterOpts));
+    cluster.addNode('worker-0', (env) => new WorkerActor(env, small));
+    cluster.addNode('client-0', (env) => new StrataClient(env, clientOpts));
+    await sim.settle(Promise.all([MASTER_ID, 'worker-0', 'client-0'].map((id) => cluster.start(id))));
+    await sim.run({ until: sim.now + 1000 });
+    const c = () => cluster.actor<StrataClient>('client-0');
+    const w = () => cluster.actor<WorkerActor>('worker-0');
+    const keep = await sim.settle(c().writeFile('/keep', bytes(8192, 7)));
+    await sim.settle(c().setAttribute('/keep', { pinned: true }, true));
+    expect((await sim.settle(c().getStatus('/keep'))).pinned).toBe(true);
+    await sim.run({ until: sim.now + 500 });
+    for (let i = 0; i < 6; i++) await sim.settle(c().writeFile(`/other${i}`, bytes(8192, i)));
+    const kept = keep.fileId * 2 ** 20;
+    expect(w().store.has(kept)).toBe(true);
+    await expect(sim.settle(c().free('/keep'))).rejects.toThrow(/is pinned/);
+    await sim.settle(c().free('/keep', true));
+    await sim.run({ until: sim.now + 500 });
+    expect(w().store.has(kept)).toBe(false);
+    expect(Buffer.from(await sim.settle(c().readFile('/keep'))).equals(Buffer.from(bytes(8192, 7)))).toBe(true);
+  });
+});

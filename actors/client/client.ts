@@ -101,8 +101,13 @@ export class StrataClient implements Actor {
     await this.master({ t: 'LoadMetadata', path, recursive }, 'Ok');
   }
 
-  /** chown/chgrp/chmod: any of owner, group and mode; `recursive` for the whole subtree. */
-  async setAttribute(path: string, attrs: { owner?: string; group?: string; mode?: number }, recursive = false): Promise<void> {
+  /** Drops the cached blocks of the files under `path` (pinned ones too with `force`). */
+  async free(path: string, force = false): Promise<void> {
+    await this.mutate({ t: 'Free', path, force }, 'Ok');
+  }
+
+  /** chown/chgrp/chmod/pin: any of owner, group, mode and pinned; `recursive` for the whole subtree. */
+  async setAttribute(path: string, attrs: { owner?: string; group?: string; mode?: number; pinned?: boolean }, recursive = false): Promise<void> {
     await this.mutate({ t: 'SetAttribute', path, ...attrs, recursive }, 'Ok');
   }
 

@@ -54,6 +54,8 @@ export class MasterActor implements Actor {
   private readonly lastSync = new Map<number, number>();
   /** Creates proposed but not yet applied, by parent id and name: a second create of the same name waits for the first. */
   private readonly pendingNames = new Map<string, Promise<unknown>>();
+  /** Blocks each worker is to drop (fs free), handed over with its next heartbeat reply. */
+  private readonly toFree = new Map<string, Set<number>>();
   private readonly lock = new Mutex();
   private readonly journal: JournalBackend;
   private expiryTimer: Timer | undefined;
@@ -102,6 +104,7 @@ export class MasterActor implements Actor {
       ['Backup', (r) => this.backup(r)],
       ['CheckConsistency', (r) => this.checkConsistency(r as Req<typeof M.CheckConsistency>)],
       ['LoadMetadata', (r) => this.loadMetadata(r as Req<typeof M.LoadMetadata>)],
+      ['Free', (r) => this.free(r as Req<typeof M.Free>)],
       ['Checkpoint', (r) => this.checkpoint(r)],
       ['RemoveMaster', dedup.wrap((r) => this.changeMembers(r as Req<typeof M.RemoveMaster>))],
       ['AddMaster', dedup.wrap((r) => this.changeMembers(r as Req<typeof M.AddMaster>))],
@@ -187,7 +190,9 @@ export class MasterActor implements Actor {
   private heartbeat(r: Req<typeof M.WorkerHeartbeat>): Infer<typeof M.HeartbeatReply> {
     const m = r.m;
     const known = this.workers.heartbeat(m.workerId, m.capacityBytes, m.usedBytes, m.added.filter((b) => this.blockExists(b)), m.removed, this.env.now());
-    return { t: 'HeartbeatReply', cmd: known ? 'ok' : 'register' };
+    const free = this.toFree.get(m.workerId);
+    this.toFree.delete(m.workerId);
+    return { t: 'HeartbeatReply', cmd: known ? 'ok' : 'register', pinnedFiles: [...this.ns.pinnedFiles], ...(free?.size ? { free: [...free] } : {}) };
   }
 
   /** Blocks of deleted files are ignored; a file being written may report blocks before it completes. */
@@ -371,7 +376,7 @@ export class MasterActor implements Actor {
     return {
       fileId: n.id, path: this.ns.pathOf(n), name: n.name, isDir: n.isDir, length: n.length, mtimeMs: n.mtimeMs,
       blockSize: n.blockSize, completed: n.completed, persisted: n.persisted,
-      ufsMount: ufs.mount.uri, ufsPath: ufs.path, owner: n.owner, group: n.group, mode: n.mode, blocks,
+      ufsMount: ufs.mount.uri, ufsPath: ufs.path, owner: n.owner, group: n.group, mode: n.mode, pinned: n.pinned === true, blocks,
     };
   }
 
@@ -713,6 +718,7 @@ export class MasterActor implements Actor {
         if (r.m.owner !== undefined && r.m.owner !== null && !isSuper(this.policy, c)) {
           throw new StrataError('PERMISSION_DENIED', `only the superuser may change the owner of ${path}`);
         }
+        if (r.m.pinned != null) this.allow(c, n, WRITE);
         if (((r.m.group ?? undefined) !== undefined || (r.m.mode ?? undefined) !== undefined) && !isSuper(this.policy, c) && n.owner !== c.user) {
           throw new StrataError('PERMISSION_DENIED', `only ${n.owner} (the owner) or the superuser may change ${path}`);
         }
@@ -724,6 +730,7 @@ export class MasterActor implements Actor {
         await this.journalAndApply({
           op: 'setAttr', id: n.id,
           ...(r.m.owner != null ? { owner: r.m.owner } : {}), ...(r.m.group != null ? { group: r.m.group } : {}), ...(r.m.mode != null ? { mode: r.m.mode } : {}),
+          ...(r.m.pinned != null && !n.isDir ? { pinned: r.m.pinned } : {}),
           ...(req && i === targets.length - 1 ? { req } : {}),
         });
       }
@@ -822,6 +829,32 @@ export class MasterActor implements Actor {
       liveWorkers: this.workers.liveCount(), lostWorkers: this.workers.lostCount(), startedAtMs: this.startedAtMs, version: STRATA_VERSION,
       ...(raft ? { role: raft.role, term: raft.term, commit: raft.commit, voters: [...raft.voters], ...(raft.leader ? { leader: raft.leader } : {}) } : {}),
     };
+  }
+
+  // ---- free ----
+
+  private async free(r: Req<typeof M.Free>): Promise<Message> {
+    const top = await this.resolve(r.m.path);
+    const c = this.caller(r);
+    this.traverse(c, top);
+    const files = this.ns.fileIdsUnder(top).map((id) => this.ns.get(id)!);
+    for (const f of files) {
+      // Freeing MUST_CACHE data would delete its only copy.
+      if (!f.persisted) throw new StrataError('FAILED_PRECONDITION', `${this.ns.pathOf(f)} is not persisted; freeing it would lose it`);
+      if (f.pinned && !r.m.force) throw new StrataError('FAILED_PRECONDITION', `${this.ns.pathOf(f)} is pinned; unpin it or use free -f`);
+      this.allow(c, f, WRITE);
+    }
+    for (const f of files) {
+      for (const block of this.ns.blockIds(f)) {
+        for (const loc of this.workers.locationsOf(block)) {
+          let s = this.toFree.get(loc.workerId);
+          if (!s) this.toFree.set(loc.workerId, (s = new Set()));
+          s.add(block);
+        }
+      }
+      this.workers.dropBlocks(this.ns.blockIds(f));
+    }
+    return { t: 'Ok' };
   }
 
   // ---- consistency with the UFS ----

@@ -27,6 +27,8 @@ export interface Inode {
   childrenLoaded: boolean;
   /** Set on a mount point: the id of the mount whose UFS root this directory is. */
   mountId?: number;
+  /** Pinned files' blocks are never evicted from workers (fs pin). */
+  pinned?: boolean;
   owner: string;
   group: string;
   /** Permission bits, e.g. 0o755. */
@@ -74,7 +76,7 @@ const UfsChild = obj({ name, isDir: bool, length: uint, mtimeMs: num });
 export const JournalEntry = {
   mkdir: obj({ op: oneOf('mkdir'), parent: uint, name, mtimeMs: num, owner, group, mode, req }),
   create: obj({ op: oneOf('create'), parent: uint, name, blockSize: uint, mtimeMs: num, owner, group, mode, req }),
-  setAttr: obj({ op: oneOf('setAttr'), id: uint, owner, group, mode, req }),
+  setAttr: obj({ op: oneOf('setAttr'), id: uint, owner, group, mode, pinned: opt(bool), req }),
   complete: obj({ op: oneOf('complete'), id: uint, length: uint, mtimeMs: num, persisted: opt(bool), req }),
   /** `ufsPath`, `fromUfs`/`toUfs`: the UFS side of the change, redone after a crash that cut it short. */
   delete: obj({ op: oneOf('delete'), id: uint, ufsUri: opt(strMax(4096)), ufsPath: opt(strMax(4096)), req }),
@@ -152,6 +154,8 @@ export class Namespace {
   private nextId = ROOT_ID + 1;
   readonly sessions = new Sessions();
   private readonly mounts = new Map<number, MountInfo>();
+  /** Ids of pinned files, sent to workers with every heartbeat reply. */
+  readonly pinnedFiles = new Set<number>();
   private nextMountId = ROOT_MOUNT_ID + 1;
 
   /** `rootUfs`: the UFS mounted at '/', from configuration rather than the journal; `/` belongs to `rootOwner`. */
@@ -261,6 +265,11 @@ export class Namespace {
       case 'setAttr': {
         const n = this.inodes.get(e.id);
         if (!n) throw new RejectedEntry(`journal sets attributes of unknown inode ${e.id}`);
+        if (e.pinned != null) {
+          n.pinned = e.pinned;
+          if (e.pinned) this.pinnedFiles.add(n.id);
+          else this.pinnedFiles.delete(n.id);
+        }
         return this.own(n, e);
       }
       case 'complete': {
@@ -377,6 +386,7 @@ export class Namespace {
   }
 
   private remove(n: Inode): void {
+    this.pinnedFiles.delete(n.id);
     if (n.children) for (const id of [...n.children.values()]) this.remove(this.inodes.get(id)!);
     this.inodes.delete(n.id);
     this.inodes.get(n.parent)?.children?.delete(n.name);
@@ -395,7 +405,7 @@ export class Namespace {
   snapshot(): Uint8Array {
     const inodes = [...this.inodes.values()]
       .sort((a, b) => a.id - b.id)
-      .map((n) => [n.id, n.parent, n.name, n.isDir, n.length, n.mtimeMs, n.blockSize, n.completed, n.persisted, n.childrenLoaded, n.mountId ?? 0, n.owner, n.group, n.mode]);
+      .map((n) => [n.id, n.parent, n.name, n.isDir, n.length, n.mtimeMs, n.blockSize, n.completed, n.persisted, n.childrenLoaded, n.mountId ?? 0, n.owner, n.group, n.mode, n.pinned ? 1 : 0]);
     const mounts = this.mountTable().map((m) => [m.id, m.inode, m.uri, m.readOnly, m.shared, m.options]);
     return packRecord({ v: 1, nextId: this.nextId, nextMountId: this.nextMountId, inodes, mounts, sessions: this.sessions.entries() });
   }
@@ -403,15 +413,17 @@ export class Namespace {
   restore(bytes: Uint8Array): void {
     const s = unpackRecord(bytes) as {
       v: number; nextId: number; nextMountId: number;
-      inodes: Array<[number, number, string, boolean, number, number, number, boolean, boolean, boolean, number, string, string, number]>;
+      inodes: Array<[number, number, string, boolean, number, number, number, boolean, boolean, boolean, number, string, string, number, number]>;
       mounts: Array<[number, number, string, boolean, boolean, Array<[string, string]>]>;
       sessions: Array<[string, Array<[number, number]>]>;
     };
     if (s.v !== 1) throw new StrataError('INTERNAL', `namespace snapshot version ${s.v} is not supported`);
     this.inodes.clear();
-    for (const [id, parent, name, isDir, length, mtimeMs, blockSize, completed, persisted, childrenLoaded, mountId, owner, group, mode] of s.inodes) {
+    this.pinnedFiles.clear();
+    for (const [id, parent, name, isDir, length, mtimeMs, blockSize, completed, persisted, childrenLoaded, mountId, owner, group, mode, pinned] of s.inodes) {
+      if (pinned) this.pinnedFiles.add(id);
       this.inodes.set(id, {
-        id, parent, name, isDir, length, mtimeMs, blockSize, completed, persisted, childrenLoaded, owner, group, mode,
+        id, parent, name, isDir, length, mtimeMs, blockSize, completed, persisted, childrenLoaded, owner, group, mode, ...(pinned ? { pinned: true } : {}),
         children: isDir ? new Map() : undefined, ...(mountId ? { mountId } : {}),
       });
     }

@@ -25,6 +25,7 @@ export const FileInfo = obj({
   owner: strMax(256),
   group: strMax(256),
   mode: uint,
+  pinned: bool,
   blocks: arr(BlockInfo, 1_000_000),
 });
 export type FileInfo = Infer<typeof FileInfo>;
@@ -55,8 +56,12 @@ export const WorkerHeartbeat = msg('WorkerHeartbeat', {
   added: arr(uint, 10_000_000),
   removed: arr(uint, 10_000_000),
 });
-/** `register`: the master does not know this worker (restarted, or marked it lost). */
-export const HeartbeatReply = msg('HeartbeatReply', { cmd: strMax(16) });
+/**
+ * `register`: the master does not know this worker (restarted, or marked it lost).
+ * `pinnedFiles`: ids of every pinned file (their blocks must not be evicted);
+ * `free`: blocks to drop (fs free).
+ */
+export const HeartbeatReply = msg('HeartbeatReply', { cmd: strMax(16), pinnedFiles: opt(arr(uint, 10_000_000)), free: opt(arr(uint, 10_000_000)) });
 
 /** `forRead`: the caller is about to read the file's data, so read permission is checked too. */
 /**
@@ -85,7 +90,9 @@ export const CompleteFile = msg('CompleteFile', { path, length: uint, fileId: op
 export const Delete = msg('Delete', { path, recursive: bool, rid });
 export const Rename = msg('Rename', { src: path, dst: path, rid });
 /** chown (owner; superuser only), chgrp (group), chmod (mode bits); with `recursive`, the whole subtree. */
-export const SetAttribute = msg('SetAttribute', { path, owner: opt(strMax(256)), group: opt(strMax(256)), mode: opt(uint), recursive: bool, rid });
+export const SetAttribute = msg('SetAttribute', { path, owner: opt(strMax(256)), group: opt(strMax(256)), mode: opt(uint), pinned: opt(bool), recursive: bool, rid });
+/** fs free: drop the cached blocks of the files under `path` (pinned ones too with `force`). */
+export const Free = msg('Free', { path, force: bool, rid });
 const mountOptions = arr(arr(strMax(4096), 2), 256);
 export const Mount = msg('Mount', { path, ufsUri: strMax(4096), readOnly: bool, shared: bool, options: mountOptions, rid });
 export const Unmount = msg('Unmount', { path, rid });
@@ -128,7 +135,7 @@ export const MASTER_MESSAGES = [
   RegisterWorker, RegisterWorkerOk, WorkerHeartbeat, HeartbeatReply,
   GetStatus, ListStatus, FileInfoReply, ListStatusReply, CreateDirectory, CreateFile, CompleteFile, Delete, Rename,
   GetWorkers, WorkersReply, GetMasterInfo, MasterInfoReply, Mount, Unmount, UpdateMount, GetMountTable, MountTableReply, SetAttribute, TransferLeadership, RemoveMaster, AddMaster, Backup, BackupReply, Checkpoint, CheckpointReply,
-  CheckConsistency, ConsistencyReply, LoadMetadata,
+  CheckConsistency, ConsistencyReply, LoadMetadata, Free,
 ] as const;
 
 export type MasterRequest =

@@ -233,6 +233,7 @@ export class WorkerActor implements Actor {
       } satisfies Infer<typeof M.WorkerHeartbeat>, 'HeartbeatReply', this.masterTimeoutMs());
       for (const b of added) this.unsent.added.delete(b);
       for (const b of removed) this.unsent.removed.delete(b);
+      await this.follow(reply);
       if (reply.cmd === 'register') {
         this.registered = false;
         await this.register();
@@ -244,6 +245,22 @@ export class WorkerActor implements Actor {
         // A new leader knows nothing of this worker until it registers there.
         this.registered = false;
       }
+    }
+  }
+
+  /** Applies the master's pins (no eviction of pinned files' blocks) and frees. */
+  private async follow(reply: Infer<typeof M.HeartbeatReply>): Promise<void> {
+    if (reply.pinnedFiles) {
+      const pinned = new Set(reply.pinnedFiles);
+      for (const b of this.store.blockIds()) {
+        const want = pinned.has(Math.floor(b / BLOCKS_PER_FILE));
+        if (want && !this.store.isPinned(b)) this.store.pin(b);
+        else if (!want && this.store.isPinned(b)) this.store.unpin(b);
+      }
+    }
+    for (const b of reply.free ?? []) {
+      this.hot.delete(b);
+      await this.store.free(b, { force: true }).catch((e: unknown) => this.env.log.log('warn', `could not free block ${b}: ${(e as Error).message}`));
     }
   }
 
