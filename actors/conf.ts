@@ -56,6 +56,7 @@ export const K = {
   raftHeartbeat: key('strata.master.embedded.journal.heartbeat.interval', 'duration', '200ms', 'master', 'How often the leader heartbeats the standbys.'),
   checkpointEntries: key('strata.master.journal.checkpoint.period.entries', 'int', '100000', 'master', 'Entries between checkpoints: the namespace is snapshotted and the journal compacted.'),
   rootUfs: key('strata.master.mount.table.root.ufs', 'string', '${strata.work.dir}/ufs', 'master', 'The UFS mounted at / (a local directory path or file:// URI).'),
+  ttlCheckInterval: key('strata.master.ttl.checker.interval', 'duration', '1min', 'master', 'How often the leading master deletes or frees what outlived its TTL.'),
   workerTimeout: key('strata.master.worker.timeout', 'duration', '10s', 'master', 'A worker silent this long is marked lost and its block locations dropped.'),
   workerHostname: key('strata.worker.hostname', 'string', '127.0.0.1', 'worker', 'Host the worker binds to.'),
   workerRpcPort: key('strata.worker.rpc.port', 'int', '29999', 'worker', 'Worker RPC port (0 picks a free port).'),

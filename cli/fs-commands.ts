@@ -8,6 +8,7 @@ import type { Conf } from '../actors/conf.js';
 import { StrataError } from '../actors/protocol/envelope.js';
 import { openClient, ufsUri } from './cluster.js';
 import { modeString, parseMode } from '../actors/master/permissions.js';
+import { parseDuration } from '../actors/conf.js';
 
 type Out = (line: string) => void;
 
@@ -210,6 +211,37 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
       await withClient(conf(), async (c) => {
         await c.setAttribute(path, { pinned: false }, true);
         out(`File '${path}' was successfully unpinned.`);
+      });
+    });
+
+  fs.command('setTtl')
+    .description('delete (or free) a path once this long after its modification time')
+    .argument('<path>')
+    .argument('<time>', 'e.g. 3600000, 10min, 1h')
+    .option('--action <action>', 'delete or free', 'delete')
+    .action(async (path: string, time: string, o: { action: string }) => {
+      const action = o.action.toUpperCase();
+      if (action !== 'DELETE' && action !== 'FREE') throw new StrataError('INVALID_ARGUMENT', `--action must be delete or free, got ${o.action}`);
+      let ms: number;
+      try {
+        ms = parseDuration(time);
+      } catch (e) {
+        throw new StrataError('INVALID_ARGUMENT', (e as Error).message);
+      }
+      if (ms < 0) throw new StrataError('INVALID_ARGUMENT', 'a TTL cannot be negative');
+      await withClient(conf(), async (c) => {
+        await c.setAttribute(path, { ttl: ms, ttlAction: action });
+        out(`TTL of path '${path}' was successfully set to ${ms} milliseconds, with expiry action set to ${action}`);
+      });
+    });
+
+  fs.command('unsetTtl')
+    .description('remove the TTL of a path')
+    .argument('<path>')
+    .action(async (path: string) => {
+      await withClient(conf(), async (c) => {
+        await c.setAttribute(path, { ttl: -1 });
+        out(`TTL of path '${path}' was successfully removed.`);
       });
     });
 

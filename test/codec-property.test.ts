@@ -16,7 +16,7 @@ const location = fc.record({ workerId: node, address: fc.string({ maxLength: 60 
 const block = fc.record({ id: u, offset: u, length: u, locations: fc.array(location, { maxLength: 3 }) });
 const fileInfo = fc.record({
   fileId: u, path, name: fc.string({ maxLength: 20 }), isDir: fc.boolean(), length: u, mtimeMs: fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => (x === 0 ? 0 : x)),
-  blockSize: u, completed: fc.boolean(), persisted: fc.boolean(), ufsMount: fc.string({ maxLength: 40 }), ufsPath: fc.string({ maxLength: 40 }), owner: fc.string({ maxLength: 12 }), group: fc.string({ maxLength: 12 }), mode: fc.nat({ max: 0o777 }), pinned: fc.boolean(),
+  blockSize: u, completed: fc.boolean(), persisted: fc.boolean(), ufsMount: fc.string({ maxLength: 40 }), ufsPath: fc.string({ maxLength: 40 }), owner: fc.string({ maxLength: 12 }), group: fc.string({ maxLength: 12 }), mode: fc.nat({ max: 0o777 }), pinned: fc.boolean(), ttl: fc.option(fc.integer({ min: 0, max: 1e9 }), { nil: undefined }),
   blocks: fc.array(block, { maxLength: 4 }),
 });
 

@@ -73,3 +73,29 @@ describe('pin and free', () => {
     expect(Buffer.from(await sim.settle(c().readFile('/keep'))).equals(Buffer.from(bytes(8192, 7)))).toBe(true);
   });
 });
+
+describe('TTL', () => {
+  it('deletes, or frees the blocks of, a file once its TTL has passed', async () => {
+    const { sim, cluster } = createSimBed(12, { network: 'quiet' });
+    cluster.addNode(MASTER_ID, (env) => new MasterActor(env, { ...masterOpts, ttlCheckIntervalMs: 100 }));
+    cluster.addNode('worker-0', (env) => new WorkerActor(env, workerOpts));
+    cluster.addNode('client-0', (env) => new StrataClient(env, clientOpts));
+    await sim.settle(Promise.all([MASTER_ID, 'worker-0', 'client-0'].map((id) => cluster.start(id))));
+    await sim.run({ until: sim.now + 1000 });
+    const c = () => cluster.actor<StrataClient>('client-0');
+    await sim.settle(c().writeFile('/short', bytes(100, 1)));
+    const cached = await sim.settle(c().writeFile('/cached', bytes(5000, 2)));
+    await sim.settle(c().setAttribute('/short', { ttl: 2000, ttlAction: 'DELETE' }));
+    await sim.settle(c().setAttribute('/cached', { ttl: 2000, ttlAction: 'FREE' }));
+    expect((await sim.settle(c().getStatus('/short'))).ttl).toBe(2000);
+    await sim.run({ until: sim.now + 500 });
+    expect(await sim.settle(c().exists('/short'))).toBe(true);
+    await sim.run({ until: sim.now + 3000 });
+    expect(await sim.settle(c().exists('/short'))).toBe(false);
+    expect(await cluster.ufsDisk('sim://ufs').stat('short')).toBeNull();
+    const after = await sim.settle(c().getStatus('/cached'));
+    expect(after.ttl).toBeUndefined();
+    expect(cluster.actor<WorkerActor>('worker-0').store.has(cached.fileId * 2 ** 20)).toBe(false);
+    expect(Buffer.from(await sim.settle(c().readFile('/cached'))).equals(Buffer.from(bytes(5000, 2)))).toBe(true);
+  });
+});

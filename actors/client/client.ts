@@ -107,7 +107,11 @@ export class StrataClient implements Actor {
   }
 
   /** chown/chgrp/chmod/pin: any of owner, group, mode and pinned; `recursive` for the whole subtree. */
-  async setAttribute(path: string, attrs: { owner?: string; group?: string; mode?: number; pinned?: boolean }, recursive = false): Promise<void> {
+  async setAttribute(
+    path: string,
+    attrs: { owner?: string; group?: string; mode?: number; pinned?: boolean; ttl?: number; ttlAction?: 'DELETE' | 'FREE' },
+    recursive = false,
+  ): Promise<void> {
     await this.mutate({ t: 'SetAttribute', path, ...attrs, recursive }, 'Ok');
   }
 

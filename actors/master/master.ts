@@ -25,6 +25,8 @@ export interface MasterOptions {
   journalDir: string;
   /** Who may do what; defaults to checks on, superuser 'strata', supergroup 'supergroup', umask 022. */
   permissions?: Partial<PermissionPolicy>;
+  /** strata.master.ttl.checker.interval: how often expired TTLs are acted on (default 1 min). */
+  ttlCheckIntervalMs?: number;
   /** A backup's namespace to start from (`strata master --restore`); only into an empty journal. */
   restore?: Uint8Array;
   /** UFS (default): this master alone, with a local write-ahead journal. EMBEDDED: a Raft group of masters. */
@@ -59,6 +61,7 @@ export class MasterActor implements Actor {
   private readonly lock = new Mutex();
   private readonly journal: JournalBackend;
   private expiryTimer: Timer | undefined;
+  private ttlTimer: Timer | undefined;
   private startedAtMs = 0;
   /** Set when the journal failed: state may be ahead of the journal, so nothing more is served. */
   private fatal: string | undefined;
@@ -138,10 +141,41 @@ export class MasterActor implements Actor {
     // A Raft group restores once it has a leader (see onLeadership).
     if (this.opts.restore && !(this.journal instanceof RaftJournal)) await this.restoreBackup(this.opts.restore);
     this.scheduleExpiry();
+    this.scheduleTtlCheck();
+  }
+
+  private scheduleTtlCheck(): void {
+    this.ttlTimer = this.env.setTimer(this.opts.ttlCheckIntervalMs ?? 60_000, () => {
+      void this.checkTtls().finally(() => this.scheduleTtlCheck());
+    });
+  }
+
+  /** The leader deletes, or frees the blocks of, whatever outlived its TTL (as the superuser). */
+  async checkTtls(): Promise<void> {
+    if (!this.journal.isLeader() || this.caughtUpTerm !== this.journal.term()) return;
+    const now = this.env.now();
+    for (const id of [...this.ns.ttlInodes]) {
+      const n = this.ns.get(id);
+      if (!n?.ttl || now < n.mtimeMs + n.ttl.ms) continue;
+      const path = this.ns.pathOf(n);
+      const as = (m: Message): Envelope => ({ f: this.env.self, to: this.env.self, id: 0, u: this.policy.superuser, g: [], m });
+      try {
+        if (n.ttl.action === 'DELETE') await this.delete(as({ t: 'Delete', path, recursive: true } as Message) as Req<typeof M.Delete>);
+        else {
+          await this.free(as({ t: 'Free', path, force: true } as Message) as Req<typeof M.Free>);
+          // Freed once: the TTL has done its work.
+          await this.lock.run(() => this.journalAndApply({ op: 'setAttr', id, ttl: -1 }));
+        }
+        this.env.log.log('info', `TTL expired: ${n.ttl.action === 'DELETE' ? 'deleted' : 'freed'} ${path}`);
+      } catch (e) {
+        this.env.log.log('warn', `TTL action on ${path} failed: ${(e as Error).message}`);
+      }
+    }
   }
 
   async stop(): Promise<void> {
     this.expiryTimer?.cancel();
+    this.ttlTimer?.cancel();
     this.rpc.stop();
     await this.journal.stop();
   }
@@ -376,7 +410,8 @@ export class MasterActor implements Actor {
     return {
       fileId: n.id, path: this.ns.pathOf(n), name: n.name, isDir: n.isDir, length: n.length, mtimeMs: n.mtimeMs,
       blockSize: n.blockSize, completed: n.completed, persisted: n.persisted,
-      ufsMount: ufs.mount.uri, ufsPath: ufs.path, owner: n.owner, group: n.group, mode: n.mode, pinned: n.pinned === true, blocks,
+      ufsMount: ufs.mount.uri, ufsPath: ufs.path, owner: n.owner, group: n.group, mode: n.mode, pinned: n.pinned === true,
+      ...(n.ttl ? { ttl: n.ttl.ms, ttlAction: n.ttl.action } : {}), blocks,
     };
   }
 
@@ -718,7 +753,7 @@ export class MasterActor implements Actor {
         if (r.m.owner !== undefined && r.m.owner !== null && !isSuper(this.policy, c)) {
           throw new StrataError('PERMISSION_DENIED', `only the superuser may change the owner of ${path}`);
         }
-        if (r.m.pinned != null) this.allow(c, n, WRITE);
+        if (r.m.pinned != null || r.m.ttl != null) this.allow(c, n, WRITE);
         if (((r.m.group ?? undefined) !== undefined || (r.m.mode ?? undefined) !== undefined) && !isSuper(this.policy, c) && n.owner !== c.user) {
           throw new StrataError('PERMISSION_DENIED', `only ${n.owner} (the owner) or the superuser may change ${path}`);
         }
@@ -731,6 +766,7 @@ export class MasterActor implements Actor {
           op: 'setAttr', id: n.id,
           ...(r.m.owner != null ? { owner: r.m.owner } : {}), ...(r.m.group != null ? { group: r.m.group } : {}), ...(r.m.mode != null ? { mode: r.m.mode } : {}),
           ...(r.m.pinned != null && !n.isDir ? { pinned: r.m.pinned } : {}),
+          ...(r.m.ttl != null ? { ttl: r.m.ttl, ...(r.m.ttlAction != null ? { ttlAction: r.m.ttlAction } : {}) } : {}),
           ...(req && i === targets.length - 1 ? { req } : {}),
         });
       }

@@ -2,7 +2,7 @@
 // `apply` is the only way state changes, so replaying the journal rebuilds it.
 // Inode ids are assigned in apply, which keeps them (and the block ids derived
 // from them) identical after a restart.
-import { arr, bool, bytes, num, obj, oneOf, opt, strMax, uint, type Infer } from '../../transport/schema.js';
+import { arr, bool, bytes, int, num, obj, oneOf, opt, strMax, uint, type Infer } from '../../transport/schema.js';
 import { StrataError } from '../protocol/envelope.js';
 import { packRecord, unpackRecord } from '../../transport/codec.js';
 import { joinPath, splitPath } from '../path.js';
@@ -29,6 +29,8 @@ export interface Inode {
   mountId?: number;
   /** Pinned files' blocks are never evicted from workers (fs pin). */
   pinned?: boolean;
+  /** fs setTtl: `ms` after the modification time, the inode is deleted or its blocks freed. */
+  ttl?: { ms: number; action: 'DELETE' | 'FREE' };
   owner: string;
   group: string;
   /** Permission bits, e.g. 0o755. */
@@ -76,7 +78,8 @@ const UfsChild = obj({ name, isDir: bool, length: uint, mtimeMs: num });
 export const JournalEntry = {
   mkdir: obj({ op: oneOf('mkdir'), parent: uint, name, mtimeMs: num, owner, group, mode, req }),
   create: obj({ op: oneOf('create'), parent: uint, name, blockSize: uint, mtimeMs: num, owner, group, mode, req }),
-  setAttr: obj({ op: oneOf('setAttr'), id: uint, owner, group, mode, pinned: opt(bool), req }),
+  /** `ttl`: ms after the file's modification time when `ttlAction` happens; -1 removes it. */
+  setAttr: obj({ op: oneOf('setAttr'), id: uint, owner, group, mode, pinned: opt(bool), ttl: opt(int), ttlAction: opt(oneOf('DELETE', 'FREE')), req }),
   complete: obj({ op: oneOf('complete'), id: uint, length: uint, mtimeMs: num, persisted: opt(bool), req }),
   /** `ufsPath`, `fromUfs`/`toUfs`: the UFS side of the change, redone after a crash that cut it short. */
   delete: obj({ op: oneOf('delete'), id: uint, ufsUri: opt(strMax(4096)), ufsPath: opt(strMax(4096)), req }),
@@ -156,6 +159,8 @@ export class Namespace {
   private readonly mounts = new Map<number, MountInfo>();
   /** Ids of pinned files, sent to workers with every heartbeat reply. */
   readonly pinnedFiles = new Set<number>();
+  /** Inodes with a TTL, for the master's TTL checker. */
+  readonly ttlInodes = new Set<number>();
   private nextMountId = ROOT_MOUNT_ID + 1;
 
   /** `rootUfs`: the UFS mounted at '/', from configuration rather than the journal; `/` belongs to `rootOwner`. */
@@ -265,6 +270,15 @@ export class Namespace {
       case 'setAttr': {
         const n = this.inodes.get(e.id);
         if (!n) throw new RejectedEntry(`journal sets attributes of unknown inode ${e.id}`);
+        if (e.ttl != null) {
+          if (e.ttl < 0) {
+            delete n.ttl;
+            this.ttlInodes.delete(n.id);
+          } else {
+            n.ttl = { ms: e.ttl, action: e.ttlAction ?? 'DELETE' };
+            this.ttlInodes.add(n.id);
+          }
+        }
         if (e.pinned != null) {
           n.pinned = e.pinned;
           if (e.pinned) this.pinnedFiles.add(n.id);
@@ -387,6 +401,7 @@ export class Namespace {
 
   private remove(n: Inode): void {
     this.pinnedFiles.delete(n.id);
+    this.ttlInodes.delete(n.id);
     if (n.children) for (const id of [...n.children.values()]) this.remove(this.inodes.get(id)!);
     this.inodes.delete(n.id);
     this.inodes.get(n.parent)?.children?.delete(n.name);
@@ -405,7 +420,7 @@ export class Namespace {
   snapshot(): Uint8Array {
     const inodes = [...this.inodes.values()]
       .sort((a, b) => a.id - b.id)
-      .map((n) => [n.id, n.parent, n.name, n.isDir, n.length, n.mtimeMs, n.blockSize, n.completed, n.persisted, n.childrenLoaded, n.mountId ?? 0, n.owner, n.group, n.mode, n.pinned ? 1 : 0]);
+      .map((n) => [n.id, n.parent, n.name, n.isDir, n.length, n.mtimeMs, n.blockSize, n.completed, n.persisted, n.childrenLoaded, n.mountId ?? 0, n.owner, n.group, n.mode, n.pinned ? 1 : 0, n.ttl ? [n.ttl.ms, n.ttl.action] : 0]);
     const mounts = this.mountTable().map((m) => [m.id, m.inode, m.uri, m.readOnly, m.shared, m.options]);
     return packRecord({ v: 1, nextId: this.nextId, nextMountId: this.nextMountId, inodes, mounts, sessions: this.sessions.entries() });
   }
@@ -413,17 +428,19 @@ export class Namespace {
   restore(bytes: Uint8Array): void {
     const s = unpackRecord(bytes) as {
       v: number; nextId: number; nextMountId: number;
-      inodes: Array<[number, number, string, boolean, number, number, number, boolean, boolean, boolean, number, string, string, number, number]>;
+      inodes: Array<[number, number, string, boolean, number, number, number, boolean, boolean, boolean, number, string, string, number, number, 0 | [number, 'DELETE' | 'FREE']]>;
       mounts: Array<[number, number, string, boolean, boolean, Array<[string, string]>]>;
       sessions: Array<[string, Array<[number, number]>]>;
     };
     if (s.v !== 1) throw new StrataError('INTERNAL', `namespace snapshot version ${s.v} is not supported`);
     this.inodes.clear();
     this.pinnedFiles.clear();
-    for (const [id, parent, name, isDir, length, mtimeMs, blockSize, completed, persisted, childrenLoaded, mountId, owner, group, mode, pinned] of s.inodes) {
+    this.ttlInodes.clear();
+    for (const [id, parent, name, isDir, length, mtimeMs, blockSize, completed, persisted, childrenLoaded, mountId, owner, group, mode, pinned, ttl] of s.inodes) {
       if (pinned) this.pinnedFiles.add(id);
+      if (ttl) this.ttlInodes.add(id);
       this.inodes.set(id, {
-        id, parent, name, isDir, length, mtimeMs, blockSize, completed, persisted, childrenLoaded, owner, group, mode, ...(pinned ? { pinned: true } : {}),
+        id, parent, name, isDir, length, mtimeMs, blockSize, completed, persisted, childrenLoaded, owner, group, mode, ...(pinned ? { pinned: true } : {}), ...(ttl ? { ttl: { ms: ttl[0], action: ttl[1] } } : {}),
         children: isDir ? new Map() : undefined, ...(mountId ? { mountId } : {}),
       });
     }

@@ -56,6 +56,7 @@ export function masterOptions(conf: Conf, cwd: string, superuser = 'strata'): Ma
     rootUfs: ufsUri(conf.str(K.rootUfs), cwd),
     blockSize: conf.bytes(K.userBlockSize),
     workerTimeoutMs: conf.ms(K.workerTimeout),
+    ttlCheckIntervalMs: conf.ms(K.ttlCheckInterval),
     rpcTimeoutMs: conf.ms(K.rpcTimeout),
     journalDir: 'journal',
     ...(group.embedded

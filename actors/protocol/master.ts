@@ -1,5 +1,5 @@
 // Master service: namespace operations for clients, registration and heartbeats for workers.
-import { arr, bool, bytes, int, msg, num, obj, opt, str, strMax, uint, type Infer } from '../../transport/schema.js';
+import { arr, bool, bytes, int, msg, num, obj, oneOf, opt, str, strMax, uint, type Infer } from '../../transport/schema.js';
 
 const path = strMax(4096);
 
@@ -26,6 +26,8 @@ export const FileInfo = obj({
   group: strMax(256),
   mode: uint,
   pinned: bool,
+  ttl: opt(int),
+  ttlAction: opt(strMax(16)),
   blocks: arr(BlockInfo, 1_000_000),
 });
 export type FileInfo = Infer<typeof FileInfo>;
@@ -90,7 +92,12 @@ export const CompleteFile = msg('CompleteFile', { path, length: uint, fileId: op
 export const Delete = msg('Delete', { path, recursive: bool, rid });
 export const Rename = msg('Rename', { src: path, dst: path, rid });
 /** chown (owner; superuser only), chgrp (group), chmod (mode bits); with `recursive`, the whole subtree. */
-export const SetAttribute = msg('SetAttribute', { path, owner: opt(strMax(256)), group: opt(strMax(256)), mode: opt(uint), pinned: opt(bool), recursive: bool, rid });
+export const SetAttribute = msg('SetAttribute', {
+  path, owner: opt(strMax(256)), group: opt(strMax(256)), mode: opt(uint), pinned: opt(bool),
+  /** fs setTtl/unsetTtl: ms after the modification time (-1 removes the TTL), and what then happens. */
+  ttl: opt(int), ttlAction: opt(oneOf('DELETE', 'FREE')),
+  recursive: bool, rid,
+});
 /** fs free: drop the cached blocks of the files under `path` (pinned ones too with `force`). */
 export const Free = msg('Free', { path, force: bool, rid });
 const mountOptions = arr(arr(strMax(4096), 2), 256);
