@@ -74,6 +74,8 @@ export const K = {
   workerReadWindow: key('strata.worker.network.flowcontrol.window', 'int', '8', 'all', 'Chunks a reader lets a worker send ahead (credit-based flow control).'),
   userBlockSize: key('strata.user.block.size.bytes.default', 'bytes', '64MB', 'client', 'Block size of new files.'),
   userChunkSize: key('strata.user.streaming.reader.chunk.size.bytes', 'bytes', '1MB', 'client', 'Size of one streamed data chunk.'),
+  writeLocationPolicy: key('strata.user.block.write.location.policy.class', 'enum', 'LocalFirst', 'client', 'Which worker a new file is written to: LocalFirst (a worker on this host), RoundRobin, MostAvailableFirst, DeterministicHash (by path), SpecificHost.', ['LocalFirst', 'RoundRobin', 'MostAvailableFirst', 'DeterministicHash', 'SpecificHost']),
+  writeSpecificHost: key('strata.user.block.write.location.policy.specific.host', 'string', '', 'client', 'The worker host the SpecificHost policy writes to.'),
   userWriteType: key('strata.user.file.writetype.default', 'enum', 'CACHE_THROUGH', 'client', 'Write type: MUST_CACHE (workers only), CACHE_THROUGH (cache and UFS) or THROUGH (UFS only); ASYNC_THROUGH is not built yet.', ['MUST_CACHE', 'CACHE_THROUGH', 'THROUGH']),
   userReadType: key('strata.user.file.readtype.default', 'enum', 'CACHE', 'client', 'Read type: CACHE (cache what is read), CACHE_PROMOTE (also move it to the top tier) or NO_CACHE.', ['CACHE', 'CACHE_PROMOTE', 'NO_CACHE']),
   metadataSyncInterval: key('strata.user.file.metadata.sync.interval', 'duration', '-1', 'client', 'How stale metadata may be before a request re-checks the UFS: -1 never (load once), 0 always, or a duration; changed files get new blocks.'),

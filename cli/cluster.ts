@@ -5,7 +5,7 @@ import { unpackRecord } from '../transport/codec.js';
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { resolve, join } from 'node:path';
-import { tmpdir, userInfo } from 'node:os';
+import { hostname, tmpdir, userInfo } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { K, type Conf } from '../actors/conf.js';
 import type { LogLevel } from '../actors/env.js';
@@ -124,7 +124,7 @@ export async function openClient(conf: Conf): Promise<ClientSession> {
   const id = `client-${randomBytes(4).toString('hex')}`;
   const host = await NodeHost.start({
     conf,
-    nodes: [{ id, dataDir: join(tmpdir(), 'strata-client'), create: clientRole(clientOptions(conf, loginIdentity(conf))) }],
+    nodes: [{ id, dataDir: join(tmpdir(), 'strata-client'), create: clientRole({ ...clientOptions(conf, loginIdentity(conf)), localHosts: [hostname(), '127.0.0.1', 'localhost', '::1'] }) }],
     // A shell command's own output is its result; link chatter would only clutter it.
     logLevel: conf.source(K.logLevel) === 'default' ? 'warn' : (conf.str(K.logLevel) as LogLevel),
     peers,

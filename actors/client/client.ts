@@ -8,6 +8,7 @@ import type * as M from '../protocol/master.js';
 import type * as W from '../protocol/worker.js';
 import { Rpc } from '../rpc.js';
 import { MasterChannel } from '../master-channel.js';
+import { WorkerChooser, type LocationPolicy } from './location-policy.js';
 
 export type FileInfo = Infer<typeof M.FileInfo>;
 export type BlockInfo = Infer<typeof M.BlockInfo>;
@@ -23,6 +24,10 @@ export interface ClientOptions {
   masterIds?: readonly string[];
   /** How long one metadata call keeps retrying across masters; defaults to 3 RPC timeouts. */
   retryForMs?: number;
+  /** strata.user.block.write.location.policy.class (default LocalFirst), with its host options. */
+  locationPolicy?: LocationPolicy;
+  localHosts?: readonly string[];
+  specificHost?: string;
   /** strata.user.file.metadata.sync.interval: -1 (default) never re-checks the UFS, 0 always, N ms when older. */
   syncIntervalMs?: number;
   /** The user requests act for, and its groups (SIMPLE authentication); defaults to anonymous. */
@@ -45,6 +50,7 @@ const FINAL = new Set(['INVALID_ARGUMENT', 'NOT_FOUND', 'FAILED_PRECONDITION', '
 export class StrataClient implements Actor {
   private readonly rpc: Rpc;
   private readonly masters: MasterChannel;
+  private readonly chooser: WorkerChooser;
   private nextRid: number;
   /** Counters for the metrics issue: where the bytes came from. */
   readonly counters = { bytesRead: 0, bytesWritten: 0, readRetries: 0 };
@@ -55,6 +61,11 @@ export class StrataClient implements Actor {
   ) {
     this.rpc = new Rpc(env, opts.rpcTimeoutMs);
     this.rpc.identity = { user: opts.user ?? 'anonymous', groups: opts.groups ?? [] };
+    this.chooser = new WorkerChooser(opts.locationPolicy ?? 'LocalFirst', {
+      localHosts: opts.localHosts ?? ['127.0.0.1', 'localhost', '::1'],
+      ...(opts.specificHost ? { specificHost: opts.specificHost } : {}),
+      random: () => env.random(),
+    });
     this.masters = new MasterChannel(env, this.rpc, opts.masterIds ?? [opts.masterId], opts.retryForMs ?? 3 * opts.rpcTimeoutMs);
     // Random per life: a restarted client under the same id must not reuse a request id the masters remember.
     this.nextRid = 1 + Math.floor(env.random() * 2 ** 40);
@@ -318,7 +329,7 @@ export class StrataClient implements Actor {
     const created = (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CreateFile', path, overwrite: opts.overwrite ?? false, blockSize: this.opts.blockSize }, 'FileInfoReply')).info;
     const live = (await this.workers()).filter((w) => w.state === 'LIVE');
     if (live.length === 0) throw new StrataError('UNAVAILABLE', 'no live workers to write through');
-    const worker = live[Math.floor(this.env.random() * live.length)]!.id;
+    const worker = this.chooser.choose(live, path, created.blockSize).id;
     const ready: Infer<typeof W.WriteReady> = await this.rpc.request(worker, {
       t: 'WriteOpen', ufsMount: created.ufsMount, ufsPath: created.ufsPath, fileId: created.fileId, blockSize: created.blockSize, cache: writeType !== 'THROUGH', ...(writeType === 'MUST_CACHE' ? { ufs: false } : {}),
     } satisfies Infer<typeof W.WriteOpen>, 'WriteReady');

@@ -3,6 +3,7 @@ import { ConfError, K, type Conf } from '../conf.js';
 import { readTieredStoreLayout, type TieredStoreLayout } from '../../storage/tiered-conf.js';
 import type { Actor, Env } from '../env.js';
 import { StrataClient, type ClientOptions, type ReadType, type WriteType } from '../client/client.js';
+import type { LocationPolicy } from '../client/location-policy.js';
 import { MASTER_ID, MasterActor, type MasterOptions } from '../master/master.js';
 import { WorkerActor, type WorkerOptions } from '../worker/worker.js';
 
@@ -101,6 +102,8 @@ export function clientOptions(conf: Conf, identity?: { user: string; groups: rea
   return {
     ...(identity ? { user: identity.user, groups: identity.groups } : {}),
     syncIntervalMs: conf.ms(K.metadataSyncInterval),
+    locationPolicy: conf.str(K.writeLocationPolicy) as LocationPolicy,
+    ...(conf.str(K.writeSpecificHost) ? { specificHost: conf.str(K.writeSpecificHost) } : {}),
     masterId: masterGroup(conf).ids[0]!,
     masterIds: masterGroup(conf).ids,
     rpcTimeoutMs: conf.ms(K.rpcTimeout),
