@@ -5,21 +5,13 @@ import type { Conf } from '../actors/conf.js';
 import type { MasterInfo, StrataClient } from '../actors/client/client.js';
 import { StrataError } from '../actors/protocol/envelope.js';
 import { masterGroup } from '../actors/node/roles.js';
-import { openClient } from './cluster.js';
+import { withClient } from './cluster.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { packRecord } from '../transport/codec.js';
 
 type Out = (line: string) => void;
 
-async function withClient<T>(conf: Conf, fn: (c: StrataClient) => Promise<T>): Promise<T> {
-  const s = await openClient(conf);
-  try {
-    return await fn(s.client);
-  } finally {
-    await s.close();
-  }
-}
 
 /** Each master's own answer, or the reason it gave none. */
 async function survey(conf: Conf, c: StrataClient): Promise<Array<{ id: string; address: string; info?: MasterInfo; error?: string }>> {

@@ -140,4 +140,14 @@ export async function openClient(conf: Conf): Promise<ClientSession> {
   return { client, close: () => host.shutdown() };
 }
 
+/** Runs `fn` with a client connected to the cluster, and always disconnects. */
+export async function withClient<T>(conf: Conf, fn: (c: StrataClient) => Promise<T>): Promise<T> {
+  const s = await openClient(conf);
+  try {
+    return await fn(s.client);
+  } finally {
+    await s.close();
+  }
+}
+
 export { ufsUri };

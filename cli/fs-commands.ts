@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { FileInfo, StrataClient } from '../actors/client/client.js';
 import type { Conf } from '../actors/conf.js';
 import { StrataError } from '../actors/protocol/envelope.js';
-import { openClient, ufsUri } from './cluster.js';
+import { ufsUri, withClient } from './cluster.js';
 import { modeString, parseMode } from '../actors/master/permissions.js';
 import { parseDuration } from '../actors/conf.js';
 
@@ -32,14 +32,6 @@ export function formatLsLine(f: FileInfo): string {
   return `${modeString(f.mode, f.isDir)}  ${f.owner.padEnd(10)} ${f.group.padEnd(10)} ${size.padStart(12)}  ${state.padEnd(13)}  ${formatTime(f.mtimeMs)}  ${kind.padStart(4)}  ${f.path}`;
 }
 
-async function withClient<T>(conf: Conf, fn: (c: StrataClient) => Promise<T>): Promise<T> {
-  const s = await openClient(conf);
-  try {
-    return await fn(s.client);
-  } finally {
-    await s.close();
-  }
-}
 
 export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): void {
   fs.command('ls')

@@ -28,6 +28,11 @@ program
 let cached: Conf | undefined;
 const conf = (): Conf => (cached ??= loadConf({ confFlags: program.opts<{ conf: string[] }>().conf }));
 
+/** The masters' storage (a single master's, or a group's master-0..6). */
+function removeJournals(workDir: string): void {
+  for (const id of ['master', ...Array.from({ length: 7 }, (_, i) => `master-${i}`)]) rmSync(join(workDir, id), { recursive: true, force: true });
+}
+
 /** Runs until SIGINT/SIGTERM, then shuts every host down (actors stop, files sync, links close). */
 function holdOpen(hosts: NodeHost[]): Promise<void> {
   return new Promise<void>(() => {
@@ -108,8 +113,7 @@ program
   .description('delete the master journal and worker storage under strata.work.dir (the UFS is kept)')
   .action(() => {
     const dir = resolve(conf().str(K.workDir));
-    rmSync(join(dir, 'master'), { recursive: true, force: true });
-    for (let i = 0; i < 7; i++) rmSync(join(dir, `master-${i}`), { recursive: true, force: true });
+    removeJournals(dir);
     for (let i = 0; i < 64; i++) rmSync(join(dir, `worker-${i}`), { recursive: true, force: true });
     out(`Formatted ${dir} (journal and worker storage removed)`);
   });
@@ -119,8 +123,7 @@ program
   .description('delete the masters\' journals under strata.work.dir (worker storage and the UFS are kept)')
   .action(() => {
     const dir = resolve(conf().str(K.workDir));
-    rmSync(join(dir, 'master'), { recursive: true, force: true });
-    for (let i = 0; i < 7; i++) rmSync(join(dir, `master-${i}`), { recursive: true, force: true });
+    removeJournals(dir);
     out(`Formatted the master journals under ${dir}`);
   });
 

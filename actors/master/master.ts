@@ -824,31 +824,36 @@ export class MasterActor implements Actor {
     return n;
   }
 
-  private async unmount(r: Req<typeof M.Unmount>): Promise<Message> {
+  /**
+   * A one-path mutation answered Ok: a retry already applied is answered at once;
+   * otherwise the path is resolved (loading what it needs), then `change` runs
+   * under the lock, where it is checked again.
+   */
+  private async simpleMutation(r: Envelope<{ t: string; path: string; rid?: number | undefined }>, change: (req: { c: string; r: number } | undefined) => Promise<void>): Promise<Message> {
     const req = this.reqOf(r);
     if (this.applied(req) !== undefined) return { t: 'Ok' };
     await this.resolve(r.m.path);
     await this.lock.run(async () => {
-      if (this.applied(req) !== undefined) return;
+      if (this.applied(req) === undefined) await change(req);
+    });
+    return { t: 'Ok' };
+  }
+
+  private unmount(r: Req<typeof M.Unmount>): Promise<Message> {
+    return this.simpleMutation(r, async (req) => {
       const n = this.mountPoint(r.m.path, this.caller(r));
       if (this.ns.containsMountPoint(n)) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} contains another mount point; unmount that first`);
       const blocks = this.ns.fileIdsUnder(n).flatMap((id) => this.ns.blockIds(this.ns.get(id)!));
       await this.journalAndApply({ op: 'unmount', id: n.id, ...(req ? { req } : {}) });
       this.workers.dropBlocks(blocks);
     });
-    return { t: 'Ok' };
   }
 
-  private async updateMount(r: Req<typeof M.UpdateMount>): Promise<Message> {
-    const req = this.reqOf(r);
-    if (this.applied(req) !== undefined) return { t: 'Ok' };
-    await this.resolve(r.m.path);
-    await this.lock.run(async () => {
-      if (this.applied(req) !== undefined) return;
+  private updateMount(r: Req<typeof M.UpdateMount>): Promise<Message> {
+    return this.simpleMutation(r, async (req) => {
       const n = this.mountPoint(r.m.path, this.caller(r));
       await this.journalAndApply({ op: 'updateMount', id: n.id, readOnly: r.m.readOnly, shared: r.m.shared, options: r.m.options, ...(req ? { req } : {}) });
     });
-    return { t: 'Ok' };
   }
 
   private mountTable(): Infer<typeof M.MountTableReply> {
