@@ -99,3 +99,30 @@ describe('TTL', () => {
     expect(Buffer.from(await sim.settle(c().readFile('/cached'))).equals(Buffer.from(bytes(5000, 2)))).toBe(true);
   });
 });
+
+describe('ASYNC_THROUGH', () => {
+  it('is cached at once and persisted to the UFS soon after; a delete before that leaves nothing behind', async () => {
+    const { sim, cluster } = createSimBed(13, { network: 'quiet' });
+    cluster.addNode(MASTER_ID, (env) => new MasterActor(env, { ...masterOpts, persistCheckIntervalMs: 200 }));
+    cluster.addNode('worker-0', (env) => new WorkerActor(env, workerOpts));
+    cluster.addNode('client-0', (env) => new StrataClient(env, clientOpts));
+    await sim.settle(Promise.all([MASTER_ID, 'worker-0', 'client-0'].map((id) => cluster.start(id))));
+    await sim.run({ until: sim.now + 1000 });
+    const c = () => cluster.actor<StrataClient>('client-0');
+    const ufs = cluster.ufsDisk('sim://ufs');
+    const data = bytes(9000, 3);
+    const f = await sim.settle(c().writeFile('/async', data, { writeType: 'ASYNC_THROUGH' }));
+    expect(f.persisted).toBe(false);
+    expect(await ufs.stat('async')).toBeNull();
+    await sim.settle(c().writeFile('/doomed', data, { writeType: 'ASYNC_THROUGH' }));
+    await sim.settle(c().delete('/doomed'));
+    await sim.run({ until: sim.now + 2000 });
+    expect((await sim.settle(c().getStatus('/async'))).persisted).toBe(true);
+    expect(Buffer.from(await ufs.readFile('async')).equals(Buffer.from(data))).toBe(true);
+    expect((await ufs.list('')).filter((n) => n.startsWith('doomed'))).toEqual([]);
+    // Persisted: it survives losing the only worker's copy.
+    await sim.settle(c().free('/async'));
+    await sim.run({ until: sim.now + 500 });
+    expect(Buffer.from(await sim.settle(c().readFile('/async'))).equals(Buffer.from(data))).toBe(true);
+  });
+});

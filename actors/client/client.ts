@@ -15,7 +15,7 @@ export type BlockInfo = Infer<typeof M.BlockInfo>;
 export type WorkerInfo = Infer<typeof M.WorkerInfo>;
 export type MountPointInfo = Infer<typeof M.MountPointInfo>;
 export type MasterInfo = Omit<Infer<typeof M.MasterInfoReply>, 't'>;
-export type WriteType = 'MUST_CACHE' | 'CACHE_THROUGH' | 'THROUGH';
+export type WriteType = 'MUST_CACHE' | 'CACHE_THROUGH' | 'THROUGH' | 'ASYNC_THROUGH';
 export type ReadType = 'CACHE' | 'CACHE_PROMOTE' | 'NO_CACHE';
 
 export interface ClientOptions {
@@ -331,7 +331,7 @@ export class StrataClient implements Actor {
     if (live.length === 0) throw new StrataError('UNAVAILABLE', 'no live workers to write through');
     const worker = this.chooser.choose(live, path, created.blockSize).id;
     const ready: Infer<typeof W.WriteReady> = await this.rpc.request(worker, {
-      t: 'WriteOpen', ufsMount: created.ufsMount, ufsPath: created.ufsPath, fileId: created.fileId, blockSize: created.blockSize, cache: writeType !== 'THROUGH', ...(writeType === 'MUST_CACHE' ? { ufs: false } : {}),
+      t: 'WriteOpen', ufsMount: created.ufsMount, ufsPath: created.ufsPath, fileId: created.fileId, blockSize: created.blockSize, cache: writeType !== 'THROUGH', ...(writeType === 'MUST_CACHE' || writeType === 'ASYNC_THROUGH' ? { ufs: false } : {}),
     } satisfies Infer<typeof W.WriteOpen>, 'WriteReady');
     const window = Math.max(1, ready.window);
     const inflight = new Set<Promise<void>>();
@@ -361,7 +361,7 @@ export class StrataClient implements Actor {
       this.rpc.send(worker, { t: 'WriteClose', stream: ready.stream, chunks: seq, abort: true } satisfies Infer<typeof W.WriteClose>);
       throw e;
     }
-    return (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CompleteFile', path, length, fileId: created.fileId, ...(writeType === 'MUST_CACHE' ? { persisted: false } : {}) }, 'FileInfoReply')).info;
+    return (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CompleteFile', path, length, fileId: created.fileId, ...(writeType === 'MUST_CACHE' || writeType === 'ASYNC_THROUGH' ? { persisted: false } : {}), ...(writeType === 'ASYNC_THROUGH' ? { asyncPersist: true } : {}) }, 'FileInfoReply')).info;
   }
 
   private async sendChunk(worker: string, stream: number, seq: number, data: Uint8Array): Promise<void> {

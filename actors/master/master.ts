@@ -4,6 +4,7 @@ import type { Actor, Disk, Env, Timer } from '../env.js';
 import { StrataError, notLeader, type Envelope, type Message } from '../protocol/envelope.js';
 import type { Infer } from '../../transport/schema.js';
 import * as M from '../protocol/master.js';
+import type * as W from '../protocol/worker.js';
 import { ReplyCache, Rpc, serve, type Handler } from '../rpc.js';
 import { splitPath } from '../path.js';
 import { Mutex } from '../mutex.js';
@@ -25,6 +26,8 @@ export interface MasterOptions {
   journalDir: string;
   /** Who may do what; defaults to checks on, superuser 'strata', supergroup 'supergroup', umask 022. */
   permissions?: Partial<PermissionPolicy>;
+  /** strata.master.persistence.checker.interval: how often ASYNC_THROUGH files are handed to workers to persist (default 1 s). */
+  persistCheckIntervalMs?: number;
   /** strata.master.ttl.checker.interval: how often expired TTLs are acted on (default 1 min). */
   ttlCheckIntervalMs?: number;
   /** A backup's namespace to start from (`strata master --restore`); only into an empty journal. */
@@ -62,6 +65,9 @@ export class MasterActor implements Actor {
   private readonly journal: JournalBackend;
   private expiryTimer: Timer | undefined;
   private ttlTimer: Timer | undefined;
+  private persistTimer: Timer | undefined;
+  /** Files a worker is persisting right now. */
+  private readonly persisting = new Set<number>();
   private startedAtMs = 0;
   /** Set when the journal failed: state may be ahead of the journal, so nothing more is served. */
   private fatal: string | undefined;
@@ -142,6 +148,64 @@ export class MasterActor implements Actor {
     if (this.opts.restore && !(this.journal instanceof RaftJournal)) await this.restoreBackup(this.opts.restore);
     this.scheduleExpiry();
     this.scheduleTtlCheck();
+    this.schedulePersist();
+  }
+
+  private schedulePersist(): void {
+    this.persistTimer = this.env.setTimer(this.opts.persistCheckIntervalMs ?? 1000, () => {
+      this.persistSome();
+      this.schedulePersist();
+    });
+  }
+
+  /**
+   * The persistence scheduler (ASYNC_THROUGH): each unpersisted file goes to a
+   * worker holding all its blocks, which writes it to the UFS; the result is
+   * journaled only if the file is still there, unchanged and at the same UFS path.
+   */
+  private persistSome(): void {
+    if (!this.journal.isLeader() || this.caughtUpTerm !== this.journal.term()) return;
+    for (const id of this.ns.toPersist) {
+      if (this.persisting.has(id)) continue;
+      const f = this.ns.get(id);
+      if (!f) continue;
+      const blocks = this.ns.blockIds(f).map((b, i) => ({ id: b, length: Math.min(f.blockSize, f.length - i * f.blockSize) }));
+      // A worker holding every block of the file (any live worker for an empty file).
+      let common: Set<string> | undefined;
+      for (const b of blocks) {
+        const here = new Set(this.workers.locationsOf(b.id).map((l) => l.workerId));
+        common = common ? new Set([...common].filter((w) => here.has(w))) : here;
+      }
+      const holders = common ? [...common] : this.workers.infos().filter((w) => w.state === 'LIVE').map((w) => w.id);
+      const worker = holders[0];
+      if (!worker) continue;
+      const { uri, path } = this.ufsOf(f);
+      this.persisting.add(id);
+      // The worker writes beside the target; the master publishes it (see below).
+      const tmpPath = `${path}.strata-persist-${id}`;
+      const ask: Infer<typeof W.PersistFile> = { t: 'PersistFile', fileId: id, ufsMount: uri, ufsPath: tmpPath, blocks };
+      const task = this.rpc
+        .request(worker, ask, 'PersistDone', Math.max(this.opts.rpcTimeoutMs, 60_000))
+        .then((reply) => {
+          const done = reply as Infer<typeof W.PersistDone>;
+          return this.lock.run(async () => {
+            const now = this.ns.get(id);
+            const where = now ? this.ufsOf(now) : undefined;
+            if (!now || !this.ns.toPersist.has(id) || where?.uri !== uri || where.path !== path) {
+              // Deleted or moved while the worker wrote it: the copy belongs to no file.
+              await this.removeFromUfs(uri, tmpPath);
+              return;
+            }
+            // Published under the lock, so nothing else can claim the path in between.
+            await this.ufsDisk(uri).rename(tmpPath, path);
+            const st = await this.ufsDisk(uri).stat(path);
+            await this.journalAndApply({ op: 'persisted', id, mtimeMs: st?.mtimeMs ?? done.mtimeMs });
+          });
+        })
+        .catch((e: unknown) => this.env.log.log('warn', `persisting file ${id} on ${worker} failed (will retry): ${(e as Error).message}`))
+        .finally(() => this.persisting.delete(id));
+      void task;
+    }
   }
 
   private scheduleTtlCheck(): void {
@@ -176,6 +240,7 @@ export class MasterActor implements Actor {
   async stop(): Promise<void> {
     this.expiryTimer?.cancel();
     this.ttlTimer?.cancel();
+    this.persistTimer?.cancel();
     this.rpc.stop();
     await this.journal.stop();
   }
@@ -551,7 +616,9 @@ export class MasterActor implements Actor {
       this.allow(this.caller(r), f, WRITE);
       if (f.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is already complete`);
       if (r.m.persisted === false) {
-        return (await this.journalAndApply({ op: 'complete', id: f.id, length: r.m.length, mtimeMs: this.env.now(), persisted: false, ...(req ? { req } : {}) }))!;
+        return (await this.journalAndApply({
+          op: 'complete', id: f.id, length: r.m.length, mtimeMs: this.env.now(), persisted: false, ...(r.m.asyncPersist ? { asyncPersist: true } : {}), ...(req ? { req } : {}),
+        }))!;
       }
       const fu = this.ufsOf(f);
       const st = await fu.disk.stat(fu.path);

@@ -80,7 +80,9 @@ export const JournalEntry = {
   create: obj({ op: oneOf('create'), parent: uint, name, blockSize: uint, mtimeMs: num, owner, group, mode, req }),
   /** `ttl`: ms after the file's modification time when `ttlAction` happens; -1 removes it. */
   setAttr: obj({ op: oneOf('setAttr'), id: uint, owner, group, mode, pinned: opt(bool), ttl: opt(int), ttlAction: opt(oneOf('DELETE', 'FREE')), req }),
-  complete: obj({ op: oneOf('complete'), id: uint, length: uint, mtimeMs: num, persisted: opt(bool), req }),
+  /** `asyncPersist`: written ASYNC_THROUGH; the leader persists it later and journals `persisted`. */
+  complete: obj({ op: oneOf('complete'), id: uint, length: uint, mtimeMs: num, persisted: opt(bool), asyncPersist: opt(bool), req }),
+  persisted: obj({ op: oneOf('persisted'), id: uint, mtimeMs: num }),
   /** `ufsPath`, `fromUfs`/`toUfs`: the UFS side of the change, redone after a crash that cut it short. */
   delete: obj({ op: oneOf('delete'), id: uint, ufsUri: opt(strMax(4096)), ufsPath: opt(strMax(4096)), req }),
   /** `undo`: this rename reverses that request's (the UFS refused it), so its retry must run again. */
@@ -161,6 +163,8 @@ export class Namespace {
   readonly pinnedFiles = new Set<number>();
   /** Inodes with a TTL, for the master's TTL checker. */
   readonly ttlInodes = new Set<number>();
+  /** ASYNC_THROUGH files not yet in the UFS: the leader's persistence scheduler works through them. */
+  readonly toPersist = new Set<number>();
   private nextMountId = ROOT_MOUNT_ID + 1;
 
   /** `rootUfs`: the UFS mounted at '/', from configuration rather than the journal; `/` belongs to `rootOwner`. */
@@ -256,7 +260,7 @@ export class Namespace {
       if (err instanceof RejectedEntry) return err;
       throw err;
     }
-    if (e.op !== 'load' && e.op !== 'restore' && e.op !== 'sync' && e.req) this.sessions.record(e.req.c, e.req.r, inode?.id ?? 0);
+    if (e.op !== 'load' && e.op !== 'restore' && e.op !== 'sync' && e.op !== 'persisted' && e.req) this.sessions.record(e.req.c, e.req.r, inode?.id ?? 0);
     if (e.op === 'rename' && e.undo) this.sessions.forget(e.undo.c, e.undo.r);
     return inode;
   }
@@ -292,6 +296,7 @@ export class Namespace {
         f.mtimeMs = e.mtimeMs;
         f.completed = true;
         f.persisted = e.persisted !== false;
+        if (e.asyncPersist && !f.persisted) this.toPersist.add(f.id);
         return f;
       }
       case 'delete': {
@@ -337,6 +342,13 @@ export class Namespace {
         m.shared = e.shared;
         m.options = e.options as Array<[string, string]>;
         return dir;
+      }
+      case 'persisted': {
+        const f = this.file(e.id);
+        f.persisted = true;
+        f.mtimeMs = e.mtimeMs;
+        this.toPersist.delete(f.id);
+        return f;
       }
       case 'restore':
         this.restore(e.data);
@@ -402,6 +414,7 @@ export class Namespace {
   private remove(n: Inode): void {
     this.pinnedFiles.delete(n.id);
     this.ttlInodes.delete(n.id);
+    this.toPersist.delete(n.id);
     if (n.children) for (const id of [...n.children.values()]) this.remove(this.inodes.get(id)!);
     this.inodes.delete(n.id);
     this.inodes.get(n.parent)?.children?.delete(n.name);
@@ -422,7 +435,7 @@ export class Namespace {
       .sort((a, b) => a.id - b.id)
       .map((n) => [n.id, n.parent, n.name, n.isDir, n.length, n.mtimeMs, n.blockSize, n.completed, n.persisted, n.childrenLoaded, n.mountId ?? 0, n.owner, n.group, n.mode, n.pinned ? 1 : 0, n.ttl ? [n.ttl.ms, n.ttl.action] : 0]);
     const mounts = this.mountTable().map((m) => [m.id, m.inode, m.uri, m.readOnly, m.shared, m.options]);
-    return packRecord({ v: 1, nextId: this.nextId, nextMountId: this.nextMountId, inodes, mounts, sessions: this.sessions.entries() });
+    return packRecord({ v: 1, nextId: this.nextId, nextMountId: this.nextMountId, inodes, mounts, sessions: this.sessions.entries(), toPersist: [...this.toPersist] });
   }
 
   restore(bytes: Uint8Array): void {
@@ -431,6 +444,7 @@ export class Namespace {
       inodes: Array<[number, number, string, boolean, number, number, number, boolean, boolean, boolean, number, string, string, number, number, 0 | [number, 'DELETE' | 'FREE']]>;
       mounts: Array<[number, number, string, boolean, boolean, Array<[string, string]>]>;
       sessions: Array<[string, Array<[number, number]>]>;
+      toPersist?: number[];
     };
     if (s.v !== 1) throw new StrataError('INTERNAL', `namespace snapshot version ${s.v} is not supported`);
     this.inodes.clear();
@@ -452,6 +466,8 @@ export class Namespace {
     this.nextId = s.nextId;
     this.nextMountId = s.nextMountId;
     this.sessions.load(s.sessions);
+    this.toPersist.clear();
+    for (const id of s.toPersist ?? []) this.toPersist.add(id);
   }
 
   /** Every file id under (and including) an inode: what a delete drops. */

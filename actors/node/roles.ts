@@ -58,6 +58,7 @@ export function masterOptions(conf: Conf, cwd: string, superuser = 'strata'): Ma
     blockSize: conf.bytes(K.userBlockSize),
     workerTimeoutMs: conf.ms(K.workerTimeout),
     ttlCheckIntervalMs: conf.ms(K.ttlCheckInterval),
+    persistCheckIntervalMs: conf.ms(K.persistCheckInterval),
     rpcTimeoutMs: conf.ms(K.rpcTimeout),
     journalDir: 'journal',
     ...(group.embedded

@@ -88,7 +88,7 @@ export const CreateDirectory = msg('CreateDirectory', { path, recursive: bool, r
 export const CreateFile = msg('CreateFile', { path, overwrite: bool, blockSize: opt(uint), rid });
 /** `fileId`: the inode CreateFile made; a file replaced meanwhile is not completed by its stale writer. */
 /** `persisted: false`: written MUST_CACHE, only on workers; the UFS holds nothing to check. */
-export const CompleteFile = msg('CompleteFile', { path, length: uint, fileId: opt(uint), persisted: opt(bool), rid });
+export const CompleteFile = msg('CompleteFile', { path, length: uint, fileId: opt(uint), persisted: opt(bool), asyncPersist: opt(bool), rid });
 export const Delete = msg('Delete', { path, recursive: bool, rid });
 export const Rename = msg('Rename', { src: path, dst: path, rid });
 /** chown (owner; superuser only), chgrp (group), chmod (mode bits); with `recursive`, the whole subtree. */

@@ -140,6 +140,7 @@ export class WorkerActor implements Actor {
       ['WriteOpen', (r) => this.writeOpen(r as Req<typeof W.WriteOpen>)],
       ['WriteChunk', (r) => this.writeChunk(r as Req<typeof W.WriteChunk>)],
       ['WriteClose', (r) => this.writeClose(r as Req<typeof W.WriteClose>)],
+      ['PersistFile', (r) => this.persistFile(r as Req<typeof W.PersistFile>)],
     ];
     this.handlers = new Map(h);
   }
@@ -386,6 +387,31 @@ export class WorkerActor implements Actor {
     const key = `${r.f}:${r.m.stream}`;
     this.reads.get(key)?.idle.cancel();
     this.reads.delete(key);
+  }
+
+  // ---- persistence (ASYNC_THROUGH) ----
+
+  /** Writes a file from its cached blocks to the UFS path the master names, durably. */
+  private async persistFile(r: Req<typeof W.PersistFile>): Promise<Infer<typeof W.PersistDone>> {
+    const m = r.m;
+    const ufs = this.ufs(m.ufsMount);
+    await ufs.writeFile(m.ufsPath, new Uint8Array(0));
+    let length = 0;
+    try {
+      for (const b of m.blocks) {
+        const data = this.hot.get(b.id) ?? (await this.store.get(b.id));
+        if (!data || data.byteLength !== b.length) throw new StrataError('FAILED_PRECONDITION', `block ${b.id} of file ${m.fileId} is no longer cached on ${this.env.self}`);
+        await ufs.append(m.ufsPath, data);
+        length += data.byteLength;
+      }
+      await ufs.fsync(m.ufsPath);
+    } catch (e) {
+      await ufs.remove(m.ufsPath).catch(() => undefined);
+      throw e;
+    }
+    this.counters.bytesWrittenUfs += length;
+    const st = await ufs.stat(m.ufsPath);
+    return { t: 'PersistDone', length, mtimeMs: st?.mtimeMs ?? 0 };
   }
 
   // ---- writes ----
