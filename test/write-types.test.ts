@@ -126,3 +126,22 @@ describe('ASYNC_THROUGH', () => {
     expect(Buffer.from(await sim.settle(c().readFile('/async'))).equals(Buffer.from(data))).toBe(true);
   });
 });
+
+describe('durable replication', () => {
+  it('an ASYNC_THROUGH write with replication.durable = 2 survives losing one worker before it is persisted', async () => {
+    const { sim, cluster } = createSimBed(14, { network: 'quiet' });
+    cluster.addNode(MASTER_ID, (env) => new MasterActor(env, { ...masterOpts, persistCheckIntervalMs: 600_000 }));
+    for (const id of ['worker-0', 'worker-1']) cluster.addNode(id, (env) => new WorkerActor(env, { ...workerOpts, address: `sim://${id}` }));
+    cluster.addNode('client-0', (env) => new StrataClient(env, { ...clientOpts, durableReplication: 2, writeType: 'ASYNC_THROUGH' }));
+    await sim.settle(Promise.all([MASTER_ID, 'worker-0', 'worker-1', 'client-0'].map((id) => cluster.start(id))));
+    await sim.run({ until: sim.now + 1000 });
+    const c = () => cluster.actor<StrataClient>('client-0');
+    const data = bytes(9000, 4);
+    const f = await sim.settle(c().writeFile('/twice', data));
+    expect(f.persisted).toBe(false);
+    const info = await sim.settle(c().getStatus('/twice'));
+    expect(info.blocks.every((b) => b.locations.length === 2)).toBe(true);
+    cluster.crash('worker-0');
+    expect(Buffer.from(await sim.settle(c().readFile('/twice'))).equals(Buffer.from(data))).toBe(true);
+  });
+});

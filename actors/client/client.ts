@@ -24,6 +24,8 @@ export interface ClientOptions {
   masterIds?: readonly string[];
   /** How long one metadata call keeps retrying across masters; defaults to 3 RPC timeouts. */
   retryForMs?: number;
+  /** strata.user.file.replication.durable: workers that must hold every block before a write is acknowledged. */
+  durableReplication?: number;
   /** strata.user.block.write.location.policy.class (default LocalFirst), with its host options. */
   locationPolicy?: LocationPolicy;
   localHosts?: readonly string[];
@@ -326,23 +328,37 @@ export class StrataClient implements Actor {
   /** Writes a whole file through one worker to the UFS (caching its blocks with CACHE_THROUGH). */
   async writeFile(path: string, source: Uint8Array | AsyncIterable<Uint8Array>, opts: { overwrite?: boolean; writeType?: WriteType } = {}): Promise<FileInfo> {
     const writeType = opts.writeType ?? this.opts.writeType;
+    const workersOnly = writeType === 'MUST_CACHE' || writeType === 'ASYNC_THROUGH';
     const created = (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CreateFile', path, overwrite: opts.overwrite ?? false, blockSize: this.opts.blockSize }, 'FileInfoReply')).info;
     const live = (await this.workers()).filter((w) => w.state === 'LIVE');
     if (live.length === 0) throw new StrataError('UNAVAILABLE', 'no live workers to write through');
-    const worker = this.chooser.choose(live, path, created.blockSize).id;
-    const ready: Infer<typeof W.WriteReady> = await this.rpc.request(worker, {
-      t: 'WriteOpen', ufsMount: created.ufsMount, ufsPath: created.ufsPath, fileId: created.fileId, blockSize: created.blockSize, cache: writeType !== 'THROUGH', ...(writeType === 'MUST_CACHE' || writeType === 'ASYNC_THROUGH' ? { ufs: false } : {}),
-    } satisfies Infer<typeof W.WriteOpen>, 'WriteReady');
-    const window = Math.max(1, ready.window);
-    const inflight = new Set<Promise<void>>();
+    const primary = this.chooser.choose(live, path, created.blockSize).id;
+    // strata.user.file.replication.durable: the write is acknowledged only once that many workers hold every block.
+    const durable = writeType === 'THROUGH' ? 1 : Math.max(1, this.opts.durableReplication ?? 1);
+    const others = shuffle(live.map((w) => w.id).filter((w) => w !== primary), () => this.env.random());
+    if (others.length < durable - 1) throw new StrataError('UNAVAILABLE', `${durable} durable copies asked for, but only ${others.length + 1} workers are live`);
+    const targets = [primary, ...others.slice(0, durable - 1)];
+    const streams: Array<{ worker: string; stream: number; window: number }> = [];
     let seq = 0;
     let length = 0;
-    let failure: unknown;
     try {
+      for (const [i, worker] of targets.entries()) {
+        // Only the primary writes the UFS; replicas only cache.
+        const toUfs = i === 0 && !workersOnly;
+        const ready: Infer<typeof W.WriteReady> = await this.rpc.request(worker, {
+          t: 'WriteOpen', ufsMount: created.ufsMount, ufsPath: created.ufsPath, fileId: created.fileId, blockSize: created.blockSize,
+          cache: writeType !== 'THROUGH', ...(toUfs ? {} : { ufs: false }),
+        } satisfies Infer<typeof W.WriteOpen>, 'WriteReady');
+        streams.push({ worker, stream: ready.stream, window: Math.max(1, ready.window) });
+      }
+      const window = Math.min(...streams.map((t) => t.window));
+      const inflight = new Set<Promise<void>>();
+      let failure: unknown;
       for await (const data of rechunk(source, this.opts.chunkSize)) {
         while (inflight.size >= window) await Promise.race(inflight);
         if (failure) throw failure;
-        const p: Promise<void> = this.sendChunk(worker, ready.stream, seq++, data).then(
+        const n = seq++;
+        const p: Promise<void> = Promise.all(streams.map((t) => this.sendChunk(t.worker, t.stream, n, data))).then(
           () => void inflight.delete(p),
           (e: unknown) => {
             inflight.delete(p);
@@ -355,14 +371,17 @@ export class StrataClient implements Actor {
       }
       await Promise.all(inflight);
       if (failure) throw failure;
-      const done: Infer<typeof W.WriteDone> = await this.rpc.request(worker, { t: 'WriteClose', stream: ready.stream, chunks: seq, abort: false } satisfies Infer<typeof W.WriteClose>, 'WriteDone');
-      if (done.length !== length) throw new StrataError('INTERNAL', `worker wrote ${done.length} bytes of ${path}, client sent ${length}`);
+      for (const t of streams) {
+        const done: Infer<typeof W.WriteDone> = await this.rpc.request(t.worker, { t: 'WriteClose', stream: t.stream, chunks: seq, abort: false } satisfies Infer<typeof W.WriteClose>, 'WriteDone');
+        if (done.length !== length) throw new StrataError('INTERNAL', `${t.worker} wrote ${done.length} bytes of ${path}, client sent ${length}`);
+      }
     } catch (e) {
-      this.rpc.send(worker, { t: 'WriteClose', stream: ready.stream, chunks: seq, abort: true } satisfies Infer<typeof W.WriteClose>);
+      for (const t of streams) this.rpc.send(t.worker, { t: 'WriteClose', stream: t.stream, chunks: seq, abort: true } satisfies Infer<typeof W.WriteClose>);
       throw e;
     }
-    return (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CompleteFile', path, length, fileId: created.fileId, ...(writeType === 'MUST_CACHE' || writeType === 'ASYNC_THROUGH' ? { persisted: false } : {}), ...(writeType === 'ASYNC_THROUGH' ? { asyncPersist: true } : {}) }, 'FileInfoReply')).info;
+    return (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CompleteFile', path, length, fileId: created.fileId, ...(workersOnly ? { persisted: false } : {}), ...(writeType === 'ASYNC_THROUGH' ? { asyncPersist: true } : {}) }, 'FileInfoReply')).info;
   }
+
 
   private async sendChunk(worker: string, stream: number, seq: number, data: Uint8Array): Promise<void> {
     // A lost chunk or ack is resent; the worker applies each seq once and acks duplicates.

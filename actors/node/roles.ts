@@ -103,6 +103,7 @@ export function clientOptions(conf: Conf, identity?: { user: string; groups: rea
   return {
     ...(identity ? { user: identity.user, groups: identity.groups } : {}),
     syncIntervalMs: conf.ms(K.metadataSyncInterval),
+    durableReplication: conf.int(K.durableReplication),
     locationPolicy: conf.str(K.writeLocationPolicy) as LocationPolicy,
     ...(conf.str(K.writeSpecificHost) ? { specificHost: conf.str(K.writeSpecificHost) } : {}),
     masterId: masterGroup(conf).ids[0]!,
