@@ -117,6 +117,44 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
       });
     });
 
+  fs.command('touch')
+    .description('create an empty file')
+    .argument('<path>')
+    .action(async (path: string) => {
+      await withClient(conf(), async (c) => {
+        await c.writeFile(path, new Uint8Array(0));
+        out(`${path} has been created`);
+      });
+    });
+
+  fs.command('cp')
+    .description('copy a file (or with -R a directory tree) within strata')
+    .argument('<src>')
+    .argument('<dst>')
+    .option('-R, --recursive', 'copy directories and their contents')
+    .action(async (src: string, dst: string, o: { recursive?: boolean }) => {
+      await withClient(conf(), async (c) => {
+        const copy = async (from: FileInfo, to: string): Promise<void> => {
+          if (from.isDir) {
+            if (!o.recursive) throw new StrataError('INVALID_ARGUMENT', `${from.path} is a directory; use cp -R`);
+            await c.mkdir(to, true);
+            for (const e of await c.listStatus(from.path)) await copy(e, `${to}/${e.name}`);
+            return;
+          }
+          // Held in memory between the read and the write: fine for the files cp is used on.
+          await c.writeFile(to, await c.readFile(from.path));
+        };
+        const from = await c.getStatus(src);
+        let to = dst;
+        if (await c.exists(dst)) {
+          if (!(await c.getStatus(dst)).isDir) throw new StrataError('ALREADY_EXISTS', `${dst} already exists`);
+          to = `${dst.replace(/\/$/, '')}/${from.name}`;
+        }
+        await copy(from, to);
+        out(`Copied ${src} to ${to}`);
+      });
+    });
+
   fs.command('mv')
     .description('rename a file or directory (into <dst> when it is a directory)')
     .argument('<src>')

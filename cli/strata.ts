@@ -12,6 +12,7 @@ import { masterAddress, startMaster, startWorker } from './cluster.js';
 import { registerFsCommands } from './fs-commands.js';
 import { registerSimCommands } from './sim-commands.js';
 import { registerAdminCommands } from './admin-commands.js';
+import { registerInspectCommands } from './fs-inspect-commands.js';
 import type { NodeHost } from '../actors/node/nact-host.js';
 
 const out = (line: string): void => void process.stdout.write(line + '\n');
@@ -154,6 +155,7 @@ program
 
 const fsCommand = program.command('fs').description('file system commands against a running cluster');
 registerFsCommands(fsCommand, conf, out);
+registerInspectCommands(fsCommand, conf, out);
 registerAdminCommands(fsCommand, program.command('fsadmin').description('administration of a running cluster'), conf, out);
 registerSimCommands(program.command('sim').description('deterministic simulation'), out);
 

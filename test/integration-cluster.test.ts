@@ -2,7 +2,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, killAll, runCli, startCli, waitFor, type Proc } from './helpers/processes.js';
 
@@ -112,6 +112,30 @@ describe('a real cluster on loopback', () => {
     const fresh = await runCli(['fs', 'cat', '/preexisting/changing.txt', ...conf, ...sync], dir);
     expect(fresh.stderr).toBe('');
     expect(fresh.stdout.toString()).toBe('the second, longer version\n');
+  });
+
+  it('the inspection commands and cp/touch answer as Alluxio\'s do', async () => {
+    const run = async (...args: string[]) => {
+      const r = await runCli(['fs', ...args, ...conf], dir);
+      expect(r.stderr, args.join(' ')).toBe('');
+      return r;
+    };
+    writeFileSync(join(dir, 'small.txt'), 'hello, strata\n');
+    await run('copyFromLocal', join(dir, 'small.txt'), '/insp/small.txt');
+    await run('touch', '/insp/empty');
+    await run('cp', '/insp/small.txt', '/insp/copy.txt');
+    expect((await run('cat', '/insp/copy.txt')).stdout.toString()).toBe('hello, strata\n');
+    expect((await run('head', '-c', '5', '/insp/small.txt')).stdout.toString()).toBe('hello');
+    expect((await run('tail', '-c', '7', '/insp/small.txt')).stdout.toString()).toBe('strata\n');
+    expect((await run('checksum', '/insp/small.txt')).stdout.toString()).toBe(`md5sum: ${createHash('md5').update('hello, strata\n').digest('hex')}\n`);
+    expect((await run('count', '/insp')).stdout.toString()).toMatch(/\n3\s+1\s+28\n$/);
+    expect((await run('du', '-s', '/insp')).stdout.toString()).toMatch(/\n28\s+\d+\s+\/insp\n$/);
+    expect((await runCli(['fs', 'test', '-z', '/insp/empty', ...conf], dir)).code).toBe(0);
+    expect((await runCli(['fs', 'test', '-d', '/insp/empty', ...conf], dir)).code).toBe(1);
+    expect((await runCli(['fs', 'test', '-e', '/insp/nope', ...conf], dir)).code).toBe(1);
+    expect((await run('location', '/insp/small.txt')).stdout.toString()).toMatch(/is on nodes:/);
+    expect((await run('getCapacityBytes')).stdout.toString()).toMatch(/^Capacity Bytes: [1-9]\d*\n$/);
+    expect((await run('getUsedBytes')).stdout.toString()).toMatch(/^Used Bytes: \d+\n$/);
   });
 
   it('refuses a client with the wrong cluster secret, on both sides', async () => {
