@@ -25,8 +25,20 @@ function inStrataPercent(f: FileInfo): number {
 }
 
 /** Alluxio's ls columns: mode, owner, group, size, persistence, modification time, share cached in strata, path. */
-export function formatLsLine(f: FileInfo): string {
-  const size = f.isDir ? '' : String(f.length);
+/** 1.5KB, 3.2MB: what ls -h prints. */
+export function humanBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n}B` : `${v.toFixed(2)}${units[i]}`;
+}
+
+export function formatLsLine(f: FileInfo, human = false): string {
+  const size = f.isDir ? '' : human ? humanBytes(f.length) : String(f.length);
   const state = f.persisted ? 'PERSISTED' : f.completed ? 'NOT_PERSISTED' : 'INCOMPLETE';
   const kind = f.isDir ? 'DIR' : `${inStrataPercent(f)}%`;
   return `${modeString(f.mode, f.isDir)}  ${f.owner.padEnd(10)} ${f.group.padEnd(10)} ${size.padStart(12)}  ${state.padEnd(13)}  ${formatTime(f.mtimeMs)}  ${kind.padStart(4)}  ${f.path}`;
@@ -38,19 +50,31 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
     .description('list a directory (or show one file)')
     .argument('<path>')
     .option('-R, --recursive', 'list subdirectories recursively')
+    .option('-d, --directory', 'show the directory itself, not its contents')
+    .option('-h, --human-readable', 'sizes as 1.5KB, 3.2MB, …')
+    .option('-p, --pinned', 'only pinned files')
+    .option('--sort <by>', 'name, size, lastModificationTime or path', 'name')
+    .option('-r, --reverse', 'reverse the order')
     .option('--json', 'print JSON')
-    .action(async (path: string, o: { recursive?: boolean; json?: boolean }) => {
+    .action(async (path: string, o: { recursive?: boolean; directory?: boolean; humanReadable?: boolean; pinned?: boolean; sort: string; reverse?: boolean; json?: boolean }) => {
+      const keys: Record<string, (f: FileInfo) => string | number> = { name: (f) => f.name, path: (f) => f.path, size: (f) => f.length, lastModificationTime: (f) => f.mtimeMs };
+      const key = keys[o.sort];
+      if (!key) throw new StrataError('INVALID_ARGUMENT', `--sort must be one of ${Object.keys(keys).join(', ')}, got ${o.sort}`);
       await withClient(conf(), async (c) => {
-        const all: FileInfo[] = [];
+        let all: FileInfo[] = [];
         const walk = async (p: string) => {
-          for (const e of await c.listStatus(p)) {
+          const entries = [...(await c.listStatus(p))].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+          if (o.reverse) entries.reverse();
+          for (const e of entries) {
             all.push(e);
             if (o.recursive && e.isDir) await walk(e.path);
           }
         };
-        await walk(path);
+        if (o.directory) all.push(await c.getStatus(path));
+        else await walk(path);
+        if (o.pinned) all = all.filter((f) => f.pinned);
         if (o.json) out(JSON.stringify(all.map(({ blocks: _b, ...rest }) => rest)));
-        else for (const e of all) out(formatLsLine(e));
+        else for (const e of all) out(formatLsLine(e, Boolean(o.humanReadable)));
       });
     });
 

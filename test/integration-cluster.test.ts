@@ -136,6 +136,12 @@ describe('a real cluster on loopback', () => {
     expect((await run('location', '/insp/small.txt')).stdout.toString()).toMatch(/is on nodes:/);
     expect((await run('getCapacityBytes')).stdout.toString()).toMatch(/^Capacity Bytes: [1-9]\d*\n$/);
     expect((await run('getUsedBytes')).stdout.toString()).toMatch(/^Used Bytes: \d+\n$/);
+    const names = (args: string[]) => runCli(['fs', 'ls', ...args, '/insp', ...conf], dir).then((r) => r.stdout.toString().trim().split('\n').map((l) => l.split(/\s+/).pop()));
+    expect(await names([])).toEqual(['/insp/copy.txt', '/insp/empty', '/insp/small.txt']);
+    // By size, largest first; equal sizes keep their name order, reversed with the rest.
+    expect(await names(['--sort', 'size', '-r'])).toEqual(['/insp/small.txt', '/insp/copy.txt', '/insp/empty']);
+    expect(await names(['-d'])).toEqual(['/insp']);
+    expect((await run('ls', '-h', '/insp/small.txt')).stdout.toString()).toMatch(/ 14B /);
   });
 
   it('refuses a client with the wrong cluster secret, on both sides', async () => {
