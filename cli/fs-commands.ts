@@ -82,11 +82,20 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
     .description('show a path\'s metadata and block locations')
     .argument('<path>')
     .option('--json', 'print JSON')
-    .action(async (path: string, o: { json?: boolean }) => {
+    .option('-f, --format <format>', 'print only these fields: %N name, %z size, %u owner, %g group, %y modification time, %Y it in ms, %b blocks, %i file id')
+    .action(async (path: string, o: { json?: boolean; format?: string }) => {
       await withClient(conf(), async (c) => {
         const f = await c.getStatus(path);
         if (o.json) {
           out(JSON.stringify(f));
+          return;
+        }
+        if (o.format !== undefined) {
+          const fields: Record<string, () => string> = {
+            N: () => f.name, z: () => String(f.length), u: () => f.owner, g: () => f.group,
+            y: () => formatTime(f.mtimeMs), Y: () => String(Math.floor(f.mtimeMs)), b: () => String(f.blocks.length), i: () => String(f.fileId),
+          };
+          out(o.format.replace(/%(.)/g, (m, k: string) => (k === '%' ? '%' : fields[k]?.() ?? m)));
           return;
         }
         out(`${f.path} is a ${f.isDir ? 'directory' : 'file'} path.`);

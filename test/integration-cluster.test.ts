@@ -141,6 +141,7 @@ describe('a real cluster on loopback', () => {
     // By size, largest first; equal sizes keep their name order, reversed with the rest.
     expect(await names(['--sort', 'size', '-r'])).toEqual(['/insp/small.txt', '/insp/copy.txt', '/insp/empty']);
     expect(await names(['-d'])).toEqual(['/insp']);
+    expect((await run('stat', '-f', '%N is %z bytes, owned by %u:%g (%%)', '/insp/small.txt')).stdout.toString()).toMatch(/^small\.txt is 14 bytes, owned by \S+:\S+ \(%\)\n$/);
     expect((await run('ls', '-h', '/insp/small.txt')).stdout.toString()).toMatch(/ 14B /);
   });
 
