@@ -51,8 +51,10 @@ export class MasterChannel {
         if (!isStrataError(e) || !retryable(e) || this.env.now() >= giveUpAt) throw e;
         const hinted = isNotLeader(e) && e.leader !== undefined && e.leader !== this.current;
         this.moveOn(e);
-        // A named leader is tried at once; otherwise back off a little, growing, with jitter.
-        if (!hinted) await this.pause(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)) * (0.5 + this.env.random() / 2));
+        // A named leader is tried at once; otherwise back off a little, growing, with
+        // jitter, but never long: an election takes well under a second, and a client
+        // asleep when it ends adds its whole sleep to the failover.
+        if (!hinted) await this.pause(Math.min(250, 25 * 2 ** Math.min(attempt, 4)) * (0.5 + this.env.random() / 2));
       }
     }
   }
