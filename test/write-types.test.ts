@@ -19,15 +19,21 @@ function bytes(n: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 }
 
+/** A quiet simulated cluster of one master, workers and one client, registered and ready. */
+async function bed(seed: number, o: { master?: Partial<MasterOptions>; worker?: Partial<WorkerOptions>; client?: Partial<ClientOptions>; workers?: string[] } = {}) {
+  const b = createSimBed(seed, { network: 'quiet' });
+  const workers = o.workers ?? ['worker-0'];
+  b.cluster.addNode(MASTER_ID, (env) => new MasterActor(env, { ...masterOpts, ...o.master }));
+  for (const id of workers) b.cluster.addNode(id, (env) => new WorkerActor(env, { ...workerOpts, address: `sim://${id}`, ...o.worker }));
+  b.cluster.addNode('client-0', (env) => new StrataClient(env, { ...clientOpts, ...o.client }));
+  await b.sim.settle(Promise.all([MASTER_ID, ...workers, 'client-0'].map((id) => b.cluster.start(id))));
+  await b.sim.run({ until: b.sim.now + 1000 });
+  return { ...b, c: () => b.cluster.actor<StrataClient>('client-0') };
+}
+
 describe('write types', () => {
   it('MUST_CACHE, CACHE_THROUGH and THROUGH land where they should and read back byte for byte', async () => {
-    const { sim, cluster } = createSimBed(9, { network: 'quiet' });
-    cluster.addNode(MASTER_ID, (env) => new MasterActor(env, masterOpts));
-    cluster.addNode('worker-0', (env) => new WorkerActor(env, workerOpts));
-    cluster.addNode('client-0', (env) => new StrataClient(env, clientOpts));
-    await sim.settle(Promise.all([MASTER_ID, 'worker-0', 'client-0'].map((id) => cluster.start(id))));
-    await sim.run({ until: sim.now + 1000 });
-    const c = () => cluster.actor<StrataClient>('client-0');
+    const { sim, cluster, c } = await bed(9);
     const ufs = cluster.ufsDisk('sim://ufs');
     const data = bytes(10_000, 1);
     for (const writeType of ['MUST_CACHE', 'CACHE_THROUGH', 'THROUGH'] as const) {
@@ -50,14 +56,9 @@ describe('write types', () => {
 
 describe('pin and free', () => {
   it('pinned blocks survive a cache full of other reads; free drops blocks but keeps the data readable', async () => {
-    const { sim, cluster } = createSimBed(10, { network: 'quiet' });
-    const small: WorkerOptions = { ...workerOpts, tiers: { ...workerOpts.tiers, levels: [{ alias: 'MEM', dirs: [{ path: 'tiers/mem', quotaBytes: 16384, mediumType: 'MEM' }] }] } };
-    cluster.addNode(MASTER_ID, (env) => new MasterActor(env, masterOpts));
-    cluster.addNode('worker-0', (env) => new WorkerActor(env, small));
-    cluster.addNode('client-0', (env) => new StrataClient(env, clientOpts));
-    await sim.settle(Promise.all([MASTER_ID, 'worker-0', 'client-0'].map((id) => cluster.start(id))));
-    await sim.run({ until: sim.now + 1000 });
-    const c = () => cluster.actor<StrataClient>('client-0');
+    // A MEM tier of four blocks: six more files force evictions.
+    const small: Partial<WorkerOptions> = { tiers: { ...workerOpts.tiers, levels: [{ alias: 'MEM', dirs: [{ path: 'tiers/mem', quotaBytes: 16384, mediumType: 'MEM' }] }] } };
+    const { sim, cluster, c } = await bed(10, { worker: small });
     const w = () => cluster.actor<WorkerActor>('worker-0');
     const keep = await sim.settle(c().writeFile('/keep', bytes(8192, 7)));
     await sim.settle(c().setAttribute('/keep', { pinned: true }, true));
@@ -76,13 +77,7 @@ describe('pin and free', () => {
 
 describe('TTL', () => {
   it('deletes, or frees the blocks of, a file once its TTL has passed', async () => {
-    const { sim, cluster } = createSimBed(12, { network: 'quiet' });
-    cluster.addNode(MASTER_ID, (env) => new MasterActor(env, { ...masterOpts, ttlCheckIntervalMs: 100 }));
-    cluster.addNode('worker-0', (env) => new WorkerActor(env, workerOpts));
-    cluster.addNode('client-0', (env) => new StrataClient(env, clientOpts));
-    await sim.settle(Promise.all([MASTER_ID, 'worker-0', 'client-0'].map((id) => cluster.start(id))));
-    await sim.run({ until: sim.now + 1000 });
-    const c = () => cluster.actor<StrataClient>('client-0');
+    const { sim, cluster, c } = await bed(12, { master: { ttlCheckIntervalMs: 100 } });
     await sim.settle(c().writeFile('/short', bytes(100, 1)));
     const cached = await sim.settle(c().writeFile('/cached', bytes(5000, 2)));
     await sim.settle(c().setAttribute('/short', { ttl: 2000, ttlAction: 'DELETE' }));
@@ -102,13 +97,7 @@ describe('TTL', () => {
 
 describe('ASYNC_THROUGH', () => {
   it('is cached at once and persisted to the UFS soon after; a delete before that leaves nothing behind', async () => {
-    const { sim, cluster } = createSimBed(13, { network: 'quiet' });
-    cluster.addNode(MASTER_ID, (env) => new MasterActor(env, { ...masterOpts, persistCheckIntervalMs: 200 }));
-    cluster.addNode('worker-0', (env) => new WorkerActor(env, workerOpts));
-    cluster.addNode('client-0', (env) => new StrataClient(env, clientOpts));
-    await sim.settle(Promise.all([MASTER_ID, 'worker-0', 'client-0'].map((id) => cluster.start(id))));
-    await sim.run({ until: sim.now + 1000 });
-    const c = () => cluster.actor<StrataClient>('client-0');
+    const { sim, cluster, c } = await bed(13, { master: { persistCheckIntervalMs: 200 } });
     const ufs = cluster.ufsDisk('sim://ufs');
     const data = bytes(9000, 3);
     const f = await sim.settle(c().writeFile('/async', data, { writeType: 'ASYNC_THROUGH' }));
@@ -129,13 +118,7 @@ describe('ASYNC_THROUGH', () => {
 
 describe('durable replication', () => {
   it('an ASYNC_THROUGH write with replication.durable = 2 survives losing one worker before it is persisted', async () => {
-    const { sim, cluster } = createSimBed(14, { network: 'quiet' });
-    cluster.addNode(MASTER_ID, (env) => new MasterActor(env, { ...masterOpts, persistCheckIntervalMs: 600_000 }));
-    for (const id of ['worker-0', 'worker-1']) cluster.addNode(id, (env) => new WorkerActor(env, { ...workerOpts, address: `sim://${id}` }));
-    cluster.addNode('client-0', (env) => new StrataClient(env, { ...clientOpts, durableReplication: 2, writeType: 'ASYNC_THROUGH' }));
-    await sim.settle(Promise.all([MASTER_ID, 'worker-0', 'worker-1', 'client-0'].map((id) => cluster.start(id))));
-    await sim.run({ until: sim.now + 1000 });
-    const c = () => cluster.actor<StrataClient>('client-0');
+    const { sim, cluster, c } = await bed(14, { master: { persistCheckIntervalMs: 600_000 }, workers: ['worker-0', 'worker-1'], client: { durableReplication: 2, writeType: 'ASYNC_THROUGH' } });
     const data = bytes(9000, 4);
     const f = await sim.settle(c().writeFile('/twice', data));
     expect(f.persisted).toBe(false);
