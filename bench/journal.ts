@@ -33,6 +33,7 @@ import { Conf, K } from '../actors/conf.js';
 import { NodeHost } from '../actors/node/nact-host.js';
 import { clientOptions, clientRole, masterOptions, masterRole } from '../actors/node/roles.js';
 import type { MasterOptions } from '../actors/master/master.js';
+import { fail, runMain } from './entry.js';
 
 const VOTERS = ['master-0', 'master-1', 'master-2'] as const;
 const SUPERUSER = 'bench';
@@ -461,10 +462,6 @@ async function main(): Promise<void> {
 }
 
 const mode = process.argv[2];
-const fail = (what: string) => (e: unknown) => {
-  process.stderr.write(`${what} failed: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-};
 if (mode === '--master') {
   masterChild(Number(process.argv[3]), process.argv[4]!).catch(fail(`master ${process.argv[3]}`));
 } else if (mode === '--driver' && process.argv[3] === 'strata') {
@@ -472,8 +469,5 @@ if (mode === '--master') {
 } else if (mode === '--driver' && process.argv[3] === 'etcd') {
   etcdDriver(JSON.parse(process.argv[4]!) as string[]).catch(fail('etcd client'));
 } else {
-  main().then(
-    () => process.exit(0),
-    fail('bench'),
-  );
+  runMain(main);
 }

@@ -26,6 +26,7 @@ import type { StrataClient } from '../actors/client/client.js';
 import { Conf, K } from '../actors/conf.js';
 import { NodeHost } from '../actors/node/nact-host.js';
 import { MASTER_ID, clientOptions, clientRole, masterOptions, masterRole, workerOptions, workerRole } from '../actors/node/roles.js';
+import { fail, runMain } from './entry.js';
 
 const MIB = 1024 * 1024;
 const FILE_BYTES = Number(process.env.BENCH_FILE_MIB ?? 256) * MIB;
@@ -297,16 +298,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === '--child') {
-  child(process.argv[3]!, process.argv[4]!, process.argv[5]!).catch((e: unknown) => {
-    process.stderr.write(`client process failed: ${(e as Error).stack ?? String(e)}\n`);
-    process.exit(1);
-  });
+  child(process.argv[3]!, process.argv[4]!, process.argv[5]!).catch(fail('client process'));
 } else {
-  main().then(
-    () => process.exit(0),
-    (e: unknown) => {
-      process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
-      process.exit(1);
-    },
-  );
+  runMain(main);
 }

@@ -19,6 +19,7 @@ import { Conf, K } from '../actors/conf.js';
 import { runScenarioObject, type Scenario } from '../sim/scenario.js';
 import { buildDataCluster } from '../sim/scenarios/data-cluster.js';
 import type { WorkerActor } from '../actors/worker/worker.js';
+import { runMain } from './entry.js';
 
 const SIM_SECONDS = Number(process.env.BENCH_SIM_SECONDS ?? 1800);
 const SEEDS = (process.env.BENCH_SEEDS ?? '1,2,3').split(',').map(Number);
@@ -124,10 +125,4 @@ async function main(): Promise<void> {
   console.log(`RESULT sim ratio=${(speed / TARGET).toFixed(3)}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Envelope } from '../actors/protocol/envelope.js';
 import { WsNetwork } from '../transport/ws-network.js';
+import { fail, runMain } from './entry.js';
 
 const CHUNK = 1024 * 1024;
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 512);
@@ -53,40 +54,12 @@ interface Sender {
   run(chunks: number): Promise<{ ms: number; bytes: number }>;
 }
 
-function rawSender(ws: WebSocket, chunk: Buffer): Sender {
+/**
+ * Keeps at most WINDOW chunks unacknowledged, the same for both transports so only
+ * the transport differs: `send(seq)` puts one chunk on the wire, `ack(n)` counts one back.
+ */
+function windowed(send: (seq: number, last: boolean) => void): { sender: Sender; ack: (bytes: number) => void } {
   let onAck: (n: number) => void = () => {};
-  ws.on('message', (d: Buffer) => onAck(d.readUInt32LE(0)));
-  ws.on('error', () => {});
-  return {
-    run(chunks) {
-      return new Promise((resolve) => {
-        let sent = 0;
-        let acked = 0;
-        let bytes = 0;
-        const t0 = process.hrtime.bigint();
-        const pump = (): void => {
-          while (sent < chunks && sent - acked < WINDOW) {
-            ws.send(chunk, { binary: true });
-            sent++;
-          }
-        };
-        onAck = (n) => {
-          acked++;
-          bytes += n;
-          if (acked === chunks) resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, bytes });
-          else pump();
-        };
-        pump();
-      });
-    },
-  };
-}
-
-function strataSender(net: WsNetwork, chunk: Buffer): { sender: Sender; deliver: (e: Envelope) => void } {
-  let onAck: (n: number) => void = () => {};
-  const deliver = (e: Envelope): void => {
-    if (e.m.t === 'ReadCredit') onAck((e.m as unknown as { stream: number }).stream);
-  };
   const sender: Sender = {
     run(chunks) {
       return new Promise((resolve) => {
@@ -96,8 +69,7 @@ function strataSender(net: WsNetwork, chunk: Buffer): { sender: Sender; deliver:
         const t0 = process.hrtime.bigint();
         const pump = (): void => {
           while (sent < chunks && sent - acked < WINDOW) {
-            const m = { t: 'BlockChunk', seq: sent, data: chunk, last: sent === chunks - 1, cached: true };
-            net.send(RECEIVER, { f: SENDER, to: RECEIVER, id: 0, re: 1, m });
+            send(sent, sent === chunks - 1);
             sent++;
           }
         };
@@ -110,6 +82,24 @@ function strataSender(net: WsNetwork, chunk: Buffer): { sender: Sender; deliver:
         pump();
       });
     },
+  };
+  return { sender, ack: (n) => onAck(n) };
+}
+
+function rawSender(ws: WebSocket, chunk: Buffer): Sender {
+  const { sender, ack } = windowed(() => ws.send(chunk, { binary: true }));
+  ws.on('message', (d: Buffer) => ack(d.readUInt32LE(0)));
+  ws.on('error', () => {});
+  return sender;
+}
+
+function strataSender(net: WsNetwork, chunk: Buffer): { sender: Sender; deliver: (e: Envelope) => void } {
+  const { sender, ack } = windowed((seq, last) => {
+    const m = { t: 'BlockChunk', seq, data: chunk, last, cached: true };
+    net.send(RECEIVER, { f: SENDER, to: RECEIVER, id: 0, re: 1, m });
+  });
+  const deliver = (e: Envelope): void => {
+    if (e.m.t === 'ReadCredit') ack((e.m as unknown as { stream: number }).stream);
   };
   return { sender, deliver };
 }
@@ -179,16 +169,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === '--child') {
-  child(process.argv[3]!, process.argv[4]!).catch((e: unknown) => {
-    process.stderr.write(`receiver failed: ${(e as Error).message}\n`);
-    process.exit(1);
-  });
+  child(process.argv[3]!, process.argv[4]!).catch(fail('receiver'));
 } else {
-  main().then(
-    () => process.exit(0),
-    (e: unknown) => {
-      process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
-      process.exit(1);
-    },
-  );
+  runMain(main);
 }

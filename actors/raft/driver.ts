@@ -8,7 +8,7 @@ import { StrataError, type Envelope, type Message } from '../protocol/envelope.j
 import { RAFT_MESSAGES, type RaftMessage } from '../protocol/raft.js';
 import { RaftNode, decodeConfChange } from './core.js';
 import { RaftStorage, type RaftStorageOptions } from './storage.js';
-import type { Entry, HardState, ProposeResult, Ready, Role, Snapshot } from './types.js';
+import type { Entry, HardState, ProposeResult, RaftOptions, Ready, Role, Snapshot } from './types.js';
 
 /** The replicated state: every node applies the same committed entries in the same order. */
 export interface StateMachine<R> {
@@ -20,7 +20,10 @@ export interface StateMachine<R> {
   restore(data: Uint8Array, index: number): void;
 }
 
-export interface RaftDriverOptions extends RaftStorageOptions {
+/** The core's tuning, passed through as it is (documented on RaftOptions). */
+type CoreTuning = Pick<RaftOptions, 'preVote' | 'checkQuorum' | 'readOnly' | 'maxEntriesPerAppend' | 'maxBytesPerAppend' | 'maxInflight' | 'snapshotChunkBytes'>;
+
+export interface RaftDriverOptions extends RaftStorageOptions, CoreTuning {
   /** The bootstrap voters; empty for a server that waits to be added. */
   readonly voters: readonly NodeId[];
   /** Where the log lives on env.disk. */
@@ -34,13 +37,6 @@ export interface RaftDriverOptions extends RaftStorageOptions {
   readonly tickMs?: number;
   /** strata.master.journal.checkpoint.period.entries: take a snapshot and compact after this many applied entries (0 = never). */
   readonly checkpointEntries: number;
-  readonly preVote?: boolean;
-  readonly checkQuorum?: boolean;
-  readonly readOnly?: 'safe' | 'lease';
-  readonly maxEntriesPerAppend?: number;
-  readonly maxBytesPerAppend?: number;
-  readonly maxInflight?: number;
-  readonly snapshotChunkBytes?: number;
   /** Seen after each Ready is done, and for each applied entry (checkers and tests). */
   readonly observer?: RaftObserver;
 }
