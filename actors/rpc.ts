@@ -3,6 +3,7 @@
 // Env so the same code runs on a real host and in the simulator.
 import type { Env, NodeId, Timer } from './env.js';
 import { StrataError, isStrataError, type Envelope, type ErrorReply, type Message } from './protocol/envelope.js';
+import { METRIC, metricsOf } from './metrics.js';
 
 interface Pending {
   to: NodeId;
@@ -39,6 +40,16 @@ export class Rpc {
 
   get self(): NodeId {
     return this.env.self;
+  }
+
+  /** Starts timing a served request; the returned function records it (with the error code when it failed). */
+  timeServe(op: string): (code?: string) => void {
+    const start = this.env.now();
+    return (code) => {
+      const m = metricsOf(this.env);
+      m.observe(METRIC.rpcServer, (this.env.now() - start) / 1000, { op });
+      if (code) m.inc(METRIC.rpcServerErrors, 1, { op, code });
+    };
   }
 
   /** One-way message; `re` makes it part of a stream or a late answer. */
@@ -191,29 +202,33 @@ export function serve(rpc: Rpc, handlers: ReadonlyMap<string, Handler>, env: Env
     rpc.replyError(env, new StrataError('INVALID_ARGUMENT', `${rpc.self} does not serve ${env.m.t}`));
     return;
   }
+  const done = rpc.timeServe(env.m.t);
   let out: Promise<Message | void> | Message | void;
   try {
     out = h(env);
   } catch (e) {
-    reportError(rpc, env, e, onInternal);
+    done(reportError(rpc, env, e, onInternal));
     return;
   }
   if (out instanceof Promise) {
     out.then(
       (m) => {
+        done();
         if (m) rpc.reply(env, m);
       },
-      (e: unknown) => reportError(rpc, env, e, onInternal),
+      (e: unknown) => done(reportError(rpc, env, e, onInternal)),
     );
-  } else if (out) {
-    rpc.reply(env, out);
+  } else {
+    done();
+    if (out) rpc.reply(env, out);
   }
 }
 
-function reportError(rpc: Rpc, env: Envelope, e: unknown, onInternal: (e: unknown) => void): void {
+function reportError(rpc: Rpc, env: Envelope, e: unknown, onInternal: (e: unknown) => void): string {
   const se = toStrataError(e);
   if (se.code === 'INTERNAL') onInternal(e);
   rpc.replyError(env, se);
+  return se.code;
 }
 
 /**

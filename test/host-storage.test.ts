@@ -186,7 +186,8 @@ describe('createRealEnv', () => {
     env.log.log('debug', 'hidden');
     env.log.log('warn', 'worker lost', { worker: 'worker-2', reason: 'no heartbeat for 10s' });
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z WARN worker-1 worker lost worker=worker-2 reason="no heartbeat for 10s"$/);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'warn', node: 'worker-1', msg: 'worker lost', worker: 'worker-2', reason: 'no heartbeat for 10s' });
+    expect(JSON.parse(lines[0]!).time).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/);
 
     let fired = false;
     const t = env.setTimer(5, () => (fired = true));

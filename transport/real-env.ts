@@ -3,41 +3,15 @@
 import { randomBytes } from 'node:crypto';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Disk, Env, Kv, LogLevel, Logger, NodeId, Timer } from '../actors/env.js';
+import type { Disk, Env, Kv, LogLevel, NodeId, Timer } from '../actors/env.js';
+import { createLogger } from './logging.js';
+import { ufsModes } from './ufs-mode.js';
 import { StrataError } from '../actors/protocol/envelope.js';
 import { LevelKv } from './level-kv.js';
 import { NodeDisk } from './node-disk.js';
 import type { WsNetwork } from './ws-network.js';
 
-const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-
-function formatValue(v: unknown): string {
-  if (typeof v === 'string') return /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
-  if (v instanceof Error) return JSON.stringify(v.message);
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
-  }
-}
-
-/** One line per record: `time LEVEL node msg k=v ...`, dropped below `level`. */
-export function createLogger(node: string, level: LogLevel = 'info', sink: (line: string) => void = (l) => process.stderr.write(l + '\n')): Logger {
-  const min = LEVELS[level];
-  return {
-    log(lv, msg, fields) {
-      if (LEVELS[lv] < min) return;
-      let line = `${new Date().toISOString()} ${lv.toUpperCase()} ${node} ${msg}`;
-      if (fields) for (const [k, v] of Object.entries(fields)) line += ` ${k}=${formatValue(v)}`;
-      try {
-        sink(line);
-      } catch {
-        // A closed stderr must not take the node down.
-      }
-    },
-  };
-}
+export { createLogger };
 
 /** Uniform doubles in [0, 1) from the OS CSPRNG, drawn 4 KiB at a time. */
 export function cryptoRandom(): () => number {
@@ -101,7 +75,7 @@ export interface RealEnv extends Env {
 export function createRealEnv(opts: RealEnvOptions): RealEnv {
   const dataDir = nodePath.resolve(opts.dataDir);
   const disk = new NodeDisk(dataDir);
-  const ufs = new Map<string, NodeDisk>();
+  const ufs = new Map<string, { disk: NodeDisk; view: Disk }>();
   const kvs = new Set<Kv>();
   const log = createLogger(opts.self, opts.logLevel ?? 'info', opts.logSink);
   const random = cryptoRandom();
@@ -133,16 +107,17 @@ export function createRealEnv(opts: RealEnvOptions): RealEnv {
       const cached = ufs.get(d.root);
       if (cached) {
         void d.close();
-        return cached;
+        return cached.view;
       }
-      ufs.set(d.root, d);
-      return d;
+      const view = ufsModes.wrap(d.root, uri, d);
+      ufs.set(d.root, { disk: d, view });
+      return view;
     },
     log,
     async dispose() {
       for (const kv of [...kvs]) await kv.close().catch(() => {});
       await disk.close();
-      for (const d of ufs.values()) await d.close();
+      for (const u of ufs.values()) await u.disk.close();
     },
   };
 }

@@ -12,6 +12,8 @@ import { BLOCKS_PER_FILE, Namespace, RejectedEntry, ROOT_ID, type Inode, type Jo
 import { LocalJournal, RaftJournal, type JournalBackend, type RaftJournalOptions } from './journal-backend.js';
 import { WorkerRegistry } from './workers.js';
 import { EXECUTE, READ, WRITE, check, isSuper, type Caller, type PermissionPolicy } from './permissions.js';
+import { METRIC, metricsOf, timed } from '../metrics.js';
+import { clusterMetrics, registerMasterMetrics } from './master-metrics.js';
 
 export const MASTER_ID = 'master';
 export const STRATA_VERSION = '0.1.0';
@@ -121,6 +123,7 @@ export class MasterActor implements Actor {
       ['GetMasterInfo', () => this.masterInfo()],
     ];
     this.handlers = new Map(h);
+    registerMasterMetrics(metricsOf(env), () => ({ paths: this.ns.size, liveWorkers: this.workers.infos().filter((w) => w.state === 'LIVE').map((w) => w.id), lostWorkers: this.workers.lostCount(), term: this.journal.term(), leader: this.journal.isLeader() }));
   }
 
   /** Why the master stopped serving (its journal failed), if it did: it must be restarted. */
@@ -288,6 +291,7 @@ export class MasterActor implements Actor {
 
   private heartbeat(r: Req<typeof M.WorkerHeartbeat>): Infer<typeof M.HeartbeatReply> {
     const m = r.m;
+    clusterMetrics(metricsOf(this.env)).report(m.workerId, m.metrics ?? [], this.env.now());
     const known = this.workers.heartbeat(m.workerId, m.capacityBytes, m.usedBytes, m.added.filter((b) => this.blockExists(b)), m.removed, this.env.now());
     const free = this.toFree.get(m.workerId);
     this.toFree.delete(m.workerId);
@@ -305,7 +309,7 @@ export class MasterActor implements Actor {
 
   private async journalAndApply(entry: JournalEntry): Promise<Inode | undefined> {
     try {
-      const result = (await this.journal.append(entry)) as Inode | RejectedEntry | undefined;
+      const result = (await timed(this.env, METRIC.journalCommit, this.journal.append(entry))) as Inode | RejectedEntry | undefined;
       if (result instanceof RejectedEntry) throw new StrataError('FAILED_PRECONDITION', `${result.message} (a concurrent change came first)`);
       return result;
     } catch (e) {
@@ -321,6 +325,7 @@ export class MasterActor implements Actor {
   /** A new leader knows no workers yet (they register again) and finishes the last entry's UFS side. */
   private onLeadership(): void {
     this.workers = new WorkerRegistry();
+    metricsOf(this.env).inc(METRIC.leaderChanges);
     const term = this.journal.term();
     this.env.log.log('info', `${this.env.self} is the leader for term ${term}`);
     // After a read barrier everything committed before this term is applied, so

@@ -57,6 +57,8 @@ export const WorkerHeartbeat = msg('WorkerHeartbeat', {
   usedBytes: uint,
   added: arr(uint, 10_000_000),
   removed: arr(uint, 10_000_000),
+  /** The worker's metrics (counters since start, capacity per tier), summed by the master into cluster metrics. */
+  metrics: opt(arr(obj({ name: strMax(200), tier: opt(strMax(16)), value: num }), 1000)),
 });
 /**
  * `register`: the master does not know this worker (restarted, or marked it lost).

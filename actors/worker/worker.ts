@@ -12,6 +12,8 @@ import * as W from '../protocol/worker.js';
 import { Rpc, serve, type Handler } from '../rpc.js';
 import { MasterChannel } from '../master-channel.js';
 import { BLOCKS_PER_FILE } from '../master/namespace.js';
+import { metricsOf } from '../metrics.js';
+import { registerWorkerMetrics, workerReport } from './worker-metrics.js';
 
 export interface WorkerOptions {
   masterId: string;
@@ -125,7 +127,7 @@ export class WorkerActor implements Actor {
   /** Block changes drained for a heartbeat that failed: sent again with the next one. */
   private unsent = { added: new Set<number>(), removed: new Set<number>() };
   /** Bytes served, split as Alluxio's metrics do; read by the metrics issue. */
-  readonly counters = { bytesReadCache: 0, bytesReadUfs: 0, bytesWrittenUfs: 0, ufsBlockReads: 0, blocksEvicted: 0 };
+  readonly counters = { bytesReadCache: 0, bytesReadUfs: 0, bytesWrittenUfs: 0, ufsBlockReads: 0, blocksEvicted: 0, bytesServed: 0, bytesWrittenCache: 0 };
 
   constructor(
     private readonly env: Env,
@@ -143,6 +145,7 @@ export class WorkerActor implements Actor {
       ['PersistFile', (r) => this.persistFile(r as Req<typeof W.PersistFile>)],
     ];
     this.handlers = new Map(h);
+    registerWorkerMetrics(metricsOf(env), this);
   }
 
   async start(): Promise<void> {
@@ -230,7 +233,7 @@ export class WorkerActor implements Actor {
     const removed = [...this.unsent.removed];
     try {
       const reply: Infer<typeof M.HeartbeatReply> = await this.rpc.request(this.masters.current, {
-        t: 'WorkerHeartbeat', workerId: this.env.self, capacityBytes: this.store.capacityBytes(), usedBytes: this.store.usedBytes(), added, removed,
+        t: 'WorkerHeartbeat', workerId: this.env.self, capacityBytes: this.store.capacityBytes(), usedBytes: this.store.usedBytes(), added, removed, metrics: workerReport(this),
       } satisfies Infer<typeof M.WorkerHeartbeat>, 'HeartbeatReply', this.masterTimeoutMs());
       for (const b of added) this.unsent.added.delete(b);
       for (const b of removed) this.unsent.removed.delete(b);
@@ -297,6 +300,7 @@ export class WorkerActor implements Actor {
       idle: this.idleTimer(() => this.reads.delete(key)),
     };
     this.reads.set(key, s);
+    this.counters.bytesServed += m.length;
     this.pump(key, s);
   }
 
@@ -334,6 +338,7 @@ export class WorkerActor implements Actor {
    * MUST_CACHE the cache is the only copy, so not fitting fails the write.
    */
   private async cacheWritten(s: WriteStream, id: number, block: Uint8Array): Promise<void> {
+    this.counters.bytesWrittenCache += block.byteLength;
     if (s.ufs) return this.cache(id, block, 'written through but not cached');
     try {
       await this.store.put(id, block);
