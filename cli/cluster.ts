@@ -60,19 +60,26 @@ export async function startMaster(conf: Conf, restoreFrom?: string): Promise<Nod
   return NodeHost.start({
     conf,
     listen: { host: conf.str(K.masterHostname), port: conf.int(K.masterRpcPort) },
+    ...webListen(conf.str(K.masterHostname), conf.int(K.masterWebPort)),
     nodes: [{ id, dataDir: join(workDir, id), create: masterRole(opts) }],
     logLevel: conf.str(K.logLevel) as LogLevel,
     peers: others,
   });
 }
 
-export async function startWorker(conf: Conf, id: string, port: number): Promise<NodeHost> {
+/** The web port option of a host; -1 turns it off. */
+function webListen(host: string, port: number): { web?: { host: string; port: number } } {
+  return port < 0 ? {} : { web: { host, port } };
+}
+
+export async function startWorker(conf: Conf, id: string, port: number, webPort = conf.int(K.workerWebPort)): Promise<NodeHost> {
   const workDir = resolve(conf.str(K.workDir));
   let host: NodeHost | undefined;
   const address = () => host?.address ?? `ws://${conf.str(K.workerHostname)}:${port}`;
   host = await NodeHost.start({
     conf,
     listen: { host: conf.str(K.workerHostname), port },
+    ...webListen(conf.str(K.workerHostname), webPort),
     nodes: [{ id, dataDir: join(workDir, id), create: workerRole(workerOptions(conf, address)) }],
     logLevel: conf.str(K.logLevel) as LogLevel,
     peers: masterPeers(conf),

@@ -63,17 +63,21 @@ program
     }
     const group = c.str(K.masterAddresses).split(',').filter(Boolean);
     const masters: NodeHost[] = [];
+    // Several nodes of one kind in this process: ports 10 apart, as for RPC.
+    const nth = (port: number, i: number) => String(port <= 0 ? port : port - 10 * i);
     for (let i = 0; i < Math.max(1, group.length); i++) {
-      masters.push(await startMaster(group.length ? c.with({ [K.masterRpcPort]: group[i]!.split(':').pop()! }) : c));
+      masters.push(await startMaster(group.length ? c.with({ [K.masterRpcPort]: group[i]!.split(':').pop()!, [K.masterWebPort]: nth(c.int(K.masterWebPort), i) }) : c));
     }
     const master = masters[0]!;
     const workers: NodeHost[] = [];
-    for (let i = 0; i < n; i++) workers.push(await startWorker(c, `worker-${i}`, c.int(K.workerRpcPort) === 0 ? 0 : c.int(K.workerRpcPort) + 10 * i));
+    const web = c.int(K.workerWebPort);
+    for (let i = 0; i < n; i++) workers.push(await startWorker(c, `worker-${i}`, c.int(K.workerRpcPort) === 0 ? 0 : c.int(K.workerRpcPort) + 10 * i, web <= 0 ? web : web + 10 * i));
     const ufs = resolve(c.str(K.rootUfs));
     out(`strata ${STRATA_VERSION} local cluster is up`);
-    if (masters.length === 1) out(`  master    ${master.address}`);
-    else masters.forEach((h, i) => out(`  master-${i}  ${h.address}`));
-    workers.forEach((w, i) => out(`  worker-${i}  ${w.address}`));
+    const webOf = (h: NodeHost) => (h.webPort === undefined ? '' : `  metrics http://${c.str(K.masterHostname)}:${h.webPort}/metrics`);
+    if (masters.length === 1) out(`  master    ${master.address}${webOf(master)}`);
+    else masters.forEach((h, i) => out(`  master-${i}  ${h.address}${webOf(h)}`));
+    workers.forEach((w, i) => out(`  worker-${i}  ${w.address}${webOf(w)}`));
     out(`  root UFS  ${ufs}`);
     out('');
     // Commands against a group must be told where its masters are.

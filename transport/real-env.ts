@@ -39,23 +39,26 @@ export function realTimer(delayMs: number, fn: () => void): Timer {
   return { cancel: () => clearTimeout(t) };
 }
 
-/** Opens a UFS location on this machine: `file:///abs/dir` or a plain path. */
-export function openLocalUfs(uri: string): NodeDisk {
-  let dir: string;
+/** The local directory a UFS location names: `file:///abs/dir` or a plain path. */
+export function ufsRoot(uri: string): string {
   if (/^file:/i.test(uri)) {
     try {
-      dir = fileURLToPath(uri);
+      return nodePath.resolve(fileURLToPath(uri));
     } catch (e) {
       throw new StrataError('INVALID_ARGUMENT', `bad file URI ${JSON.stringify(uri)}: ${(e as Error).message}`);
     }
-  } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
     const scheme = uri.slice(0, uri.indexOf(':'));
     throw new StrataError('INVALID_ARGUMENT', `unsupported UFS scheme "${scheme}" in ${JSON.stringify(uri)}: this build supports local directories (file:///dir or a path)`);
-  } else {
-    if (uri.trim() === '') throw new StrataError('INVALID_ARGUMENT', 'empty UFS location');
-    dir = uri;
   }
-  return new NodeDisk(nodePath.resolve(dir));
+  if (uri.trim() === '') throw new StrataError('INVALID_ARGUMENT', 'empty UFS location');
+  return nodePath.resolve(uri);
+}
+
+/** Opens a UFS location on this machine: `file:///abs/dir` or a plain path. */
+export function openLocalUfs(uri: string): NodeDisk {
+  return new NodeDisk(ufsRoot(uri));
 }
 
 export interface RealEnvOptions {

@@ -8,6 +8,11 @@ import type { Actor, Env, LogLevel, Logger, NodeId } from '../env.js';
 import type { Envelope } from '../protocol/envelope.js';
 import { createLogger, createRealEnv, randomHex, type RealEnv } from '../../transport/real-env.js';
 import { WsNetwork, type TransportStats, type WsNetworkOptions } from '../../transport/ws-network.js';
+import { startWebServer, type WebServer } from '../../transport/metrics-http.js';
+import { metricsOf } from '../metrics.js';
+import { OPS_REQUESTS, type OpsRequest } from '../protocol/ops.js';
+import { toStrataError } from '../rpc.js';
+import { answerOps } from './ops-service.js';
 
 /** What an actor may want to know about the process hosting it. */
 export interface HostInfo {
@@ -25,6 +30,8 @@ export interface HostedNode {
 export interface NodeHostOptions {
   conf: Conf;
   listen?: { host: string; port: number };
+  /** The web port: Prometheus metrics at /metrics (strata.master.web.port, strata.worker.web.port). */
+  web?: { host: string; port: number };
   nodes: HostedNode[];
   /** Defaults to strata.logger.level. */
   logLevel?: LogLevel;
@@ -61,12 +68,19 @@ export class NodeHost implements HostInfo {
   private delivered = 0;
   private actorErrors = 0;
   private stopping: Promise<void> | undefined;
+  private web: WebServer | undefined;
 
   private constructor(
     readonly network: WsNetwork,
     private readonly system: ReturnType<typeof startNact>,
     private readonly log: Logger,
+    private readonly conf: Conf,
   ) {}
+
+  /** The port serving /metrics, when the host has a web port. */
+  get webPort(): number | undefined {
+    return this.web?.port;
+  }
 
   get address(): string | undefined {
     return this.network.address;
@@ -75,7 +89,7 @@ export class NodeHost implements HostInfo {
   static async start(opts: NodeHostOptions): Promise<NodeHost> {
     const { conf } = opts;
     const logLevel = opts.logLevel ?? (conf.str(K.logLevel) as LogLevel);
-    const hostLog = createLogger(opts.nodes.map((n) => n.id).join(',') || 'host', logLevel, opts.logSink);
+    const hostLog = createLogger('transport', logLevel, opts.logSink);
     const ids = new Set<NodeId>();
     for (const n of opts.nodes) {
       if (ids.has(n.id)) throw new Error(`node ${n.id} is listed twice`);
@@ -88,10 +102,17 @@ export class NodeHost implements HostInfo {
       maxFrameBytes: conf.bytes(K.maxFrameBytes),
       log: (level, msg, fields) => hostLog.log(level, msg, fields),
     });
-    const host = new NodeHost(network, startNact(), hostLog);
+    const host = new NodeHost(network, startNact(), hostLog, conf);
     try {
       opts.nodes.forEach((n, i) => host.add(n, i, logLevel, opts.logSink));
       if (opts.listen) await network.listen(opts.listen.host, opts.listen.port);
+      // Metrics are not worth refusing to serve data for: a busy web port is logged, and the node runs on.
+      if (opts.web) {
+        host.web = await startWebServer(opts.web.host, opts.web.port, () => [...host.hosted.values()].map((h) => [h.id, metricsOf(h.env)] as const)).catch((e: unknown) => {
+          hostLog.log('error', `no metrics web server: ${(e as Error).message}`);
+          return undefined;
+        });
+      }
       for (const [id, addr] of Object.entries(opts.peers ?? {})) network.learnAddress(id, addr);
       for (const n of opts.nodes) {
         const h = host.hosted.get(n.id)!;
@@ -119,6 +140,10 @@ export class NodeHost implements HostInfo {
         const h = this.hosted.get(node.id);
         if (!h || !h.started) return;
         this.delivered++;
+        if (envelope.re === undefined && envelope.id !== 0 && OPS_REQUESTS.has(envelope.m.t)) {
+          this.answerOps(node.id, env, envelope);
+          return;
+        }
         try {
           h.actor.receive(envelope);
         } catch (e) {
@@ -131,6 +156,11 @@ export class NodeHost implements HostInfo {
     const placeholder: Actor = { start: async () => {}, receive: () => {}, stop: async () => {} };
     this.hosted.set(node.id, { id: node.id, env, actor: placeholder, ref, started: false, open });
     this.network.addLocal(node.id, (envelope) => dispatch(ref, envelope));
+  }
+
+  private answerOps(id: NodeId, env: Env, req: Envelope): void {
+    const reply = (m: Envelope['m']) => this.network.send(req.f, { f: id, to: req.f, id: 0, re: req.id, m });
+    answerOps(this.conf, id, env, req.m as OpsRequest).then(reply, (e: unknown) => reply(toStrataError(e).toReply()));
   }
 
   learnAddress(id: NodeId, address: string): void {
@@ -180,6 +210,7 @@ export class NodeHost implements HostInfo {
         this.log.log('error', 'actor failed to stop cleanly', { node: h.id, error: (e as Error).message });
       }
     }
+    await this.web?.close();
     for (const h of all) this.network.removeLocal(h.id);
     await this.network.close();
     for (const h of all) {
