@@ -14,7 +14,7 @@ type Out = (line: string) => void;
 
 
 /** Each master's own answer, or the reason it gave none. */
-async function survey(conf: Conf, c: StrataClient): Promise<Array<{ id: string; address: string; info?: MasterInfo; error?: string }>> {
+export async function survey(conf: Conf, c: StrataClient): Promise<Array<{ id: string; address: string; info?: MasterInfo; error?: string }>> {
   const g = masterGroup(conf);
   return Promise.all(
     g.ids.map(async (id, i) => {

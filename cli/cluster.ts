@@ -13,6 +13,7 @@ import { StrataClient } from '../actors/client/client.js';
 import { NodeHost } from '../actors/node/nact-host.js';
 import { clientOptions, clientRole, masterGroup, masterIdOf, masterOptions, masterRole, ufsUri, workerOptions, workerRole } from '../actors/node/roles.js';
 import { StrataError } from '../actors/protocol/envelope.js';
+import { OpsClient } from '../actors/node/ops-client.js';
 
 /** SIMPLE authentication: the configured user, else the operating-system user, with its groups. */
 export function loginIdentity(conf: Conf): { user: string; groups: string[] } {
@@ -110,6 +111,10 @@ export async function checkReachable(address: string, timeoutMs = 3000): Promise
 
 export interface ClientSession {
   client: StrataClient;
+  /** Operations requests (conf, log levels, metrics, UFS modes) to masters and workers by id. */
+  ops: OpsClient;
+  /** Tells the session where a worker listens, so `ops` can reach it. */
+  learnAddress(node: string, address: string): void;
   close(): Promise<void>;
 }
 
@@ -128,10 +133,15 @@ export async function openClient(conf: Conf): Promise<ClientSession> {
     }
   }
   if (address === undefined) throw new StrataError('UNAVAILABLE', failures.length === 1 ? failures[0]! : `no master is reachable: ${failures.join('; ')}`);
-  const id = `client-${randomBytes(4).toString('hex')}`;
+  const suffix = randomBytes(4).toString('hex');
+  const id = `client-${suffix}`;
+  const opsId = `ops-${suffix}`;
   const host = await NodeHost.start({
     conf,
-    nodes: [{ id, dataDir: join(tmpdir(), 'strata-client'), create: clientRole({ ...clientOptions(conf, loginIdentity(conf)), localHosts: [hostname(), '127.0.0.1', 'localhost', '::1'] }) }],
+    nodes: [
+      { id, dataDir: join(tmpdir(), 'strata-client'), create: clientRole({ ...clientOptions(conf, loginIdentity(conf)), localHosts: [hostname(), '127.0.0.1', 'localhost', '::1'] }) },
+      { id: opsId, dataDir: join(tmpdir(), 'strata-client'), create: (env) => new OpsClient(env, conf.ms(K.rpcTimeout)) },
+    ],
     // A shell command's own output is its result; link chatter would only clutter it.
     logLevel: conf.source(K.logLevel) === 'default' ? 'warn' : (conf.str(K.logLevel) as LogLevel),
     peers,
@@ -144,14 +154,19 @@ export async function openClient(conf: Conf): Promise<ClientSession> {
     throw e;
   }
   const client = host.actor(id) as StrataClient;
-  return { client, close: () => host.shutdown() };
+  return { client, ops: host.actor(opsId) as OpsClient, learnAddress: (node, a) => host.learnAddress(node, a), close: () => host.shutdown() };
 }
 
 /** Runs `fn` with a client connected to the cluster, and always disconnects. */
 export async function withClient<T>(conf: Conf, fn: (c: StrataClient) => Promise<T>): Promise<T> {
+  return withSession(conf, (s) => fn(s.client));
+}
+
+/** Like withClient, with the whole session (the operations client too). */
+export async function withSession<T>(conf: Conf, fn: (s: ClientSession) => Promise<T>): Promise<T> {
   const s = await openClient(conf);
   try {
-    return await fn(s.client);
+    return await fn(s);
   } finally {
     await s.close();
   }

@@ -3,12 +3,13 @@
 import { rmSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { Command } from 'commander';
-import { ConfError, K, renderConfigurationDoc, type Conf } from '../actors/conf.js';
+import { ConfError, K, PROPERTY_KEYS, renderConfigurationDoc, type Conf } from '../actors/conf.js';
 import { isStrataError } from '../actors/protocol/envelope.js';
 import { STRATA_VERSION } from '../actors/master/master.js';
 import { installShutdownHandlers } from '../transport/shutdown.js';
 import { loadConf } from './conf-loader.js';
-import { masterAddress, startMaster, startWorker } from './cluster.js';
+import { masterAddress, startMaster, startWorker, withSession } from './cluster.js';
+import { leaderId, registerOpsCommands } from './ops-commands.js';
 import { registerFsCommands } from './fs-commands.js';
 import { registerSimCommands } from './sim-commands.js';
 import { registerAdminCommands } from './admin-commands.js';
@@ -137,13 +138,20 @@ program
   .description('print a property, or every property with its source')
   .argument('[key]')
   .option('--source', 'also print where each value came from')
-  .action((key: string | undefined, o: { source?: boolean }) => {
+  .option('--master', 'the leading master\'s values instead of this shell\'s')
+  .action(async (key: string | undefined, o: { source?: boolean; master?: boolean }) => {
     const c = conf();
+    if (key !== undefined && !PROPERTY_KEYS.has(key)) throw new ConfError(`unknown property ${JSON.stringify(key)}`);
+    const entries = o.master
+      ? await withSession(c, async (s) => (await s.ops.conf(await leaderId(c, s))).entries)
+      : c.entries();
     if (key) {
-      out(o.source ? `${c.raw(key)} (${c.source(key)})` : c.raw(key));
+      const e = entries.find((x) => x.name === key);
+      if (!e) throw new ConfError(`the master does not know ${key}`);
+      out(o.source ? `${e.value} (${e.source})` : e.value);
       return;
     }
-    for (const e of c.entries()) out(o.source ? `${e.name}=${e.value} (${e.source})` : `${e.name}=${e.value}`);
+    for (const e of entries) out(o.source ? `${e.name}=${e.value} (${e.source})` : `${e.name}=${e.value}`);
   });
 
 program.command('version').description('print the version').action(() => out(STRATA_VERSION));
@@ -160,11 +168,19 @@ program
 const fsCommand = program.command('fs').description('file system commands against a running cluster');
 registerFsCommands(fsCommand, conf, out);
 registerInspectCommands(fsCommand, conf, out);
-registerAdminCommands(fsCommand, program.command('fsadmin').description('administration of a running cluster'), conf, out);
+const fsadmin = program.command('fsadmin').description('administration of a running cluster');
+registerAdminCommands(fsCommand, fsadmin, conf, out);
+registerOpsCommands(program, fsadmin, conf, out);
 registerSimCommands(program.command('sim').description('deterministic simulation'), out);
 
+/** Alluxio spells some long flags with one dash (report capacity -live); commander wants two. */
+function alluxioFlags(argv: readonly string[]): string[] {
+  const single = new Set(['-live', '-lost', '-workers']);
+  return argv.map((a, i) => (i >= 2 && single.has(a) ? `-${a}` : a));
+}
+
 try {
-  await program.parseAsync(process.argv);
+  await program.parseAsync(alluxioFlags(process.argv));
 } catch (e) {
   const debug = program.opts<{ debug?: boolean }>().debug;
   if (isStrataError(e)) process.stderr.write(`${e.code}: ${e.message}\n`);

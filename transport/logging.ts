@@ -59,18 +59,14 @@ export function createLogger(name: string, level: LogLevel = 'info', sink?: (lin
   };
 }
 
-/** Sets the level of the loggers called `name` (or all with `root`); returns the names changed. */
-export function setLogLevel(name: string, level: string): string[] {
-  if (!isLogLevel(level)) throw new StrataError('INVALID_ARGUMENT', `unknown log level ${JSON.stringify(level)}; one of ${LOG_LEVELS.join(', ')}`);
+/**
+ * Sets the level of the loggers called `name` (all of them with `root`), or with
+ * no level only reads it; returns each logger named and its level.
+ */
+export function setLogLevel(name: string, level?: string): Array<{ name: string; level: string }> {
+  if (level !== undefined && !isLogLevel(level)) throw new StrataError('INVALID_ARGUMENT', `unknown log level ${JSON.stringify(level)}; one of ${LOG_LEVELS.join(', ')}`);
   const names = name === ROOT_LOGGER ? [...registry.keys()] : registry.has(name) ? [name] : [];
   if (names.length === 0) throw new StrataError('NOT_FOUND', `no logger named ${JSON.stringify(name)} here; known: ${[ROOT_LOGGER, ...registry.keys()].join(', ')}`);
-  for (const n of names) for (const p of registry.get(n)!) p.level = level;
-  return names.sort();
-}
-
-/** Each logger name and its level. */
-export function logLevels(): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [n, set] of registry) out[n] = [...set][0]?.level ?? 'info';
-  return out;
+  if (level !== undefined) for (const n of names) for (const p of registry.get(n)!) p.level = level;
+  return names.sort().map((n) => ({ name: n, level: [...registry.get(n)!][0]?.level ?? 'info' }));
 }

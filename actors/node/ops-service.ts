@@ -15,7 +15,7 @@ export async function answerOps(conf: Conf, nodeId: string, env: Env, m: OpsRequ
     case 'GetConf':
       return { t: 'ConfReply', entries: conf.entries() } as Message;
     case 'SetLogLevel':
-      return { t: 'LogLevelReply', changed: setLogLevel(m.logName, m.level), level: m.level } as Message;
+      return { t: 'LogLevelReply', loggers: setLogLevel(m.logName, m.level) } as Message;
     case 'GetMetrics':
       return { t: 'MetricsReply', text: await renderPrometheus([[nodeId, metricsOf(env)]]) } as Message;
     case 'ClearMetrics':

@@ -1,12 +1,13 @@
 // Operations service: answered by the process hosting a master or worker (not by
 // the actor), for `strata getConf --master`, `strata logLevel`, `fsadmin metrics`
 // and `fsadmin ufs --mode`.
-import { arr, msg, obj, oneOf, str, strMax, type Infer } from '../../transport/schema.js';
+import { arr, msg, obj, oneOf, opt, str, strMax, type Infer } from '../../transport/schema.js';
 
 export const GetConf = msg('GetConf', {});
 export const ConfReply = msg('ConfReply', { entries: arr(obj({ name: strMax(512), value: strMax(65536), source: strMax(64) }), 10_000) });
-export const SetLogLevel = msg('SetLogLevel', { logName: strMax(512), level: strMax(16) });
-export const LogLevelReply = msg('LogLevelReply', { changed: arr(strMax(512), 1000), level: strMax(16) });
+/** Without `level`: only reports the levels of the loggers `logName` names. */
+export const SetLogLevel = msg('SetLogLevel', { logName: strMax(512), level: opt(strMax(16)) });
+export const LogLevelReply = msg('LogLevelReply', { loggers: arr(obj({ name: strMax(512), level: strMax(16) }), 1000) });
 /** Prometheus text of the node's registry (for the leading master: with the cluster totals). */
 export const GetMetrics = msg('GetMetrics', {});
 export const MetricsReply = msg('MetricsReply', { text: str });
