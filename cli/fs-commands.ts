@@ -8,7 +8,11 @@ import type { Conf } from '../actors/conf.js';
 import { StrataError } from '../actors/protocol/envelope.js';
 import { ufsUri, withClient } from './cluster.js';
 import { modeString, parseMode } from '../actors/master/permissions.js';
-import { parseDuration } from '../actors/conf.js';
+import { K, parseDuration } from '../actors/conf.js';
+import { humanBytes } from './format.js';
+import { startProgress, type Progress } from './progress.js';
+
+export { humanBytes };
 
 type Out = (line: string) => void;
 
@@ -25,18 +29,6 @@ function inStrataPercent(f: FileInfo): number {
 }
 
 /** Alluxio's ls columns: mode, owner, group, size, persistence, modification time, share cached in strata, path. */
-/** 1.5KB, 3.2MB: what ls -h prints. */
-export function humanBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n}B` : `${v.toFixed(2)}${units[i]}`;
-}
-
 export function formatLsLine(f: FileInfo, human = false): string {
   const size = f.isDir ? '' : human ? humanBytes(f.length) : String(f.length);
   const state = f.persisted ? 'PERSISTED' : f.completed ? 'NOT_PERSISTED' : 'INCOMPLETE';
@@ -44,6 +36,17 @@ export function formatLsLine(f: FileInfo, human = false): string {
   return `${modeString(f.mode, f.isDir)}  ${f.owner.padEnd(10)} ${f.group.padEnd(10)} ${size.padStart(12)}  ${state.padEnd(13)}  ${formatTime(f.mtimeMs)}  ${kind.padStart(4)}  ${f.path}`;
 }
 
+
+/** Copies at least this large show progress (smaller ones finish before a bar would help). */
+const PROGRESS_MIN_BYTES = 16 * 1024 * 1024;
+
+/** Passes chunks through, counting them on the progress display. */
+async function* counted(src: AsyncIterable<Uint8Array>, bar: Progress | undefined): AsyncIterable<Uint8Array> {
+  for await (const chunk of src) {
+    bar?.advance(chunk.byteLength);
+    yield chunk;
+  }
+}
 
 export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): void {
   fs.command('ls')
@@ -55,12 +58,17 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
     .option('-p, --pinned', 'only pinned files')
     .option('--sort <by>', 'name, size, lastModificationTime or path', 'name')
     .option('-r, --reverse', 'reverse the order')
+    .option('-f, --forceLoadMetadata', 'compare with the UFS first (metadata sync for this listing)')
+    .option('--timestamp <which>', 'the time shown: lastModificationTime (the only one strata keeps)', 'lastModificationTime')
     .option('--json', 'print JSON')
-    .action(async (path: string, o: { recursive?: boolean; directory?: boolean; humanReadable?: boolean; pinned?: boolean; sort: string; reverse?: boolean; json?: boolean }) => {
+    .action(async (path: string, o: { recursive?: boolean; directory?: boolean; humanReadable?: boolean; pinned?: boolean; sort: string; reverse?: boolean; forceLoadMetadata?: boolean; timestamp: string; json?: boolean }) => {
       const keys: Record<string, (f: FileInfo) => string | number> = { name: (f) => f.name, path: (f) => f.path, size: (f) => f.length, lastModificationTime: (f) => f.mtimeMs };
       const key = keys[o.sort];
       if (!key) throw new StrataError('INVALID_ARGUMENT', `--sort must be one of ${Object.keys(keys).join(', ')}, got ${o.sort}`);
-      await withClient(conf(), async (c) => {
+      if (o.timestamp !== 'lastModificationTime') {
+        throw new StrataError('INVALID_ARGUMENT', `--timestamp ${o.timestamp}: strata keeps only lastModificationTime (no creation or access times)`);
+      }
+      await withClient(o.forceLoadMetadata ? conf().with({ [K.metadataSyncInterval]: '0' }) : conf(), async (c) => {
         let all: FileInfo[] = [];
         const walk = async (p: string) => {
           const entries = [...(await c.listStatus(p))].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
@@ -415,7 +423,15 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
           const d = await c.getStatus(dst);
           if (d.isDir) target = `${dst.replace(/\/$/, '')}/${local.split('/').pop()}`;
         }
-        const f = await c.writeFile(target, createReadStream(local, { highWaterMark: 1 << 20 }), { overwrite: Boolean(o.overwrite) });
+        const bar = st.size >= PROGRESS_MIN_BYTES ? startProgress(`copyFromLocal ${target}`, st.size) : undefined;
+        let f: FileInfo;
+        try {
+          f = await c.writeFile(target, counted(createReadStream(local, { highWaterMark: 1 << 20 }), bar), { overwrite: Boolean(o.overwrite) });
+        } catch (e) {
+          bar?.stop(false);
+          throw e;
+        }
+        bar?.stop();
         out(`Copied file://${local} to ${f.path}`);
       });
     });
@@ -438,17 +454,21 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
         const partial = `${local}.strata-partial-${process.pid}`;
         const w = createWriteStream(partial);
         await once(w, 'open');
+        const bar = info.length >= PROGRESS_MIN_BYTES ? startProgress(`copyToLocal ${src}`, info.length) : undefined;
         try {
           await c.read(src, async (chunk) => {
+            bar?.advance(chunk.byteLength);
             if (!w.write(chunk)) await once(w, 'drain');
           });
           w.end();
           await once(w, 'close');
         } catch (e) {
+          bar?.stop(false);
           w.destroy();
           rmSync(partial, { force: true });
           throw e;
         }
+        bar?.stop();
         renameSync(partial, local);
         out(`Copied ${src} to file://${local}`);
       });

@@ -1,0 +1,86 @@
+// Progress of long work in the shell (copies of large files; load jobs can reuse
+// it): a cli-progress bar with bytes, rate and ETA on a terminal, plain lines
+// otherwise. Both go to stderr so a command's output on stdout stays clean.
+import cliProgress from 'cli-progress';
+import { humanBytes } from './format.js';
+
+export interface Progress {
+  /** `n` more units done. */
+  advance(n: number): void;
+  /** Ends the display: `ok` false leaves the last state visible with a failure note. */
+  stop(ok?: boolean): void;
+}
+
+export interface ProgressOptions {
+  /** Units are bytes (shown as KB/MB) unless false (shown as counts, e.g. files). */
+  bytes?: boolean;
+  /** Where to draw; defaults to stderr. */
+  stream?: NodeJS.WriteStream;
+  /** Plain lines: at most one per this many ms (default 2000), and always the last. */
+  lineEveryMs?: number;
+  /** The clock, for tests. */
+  now?: () => number;
+}
+
+function rateText(perSec: number, bytes: boolean): string {
+  return bytes ? `${humanBytes(Math.round(perSec))}/s` : `${perSec.toFixed(1)}/s`;
+}
+
+function etaText(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.max(0, Math.round(seconds));
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/** A progress display of `label` towards `total` units. */
+export function startProgress(label: string, total: number, opts: ProgressOptions = {}): Progress {
+  const stream = opts.stream ?? process.stderr;
+  const bytes = opts.bytes ?? true;
+  const now = opts.now ?? Date.now;
+  const start = now();
+  let done = 0;
+  const unit = (n: number) => (bytes ? humanBytes(n) : String(n));
+  const stats = () => {
+    const secs = Math.max(0.001, (now() - start) / 1000);
+    const rate = done / secs;
+    return { rate: rateText(rate, bytes), eta: etaText(rate > 0 ? (total - done) / rate : Infinity), doneText: unit(done), totalText: unit(total) };
+  };
+  if (stream.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      { stream, format: `${label} [{bar}] {percentage}% | {doneText}/{totalText} | {rate} | ETA {eta}`, hideCursor: true, barsize: 30 },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total, 0, stats());
+    return {
+      advance(n) {
+        done += n;
+        bar.update(done, stats());
+      },
+      stop(ok = true) {
+        bar.update(done, stats());
+        bar.stop();
+        if (!ok) stream.write(`${label}: failed at ${unit(done)} of ${unit(total)}\n`);
+      },
+    };
+  }
+  const every = opts.lineEveryMs ?? 2000;
+  let lastLine = start;
+  const line = () => {
+    const s = stats();
+    const pct = total > 0 ? Math.floor((done * 100) / total) : 100;
+    stream.write(`${label}: ${s.doneText} of ${s.totalText} (${pct}%), ${s.rate}, ETA ${s.eta}\n`);
+  };
+  return {
+    advance(n) {
+      done += n;
+      if (now() - lastLine >= every) {
+        lastLine = now();
+        line();
+      }
+    },
+    stop(ok = true) {
+      if (ok) line();
+      else stream.write(`${label}: failed at ${unit(done)} of ${unit(total)}\n`);
+    },
+  };
+}
