@@ -1,6 +1,6 @@
 // Progress of long work in the shell (copies of large files; load jobs can reuse
-// it): a cli-progress bar with bytes, rate and ETA on a terminal, plain lines
-// otherwise. Both go to stderr so a command's output on stdout stays clean.
+// it): a cli-progress bar with bytes, rate and ETA when stdout is a terminal,
+// plain progress lines when it is not (a log, a pipe), so nothing redraws there.
 import cliProgress from 'cli-progress';
 import { humanBytes } from './format.js';
 
@@ -14,7 +14,7 @@ export interface Progress {
 export interface ProgressOptions {
   /** Units are bytes (shown as KB/MB) unless false (shown as counts, e.g. files). */
   bytes?: boolean;
-  /** Where to draw; defaults to stderr. */
+  /** Where to draw; defaults to stdout. */
   stream?: NodeJS.WriteStream;
   /** Plain lines: at most one per this many ms (default 2000), and always the last. */
   lineEveryMs?: number;
@@ -34,7 +34,7 @@ function etaText(seconds: number): string {
 
 /** A progress display of `label` towards `total` units. */
 export function startProgress(label: string, total: number, opts: ProgressOptions = {}): Progress {
-  const stream = opts.stream ?? process.stderr;
+  const stream = opts.stream ?? process.stdout;
   const bytes = opts.bytes ?? true;
   const now = opts.now ?? Date.now;
   const start = now();
