@@ -90,7 +90,7 @@ export class Metrics {
   /** Declares a metric so it shows (at zero) before anything happens. */
   declare(def: MetricDef, type: MetricType, bounds: readonly number[] = LATENCY_BUCKETS): void {
     const f = this.family(def.name, def.help, type, type === 'histogram' ? bounds : undefined);
-    if (type !== 'histogram' && f.series.size === 0 && !f.collect) this.series(f, {});
+    if (f.series.size === 0 && !f.collect) this.series(f, {});
   }
 
   inc(def: MetricDef, by = 1, labels: Labels = {}): void {

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { K, type Conf } from '../actors/conf.js';
 import type { WorkerInfo } from '../actors/client/client.js';
 import { METRIC } from '../actors/metrics.js';
-import { StrataError } from '../actors/protocol/envelope.js';
+import { StrataError, isStrataError } from '../actors/protocol/envelope.js';
 import { masterGroup } from '../actors/node/roles.js';
 import { LOG_LEVELS, isLogLevel } from '../transport/logging.js';
 import { UFS_MODES, isUfsMode } from '../transport/ufs-mode.js';
@@ -350,10 +350,21 @@ export function registerOpsCommands(program: Command, fsadmin: Command, conf: ()
           } else throw new StrataError('INVALID_ARGUMENT', `--target takes master, workers or host:port, got ${JSON.stringify(t)}`);
         }
         if (targets.length === 0) throw new StrataError('FAILED_PRECONDITION', 'no target: no live workers and no master named');
+        // A node's own logger (worker-1) exists only in its process: the others say so, and only none having it is an error.
+        const lines: string[] = [];
+        let missing: unknown;
         for (const t of targets) {
-          const loggers = await s.ops.logLevel(t.id, o.logName, o.level);
-          out(`${t.label}: ${loggers.map((l) => `${l.name}=${l.level.toUpperCase()}`).join(' ')}`);
+          try {
+            const loggers = await s.ops.logLevel(t.id, o.logName, o.level);
+            lines.push(`${t.label}: ${loggers.map((l) => `${l.name}=${l.level.toUpperCase()}`).join(' ')}`);
+          } catch (e) {
+            if (!isStrataError(e, 'NOT_FOUND')) throw e;
+            missing = e;
+            lines.push(`${t.label}: no logger ${o.logName}`);
+          }
         }
+        if (missing && lines.every((l) => l.endsWith(`: no logger ${o.logName}`))) throw missing;
+        for (const l of lines) out(l);
       });
     });
 }
