@@ -38,11 +38,12 @@ class UfsModes {
 
   /** A view of `disk` (the UFS at `root`) that obeys the mode current at each call. */
   wrap(root: string, uri: string, disk: Disk): Disk {
-    const read = <T>(f: () => Promise<T>): Promise<T> => {
+    // Async, so a refusal is a rejected promise like any other disk failure.
+    const read = async <T>(f: () => Promise<T>): Promise<T> => {
       this.check(root, uri, false);
       return f();
     };
-    const write = <T>(f: () => Promise<T>): Promise<T> => {
+    const write = async <T>(f: () => Promise<T>): Promise<T> => {
       this.check(root, uri, true);
       return f();
     };
