@@ -99,7 +99,7 @@ program
   .option('--restore <backup>', 'start from a backup written by `strata fsadmin backup` (the journal must be empty)')
   .action(async (o: { restore?: string }) => {
     const host = await startMaster(conf(), o.restore);
-    out(`master listening at ${host.address}`);
+    out(`master listening at ${host.address}${host.webPort === undefined ? '' : `, metrics at http://${conf().str(K.masterHostname)}:${host.webPort}/metrics`}`);
     await holdOpen([host]);
   });
 
@@ -110,7 +110,7 @@ program
   .action(async (o: { id: string }) => {
     const c = conf();
     const host = await startWorker(c, o.id, c.int(K.workerRpcPort));
-    out(`${o.id} listening at ${host.address}, master ${masterAddress(c)}`);
+    out(`${o.id} listening at ${host.address}, master ${masterAddress(c)}${host.webPort === undefined ? '' : `, metrics at http://${c.str(K.workerHostname)}:${host.webPort}/metrics`}`);
     await holdOpen([host]);
   });
 

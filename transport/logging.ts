@@ -33,7 +33,7 @@ function destination(sink: ((line: string) => void) | undefined): DestinationStr
       },
     };
   }
-  if (process.stderr.isTTY) return pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:standard', ignore: 'pid,hostname' });
+  if (process.stderr.isTTY) return pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:standard', ignore: 'pid,hostname', singleLine: true });
   return pino.destination({ dest: 2, sync: true });
 }
 
