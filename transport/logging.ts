@@ -52,9 +52,10 @@ export function createLogger(name: string, level: LogLevel = 'info', sink?: (lin
   return {
     log(lv, msg, fields) {
       if (!p.isLevelEnabled(lv)) return;
-      const obj: Record<string, unknown> = {};
-      if (fields) for (const [k, v] of Object.entries(fields)) obj[k] = plain(v);
-      p[lv](obj, msg);
+      // The message first, then the fields: a line reads (and greps) in the order it was said.
+      const obj: Record<string, unknown> = { msg };
+      if (fields) for (const [k, v] of Object.entries(fields)) if (k !== 'msg') obj[k] = plain(v);
+      p[lv](obj);
     },
   };
 }
