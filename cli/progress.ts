@@ -1,7 +1,7 @@
 // Progress of long work in the shell (copies of large files; load jobs can reuse
 // it): a cli-progress bar with bytes, rate and ETA when stdout is a terminal,
 // plain progress lines when it is not (a log, a pipe), so nothing redraws there.
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
 import { humanBytes } from './format.js';
 
 export interface Progress {
@@ -46,6 +46,8 @@ export function startProgress(label: string, total: number, opts: ProgressOption
     return { rate: rateText(rate, bytes), eta: etaText(rate > 0 ? (total - done) / rate : Infinity), doneText: unit(done), totalText: unit(total) };
   };
   if (stream.isTTY) {
+    // Required only when a bar is drawn, so other commands start without it.
+    const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
     const bar = new cliProgress.SingleBar(
       { stream, format: `${label} [{bar}] {percentage}% | {doneText}/{totalText} | {rate} | ETA {eta}`, hideCursor: true, barsize: 30 },
       cliProgress.Presets.shades_classic,

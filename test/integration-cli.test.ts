@@ -172,37 +172,56 @@ describe('fs commands', () => {
     writeFileSync(join(dir, 'data', 'ufs', 'c', 'behind.txt'), 'x');
     expect(names(await ok('fs', 'ls', '/c'))).not.toContain('/c/behind.txt');
     expect(names(await ok('fs', 'ls', '-f', '/c'))).toContain('/c/behind.txt');
-    expect(await ok('fs', 'pin', '/c/a.txt')).toBe("File '/c/a.txt' was successfully pinned.\n");
-    expect(names(await ok('fs', 'ls', '-p', '-R', '/c'))).toEqual(['/c/a.txt']);
-    await ok('fs', 'unpin', '/c/a.txt');
-    expect(JSON.parse(await ok('fs', 'stat', '--json', '/c/a.txt')).pinned).toBe(false);
-    expect(await ok('fs', 'stat', '/c/a.txt')).toMatch(/^\/c\/a\.txt is a file path\.\n/);
-    const tests = [['-d', '/c/sub', 0], ['-d', '/c/a.txt', 1], ['-e', '/c/a.txt', 0], ['-e', '/c/nope', 1], ['-f', '/c/a.txt', 0], ['-s', '/c', 0], ['-s', '/c/sub', 1], ['-z', '/c/empty', 0], ['-z', '/c/a.txt', 1]] as const;
-    const codes = await Promise.all(tests.map(([flag, path]) => strata(['fs', 'test', flag, path]).then((r) => r.code)));
-    expect(codes).toEqual(tests.map((t) => t[2]));
-    await ok('fs', 'chmod', '640', '/c/a.txt');
-    await ok('fs', 'chgrp', 'staff', '/c/a.txt');
-    await ok('fs', 'chown', 'alice:staff', '/c/a.txt');
-    expect(await ok('fs', 'ls', '/c/a.txt')).toMatch(/^-rw-r-----\s+alice\s+staff\s/);
-    await ok('fs', 'setTtl', '/c/b.txt', '1h');
-    expect(JSON.parse(await ok('fs', 'stat', '--json', '/c/b.txt')).ttl).toBe(3_600_000);
-    await ok('fs', 'unsetTtl', '/c/b.txt');
-    expect(await ok('fs', 'free', '/c/b.txt')).toBe('/c/b.txt was successfully freed from strata space.\n');
-    expect(await ok('fs', 'checkConsistency', '/c')).toBe('/c is consistent with the under storage system.\n');
-    await ok('fs', 'loadMetadata', '-R', '/c');
-    mkdirSync(join(dir, 'other'), { recursive: true });
-    writeFileSync(join(dir, 'other', 'o.txt'), 'other ufs\n');
-    await ok('fs', 'mount', '--readonly', '/mnt', join(dir, 'other'));
-    expect(await ok('fs', 'mount')).toMatch(/other {2}on {2}\/mnt {2}\(readonly/);
-    expect(await ok('fs', 'cat', '/mnt/o.txt')).toBe('other ufs\n');
-    await ok('fs', 'updateMount', '/mnt');
-    expect(await ok('fs', 'unmount', '/mnt')).toBe('Unmounted /mnt\n');
-    await ok('fs', 'copyToLocal', '/c/a.txt', join(dir, 'back.txt'));
-    expect(readFileSync(join(dir, 'back.txt'), 'utf8')).toBe('hello, strata\n');
+    // Independent chains run side by side: each command is a process start.
+    await Promise.all([
+      (async () => {
+        expect(await ok('fs', 'pin', '/c/a.txt')).toBe("File '/c/a.txt' was successfully pinned.\n");
+        expect(names(await ok('fs', 'ls', '-p', '-R', '/c'))).toEqual(['/c/a.txt']);
+        await ok('fs', 'unpin', '/c/a.txt');
+        expect(JSON.parse(await ok('fs', 'stat', '--json', '/c/a.txt')).pinned).toBe(false);
+        expect(await ok('fs', 'stat', '/c/a.txt')).toMatch(/^\/c\/a\.txt is a file path\.\n/);
+      })(),
+      (async () => {
+        const tests = [['-d', '/c/sub', 0], ['-d', '/c/a.txt', 1], ['-e', '/c/a.txt', 0], ['-e', '/c/nope', 1], ['-f', '/c/a.txt', 0], ['-s', '/c', 0], ['-s', '/c/sub', 1], ['-z', '/c/empty', 0], ['-z', '/c/a.txt', 1]] as const;
+        const codes = await Promise.all(tests.map(([flag, path]) => strata(['fs', 'test', flag, path]).then((r) => r.code)));
+        expect(codes).toEqual(tests.map((t) => t[2]));
+      })(),
+      (async () => {
+        await ok('fs', 'chmod', '640', '/c/b.txt');
+        await ok('fs', 'chgrp', 'staff', '/c/b.txt');
+        await ok('fs', 'chown', 'alice:staff', '/c/b.txt');
+        expect(await ok('fs', 'ls', '/c/b.txt')).toMatch(/^-rw-r-----\s+alice\s+staff\s/);
+      })(),
+      (async () => {
+        await ok('fs', 'setTtl', '/c/empty', '1h');
+        expect(JSON.parse(await ok('fs', 'stat', '--json', '/c/empty')).ttl).toBe(3_600_000);
+        await ok('fs', 'unsetTtl', '/c/empty');
+        expect(await ok('fs', 'free', '/c/empty')).toBe('/c/empty was successfully freed from strata space.\n');
+      })(),
+      (async () => {
+        expect(await ok('fs', 'checkConsistency', '/c/sub')).toBe('/c/sub is consistent with the under storage system.\n');
+        await ok('fs', 'loadMetadata', '-R', '/c/sub');
+      })(),
+      (async () => {
+        mkdirSync(join(dir, 'other'), { recursive: true });
+        writeFileSync(join(dir, 'other', 'o.txt'), 'other ufs\n');
+        await ok('fs', 'mount', '--readonly', '/mnt', join(dir, 'other'));
+        expect(await ok('fs', 'mount')).toMatch(/other {2}on {2}\/mnt {2}\(readonly/);
+        expect(await ok('fs', 'cat', '/mnt/o.txt')).toBe('other ufs\n');
+        await ok('fs', 'updateMount', '/mnt');
+        expect(await ok('fs', 'unmount', '/mnt')).toBe('Unmounted /mnt\n');
+      })(),
+      (async () => {
+        await ok('fs', 'copyToLocal', '/c/a.txt', join(dir, 'back.txt'));
+        expect(readFileSync(join(dir, 'back.txt'), 'utf8')).toBe('hello, strata\n');
+      })(),
+      (async () => {
+        expect(await ok('fs', 'leader')).toMatch(/^127\.0\.0\.1:\d+ \(master\)\n$/);
+        expect(await ok('fs', 'masterInfo')).toMatch(/^master\s+127\.0\.0\.1:\d+\s+LEADER/);
+        expect(await ok('fs', 'help', 'ls')).toMatch(/Usage: strata fs ls/);
+      })(),
+    ]);
     expect(await ok('fs', 'rm', '-R', '/c/sub')).toBe('/c/sub has been removed\n');
-    expect(await ok('fs', 'leader')).toMatch(/^127\.0\.0\.1:\d+ \(master\)\n$/);
-    expect(await ok('fs', 'masterInfo')).toMatch(/^master\s+127\.0\.0\.1:\d+\s+LEADER/);
-    expect(await ok('fs', 'help', 'ls')).toMatch(/Usage: strata fs ls/);
   }, 60_000);
 
   it('shows progress on a large copy: plain lines when stdout is not a terminal', async () => {

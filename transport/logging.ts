@@ -2,7 +2,7 @@
 // terminal. Every logger is registered by name (a node id, or `transport` for a
 // process's links) so `strata logLevel` can change levels while it runs.
 import pino, { type DestinationStream, type Logger as Pino } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
 import type { LogLevel, Logger } from '../actors/env.js';
 import { StrataError } from '../actors/protocol/envelope.js';
 
@@ -12,6 +12,8 @@ export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'
 export const ROOT_LOGGER = 'root';
 
 const registry = new Map<string, Set<Pino>>();
+// pino-pretty is needed only on a terminal; required then, so other starts skip loading it.
+const require = createRequire(import.meta.url);
 
 export function isLogLevel(v: string): v is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(v);
@@ -33,7 +35,7 @@ function destination(sink: ((line: string) => void) | undefined): DestinationStr
       },
     };
   }
-  if (process.stderr.isTTY) return pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:standard', ignore: 'pid,hostname', singleLine: true });
+  if (process.stderr.isTTY) return (require('pino-pretty') as typeof import('pino-pretty'))({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:standard', ignore: 'pid,hostname', singleLine: true });
   return pino.destination({ dest: 2, sync: true });
 }
 

@@ -1,7 +1,6 @@
 // The web port of a master or worker: Prometheus text at /metrics (rendered by
 // prom-client from the nodes' plain-data registries) and a health check at /.
 import { createServer, type Server } from 'node:http';
-import { Registry } from 'prom-client';
 import type { MetricFamily, Metrics } from '../actors/metrics.js';
 import { StrataError } from '../actors/protocol/envelope.js';
 
@@ -42,14 +41,18 @@ export async function renderPrometheus(nodes: ReadonlyArray<readonly [string, Me
       else merged.set(f.name, { f, values });
     }
   }
+  // Loaded on first use: a CLI process that never renders should not pay for it at start.
+  const { Registry } = await import('prom-client');
   const reg = new Registry();
   for (const { f, values } of merged.values()) {
     const snapshot = { name: f.name, help: f.help, type: f.type, aggregator: 'sum', values };
     // prom-client renders any object with this shape; the values are already computed.
-    reg.registerMetric({ ...snapshot, get: async () => snapshot, reset: () => {} } as unknown as Parameters<Registry['registerMetric']>[0]);
+    reg.registerMetric({ ...snapshot, get: async () => snapshot, reset: () => {} } as unknown as Parameters<InstanceType<typeof Registry>['registerMetric']>[0]);
   }
   return reg.metrics();
 }
+
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 export interface WebServer {
   readonly port: number;
@@ -66,7 +69,7 @@ export async function startWebServer(host: string, port: number, nodes: () => Re
     }
     if (url === '/metrics' || url === '/metrics/prometheus') {
       renderPrometheus(nodes()).then(
-        (text) => res.writeHead(200, { 'content-type': Registry.PROMETHEUS_CONTENT_TYPE }).end(text),
+        (text) => res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(text),
         (e: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`),
       );
       return;
