@@ -43,13 +43,14 @@ export function startProgress(label: string, total: number, opts: ProgressOption
   const stats = () => {
     const secs = Math.max(0.001, (now() - start) / 1000);
     const rate = done / secs;
-    return { rate: rateText(rate, bytes), eta: etaText(rate > 0 ? (total - done) / rate : Infinity), doneText: unit(done), totalText: unit(total) };
+    // Not `rate`/`eta`: cli-progress has tokens of those names that would win.
+    return { rateText: rateText(rate, bytes), etaText: etaText(rate > 0 ? (total - done) / rate : Infinity), doneText: unit(done), totalText: unit(total) };
   };
   if (stream.isTTY) {
     // Required only when a bar is drawn, so other commands start without it.
     const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
     const bar = new cliProgress.SingleBar(
-      { stream, format: `${label} [{bar}] {percentage}% | {doneText}/{totalText} | {rate} | ETA {eta}`, hideCursor: true, barsize: 30 },
+      { stream, format: `${label} [{bar}] {percentage}% | {doneText}/{totalText} | {rateText} | ETA {etaText}`, hideCursor: true, barsize: 30 },
       cliProgress.Presets.shades_classic,
     );
     bar.start(total, 0, stats());
@@ -70,7 +71,7 @@ export function startProgress(label: string, total: number, opts: ProgressOption
   const line = () => {
     const s = stats();
     const pct = total > 0 ? Math.floor((done * 100) / total) : 100;
-    stream.write(`${label}: ${s.doneText} of ${s.totalText} (${pct}%), ${s.rate}, ETA ${s.eta}\n`);
+    stream.write(`${label}: ${s.doneText} of ${s.totalText} (${pct}%), ${s.rateText}, ETA ${s.etaText}\n`);
   };
   return {
     advance(n) {

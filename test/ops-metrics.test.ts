@@ -205,4 +205,18 @@ describe('progress', () => {
     failed.stop(false);
     expect(text.trim().split('\n').pop()).toBe('copy /g: failed at 3 of 10');
   });
+
+  it('draws a bar with bytes, rate and ETA on a terminal', () => {
+    let text = '';
+    const stream = Object.assign(new Writable({ write: (c: Buffer, _e, cb) => void ((text += c.toString()), cb()) }), { isTTY: true, columns: 120 }) as unknown as NodeJS.WriteStream;
+    let now = 0;
+    const p = startProgress('copyToLocal /f', 4 * 1024 * 1024, { stream, now: () => now });
+    now = 1000;
+    p.advance(1024 * 1024);
+    now = 2000;
+    p.advance(3 * 1024 * 1024);
+    p.stop();
+    expect(text).toMatch(/copyToLocal \/f \[[█░]{30}\] 100% \| 4\.00MB\/4\.00MB \| 2\.00MB\/s \| ETA 0s/);
+    expect(text).not.toMatch(/\(100%\)/); // not the plain-line form
+  });
 });
