@@ -6,6 +6,7 @@ import type { FileInfo, StrataClient } from '../actors/client/client.js';
 import type { Conf } from '../actors/conf.js';
 import { StrataError, isStrataError } from '../actors/protocol/envelope.js';
 import { withClient } from './cluster.js';
+import { humanBytes } from './format.js';
 
 type Out = (line: string) => void;
 
@@ -44,12 +45,14 @@ export function registerInspectCommands(fs: Command, conf: () => Conf, out: Out)
   fs.command('count')
     .description('count files and directories below a path, and their bytes')
     .argument('<path>')
-    .action(async (path: string) => {
+    .option('-h, --human-readable', 'sizes as 1.5KB, 3.2MB, …')
+    .action(async (path: string, o: { humanReadable?: boolean }) => {
       await withClient(conf(), async (c) => {
         const all = await walk(c, path);
         const files = all.filter((f) => !f.isDir);
+        const size = files.reduce((n, f) => n + f.length, 0);
         out('File Count               Folder Count             Folder Size');
-        out(`${String(files.length).padEnd(25)}${String(all.length - files.length).padEnd(25)}${files.reduce((n, f) => n + f.length, 0)}`);
+        out(`${String(files.length).padEnd(25)}${String(all.length - files.length).padEnd(25)}${o.humanReadable ? humanBytes(size) : size}`);
       });
     });
 
@@ -57,10 +60,12 @@ export function registerInspectCommands(fs: Command, conf: () => Conf, out: Out)
     .description('bytes of each file (or with -s, the total) and how much is cached in strata')
     .argument('<path>')
     .option('-s, --summarize', 'one total line')
-    .action(async (path: string, o: { summarize?: boolean }) => {
+    .option('-h, --human-readable', 'sizes as 1.5KB, 3.2MB, …')
+    .action(async (path: string, o: { summarize?: boolean; humanReadable?: boolean }) => {
       await withClient(conf(), async (c) => {
         const files = (await walk(c, path)).filter((f) => !f.isDir);
-        const line = (size: number | string, cached: number | string, p: string) => `${String(size).padEnd(15)}${String(cached).padEnd(20)}${p}`;
+        const show = (n: number | string) => (typeof n === 'number' && o.humanReadable ? humanBytes(n) : String(n));
+        const line = (size: number | string, cached: number | string, p: string) => `${show(size).padEnd(15)}${show(cached).padEnd(20)}${p}`;
         out(line('File Size', 'In Strata', 'Path'));
         if (o.summarize) out(line(files.reduce((n, f) => n + f.length, 0), files.reduce((n, f) => n + cachedBytes(f), 0), path));
         else for (const f of files) out(line(f.length, cachedBytes(f), f.path));

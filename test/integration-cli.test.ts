@@ -79,7 +79,7 @@ beforeAll(async () => {
     await waitFor(`worker-${i} to listen`, async () => w.output().includes('listening'));
   }
   await waitFor('workers to register', async () => (await ok('fsadmin', 'report', 'summary')).includes('Live Workers: 2'));
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await killAll();
@@ -135,7 +135,7 @@ describe('metrics on the web ports', () => {
     expect(await workersSum('strata_worker_bytes_written_ufs_total')).toBe(0);
     expect(sampleValue(await scrape(masterWeb), 'strata_master_journal_commit_duration_seconds_count')).toBe(0);
     expect(sampleValue(await scrape(masterWeb), 'strata_master_total_paths')).toBe(paths0 + 4);
-  }, 40_000);
+  }, 90_000);
 });
 
 describe('fs commands', () => {
@@ -151,11 +151,13 @@ describe('fs commands', () => {
     expect(names(await ok('fs', 'ls', '/c'))).toEqual(['/c/a.txt', '/c/b.txt', '/c/empty', '/c/sub']);
     expect(names(await ok('fs', 'ls', '-R', '--sort', 'size', '-r', '/c'))).toEqual(['/c/b.txt', '/c/a.txt', '/c/sub', '/c/empty']);
     expect(names(await ok('fs', 'ls', '-d', '/c'))).toEqual(['/c']);
-    const [h, json, stat, head, tail, sum, count, du, loc, cap, used] = await Promise.all([
+    const [h, json, stat, head, tail, sum, count, du, loc, cap, used, countH, duH] = await Promise.all([
       ok('fs', 'ls', '-h', '/c/a.txt'), ok('fs', 'ls', '--json', '/c'), ok('fs', 'stat', '-f', '%N %z', '/c/a.txt'), ok('fs', 'head', '-c', '5', '/c/a.txt'),
       ok('fs', 'tail', '-c', '7', '/c/a.txt'), ok('fs', 'checksum', '/c/a.txt'), ok('fs', 'count', '/c'), ok('fs', 'du', '-s', '/c'), ok('fs', 'location', '/c/a.txt'),
-      ok('fs', 'getCapacityBytes'), ok('fs', 'getUsedBytes'),
+      ok('fs', 'getCapacityBytes'), ok('fs', 'getUsedBytes'), ok('fs', 'count', '-h', '/c'), ok('fs', 'du', '-h', '/c'),
     ]);
+    expect(countH).toMatch(/\n3\s+2\s+28B\n$/);
+    expect(duH).toMatch(/\n14B\s+14B\s+\/c\/a\.txt\n/);
     expect(h).toMatch(/ 14B /);
     expect(stat).toBe('a.txt 14\n');
     expect(head).toBe('hello');
@@ -222,7 +224,7 @@ describe('fs commands', () => {
       })(),
     ]);
     expect(await ok('fs', 'rm', '-R', '/c/sub')).toBe('/c/sub has been removed\n');
-  }, 60_000);
+  }, 120_000);
 
   it('shows progress on a large copy: plain lines when stdout is not a terminal', async () => {
     const big = randomBytes(20 * 1024 * 1024);
@@ -233,7 +235,7 @@ describe('fs commands', () => {
     expect(down).toMatch(/^copyToLocal \/big\.bin: 20\.00MB of 20\.00MB \(100%\)/m);
     expect(readFileSync(join(dir, 'big.copy')).equals(big)).toBe(true);
     await ok('fs', 'rm', '/big.bin');
-  }, 30_000);
+  }, 90_000);
 });
 
 describe('fsadmin and top-level commands', () => {
@@ -308,5 +310,5 @@ describe('errors a user can cause', () => {
     const debug = await strata(['fs', 'cat', '/no/such/file', '--debug']);
     expect(debug.code).toBe(1);
     expect(debug.stderr).toMatch(/^NOT_FOUND: \/no\/such\/file does not exist\n[\s\S]*\n\s+at /);
-  }, 40_000);
+  }, 90_000);
 });
