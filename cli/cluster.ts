@@ -61,6 +61,7 @@ export async function startMaster(conf: Conf, restoreFrom?: string): Promise<Nod
   return NodeHost.start({
     conf,
     listen: { host: conf.str(K.masterHostname), port: conf.int(K.masterRpcPort) },
+    superuser: userInfo().username,
     ...webListen(conf.str(K.masterHostname), conf.int(K.masterWebPort)),
     nodes: [{ id, dataDir: join(workDir, id), create: masterRole(opts) }],
     logLevel: conf.str(K.logLevel) as LogLevel,
@@ -80,6 +81,7 @@ export async function startWorker(conf: Conf, id: string, port: number, webPort 
   host = await NodeHost.start({
     conf,
     listen: { host: conf.str(K.workerHostname), port },
+    superuser: userInfo().username,
     ...webListen(conf.str(K.workerHostname), webPort),
     nodes: [{ id, dataDir: join(workDir, id), create: workerRole(workerOptions(conf, address)) }],
     logLevel: conf.str(K.logLevel) as LogLevel,
@@ -140,7 +142,7 @@ export async function openClient(conf: Conf): Promise<ClientSession> {
     conf,
     nodes: [
       { id, dataDir: join(tmpdir(), 'strata-client'), create: clientRole({ ...clientOptions(conf, loginIdentity(conf)), localHosts: [hostname(), '127.0.0.1', 'localhost', '::1'] }) },
-      { id: opsId, dataDir: join(tmpdir(), 'strata-client'), create: (env) => new OpsClient(env, conf.ms(K.rpcTimeout)) },
+      { id: opsId, dataDir: join(tmpdir(), 'strata-client'), create: (env) => new OpsClient(env, conf.ms(K.rpcTimeout), loginIdentity(conf)) },
     ],
     // A shell command's own output is its result; link chatter would only clutter it.
     logLevel: conf.source(K.logLevel) === 'default' ? 'warn' : (conf.str(K.logLevel) as LogLevel),

@@ -222,17 +222,13 @@ export function registerOpsCommands(program: Command, fsadmin: Command, conf: ()
         }
         const masters = masterGroup(conf()).ids;
         const workers = await liveWorkers(s);
-        const failed: string[] = [];
-        await Promise.all(
-          [...masters, ...workers.map((w) => w.id)].map((n) =>
-            s.ops.setUfsMode(n, full, mode).catch((e: unknown) => {
-              failed.push(`${n}: ${(e as Error).message}`);
-            }),
-          ),
-        );
-        const reached = masters.length + workers.length - failed.length;
-        // The masters decide every namespace operation: the mode must hold on each of them.
-        if (failed.some((f) => masters.some((m) => f.startsWith(`${m}:`)))) throw new StrataError('UNAVAILABLE', `could not set the mode on every master: ${failed.join('; ')}`);
+        const nodes = [...masters, ...workers.map((w) => w.id)];
+        const results = await Promise.allSettled(nodes.map((n) => s.ops.setUfsMode(n, full, mode)));
+        // The masters decide every namespace operation: the mode must hold on each of them, so a master's refusal is the answer.
+        const masterFailure = results.slice(0, masters.length).find((r) => r.status === 'rejected');
+        if (masterFailure) throw (masterFailure as PromiseRejectedResult).reason;
+        const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${nodes[i]}: ${(r.reason as Error).message}`] : []));
+        const reached = nodes.length - failed.length;
         out(`Set the mode of ${full} to ${mode} on ${reached} node(s)${failed.length ? ` (not reached: ${failed.join('; ')})` : ''}`);
       });
     });

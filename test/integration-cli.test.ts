@@ -302,7 +302,12 @@ describe('errors a user can cause', () => {
     expect(await fails(['fs', 'ls', '/'], ['--conf', `strata.master.rpc.port=${await freePort()}`])).toMatch(/^UNAVAILABLE: cannot reach the master at ws:\/\/127\.0\.0\.1:\d+: connection refused/);
     await ok('fs', 'mkdir', '/private');
     await ok('fs', 'chmod', '700', '/private');
-    expect(await fails(['fs', 'ls', '/private'], ['--conf', 'strata.security.login.username=mallory', '--conf', 'strata.security.login.groups=nobody'])).toMatch(/^PERMISSION_DENIED: /);
+    const mallory = ['--conf', 'strata.security.login.username=mallory', '--conf', 'strata.security.login.groups=nobody'];
+    expect(await fails(['fs', 'ls', '/private'], mallory)).toMatch(/^PERMISSION_DENIED: /);
+    // Administration is the superuser's (the user running the cluster) or the supergroup's.
+    expect(await fails(['fsadmin', 'ufs', '--mode', 'noAccess', join(dir, 'data', 'ufs')], mallory)).toMatch(/^PERMISSION_DENIED: SetUfsMode is for the superuser \S+ or the group supergroup; mallory is neither$/);
+    expect(await fails(['logLevel', '--logName', 'root', '--target', 'master', '--level', 'debug'], mallory)).toMatch(/^PERMISSION_DENIED: SetLogLevel is for the superuser/);
+    expect(await strata(['logLevel', '--logName', 'master', '--target', 'master'], mallory).then((r) => r.code)).toBe(0);
     // Full cluster: a MUST_CACHE block larger than a worker's whole storage.
     writeFileSync(join(dir, 'huge.bin'), randomBytes(30 * 1024 * 1024));
     const full = ['--conf', 'strata.user.file.writetype.default=MUST_CACHE', '--conf', 'strata.user.block.size.bytes.default=64MB'];

@@ -35,6 +35,8 @@ export interface NodeHostOptions {
   nodes: HostedNode[];
   /** Defaults to strata.logger.level. */
   logLevel?: LogLevel;
+  /** Who may use the operations service's administrative requests (with the supergroup): the user running the process. */
+  superuser?: string;
   logSink?: (line: string) => void;
   /** Peer addresses known before any actor starts. */
   peers?: Readonly<Record<NodeId, string>>;
@@ -75,6 +77,7 @@ export class NodeHost implements HostInfo {
     private readonly system: ReturnType<typeof startNact>,
     private readonly log: Logger,
     private readonly conf: Conf,
+    private readonly superuser: string,
   ) {}
 
   /** The port serving /metrics, when the host has a web port. */
@@ -102,7 +105,7 @@ export class NodeHost implements HostInfo {
       maxFrameBytes: conf.bytes(K.maxFrameBytes),
       log: (level, msg, fields) => hostLog.log(level, msg, fields),
     });
-    const host = new NodeHost(network, startNact(), hostLog, conf);
+    const host = new NodeHost(network, startNact(), hostLog, conf, opts.superuser ?? 'strata');
     try {
       opts.nodes.forEach((n, i) => host.add(n, i, logLevel, opts.logSink));
       if (opts.listen) await network.listen(opts.listen.host, opts.listen.port);
@@ -160,7 +163,7 @@ export class NodeHost implements HostInfo {
 
   private answerOps(id: NodeId, env: Env, req: Envelope): void {
     const reply = (m: Envelope['m']) => this.network.send(req.f, { f: id, to: req.f, id: 0, re: req.id, m });
-    answerOps(this.conf, id, env, req.m as OpsRequest).then(reply, (e: unknown) => reply(toStrataError(e).toReply()));
+    answerOps(this.conf, this.superuser, id, env, req as Envelope<OpsRequest>).then(reply, (e: unknown) => reply(toStrataError(e).toReply()));
   }
 
   learnAddress(id: NodeId, address: string): void {

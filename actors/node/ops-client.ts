@@ -9,8 +9,10 @@ import { Rpc } from '../rpc.js';
 export class OpsClient implements Actor {
   private readonly rpc: Rpc;
 
-  constructor(env: Env, timeoutMs: number) {
+  /** `identity`: who asks (administrative requests are the superuser's). */
+  constructor(env: Env, timeoutMs: number, identity: { user: string; groups: readonly string[] }) {
     this.rpc = new Rpc(env, timeoutMs);
+    this.rpc.identity = identity;
   }
 
   async start(): Promise<void> {}
