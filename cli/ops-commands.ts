@@ -91,9 +91,10 @@ async function capacity(s: ClientSession, o: { live?: boolean; lost?: boolean; w
   let all = await s.client.workers();
   const wanted = list(o.workers);
   if (wanted.length > 0) {
-    const unknown = wanted.filter((w) => !all.some((x) => x.id === w || x.address.replace(/^ws:\/\//, '') === w || hostOf(x.address) === w));
+    const names = (x: WorkerInfo, w: string) => x.id === w || x.address.replace(/^ws:\/\//, '') === w || hostOf(x.address) === w;
+    const unknown = wanted.filter((w) => !all.some((x) => names(x, w)));
     if (unknown.length > 0) throw new StrataError('NOT_FOUND', `no such worker: ${unknown.join(', ')} (workers: ${all.map((w) => w.id).join(', ') || 'none'})`);
-    all = all.filter((x) => wanted.some((w) => x.id === w || x.address.replace(/^ws:\/\//, '') === w || hostOf(x.address) === w));
+    all = all.filter((x) => wanted.some((w) => names(x, w)));
   }
   if (o.live) all = all.filter((w) => w.state === 'LIVE');
   if (o.lost) all = all.filter((w) => w.state === 'LOST');
@@ -124,7 +125,7 @@ function hostOf(address: string): string {
   return address.replace(/^ws:\/\//, '').replace(/:\d+$/, '');
 }
 
-/** Counters and gauges as name → value (labels folded into the name); histograms as count, sum and mean. */
+/** Every sample as name → value, labels folded into the name; histograms by their _sum and _count (buckets left out). */
 function metricRows(p: PromText): Array<{ name: string; value: number }> {
   const rows: Array<{ name: string; value: number }> = [];
   for (const x of p.samples) {
