@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import * as nodePath from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DiskError, type Disk, type FileStat } from '../actors/env.js';
 
 type DiskCode = DiskError['code'];
@@ -82,6 +83,10 @@ export class NodeDisk implements Disk {
     this.realRoot = fs.realpathSync(this.root);
     this.maxHandles = opts.maxOpenHandles ?? 32;
     this.idleMs = opts.idleCloseMs ?? 5000;
+  }
+
+  get localUri(): string {
+    return pathToFileURL(this.root).href;
   }
 
   /** Absolute path for a disk path; synchronous so callers can queue in call order. */

@@ -25,6 +25,8 @@ export interface WorkerOptions {
   verifyReads?: boolean;
   heartbeatIntervalMs: number;
   rpcTimeoutMs: number;
+  /** How long a short-circuit reader may hold a block file before the worker takes it back (default 30 s). */
+  localLeaseMs?: number;
   chunkSize: number;
 }
 
@@ -109,6 +111,9 @@ export class WorkerActor implements Actor {
   private storeReady = false;
   private readonly ufsByUri = new Map<string, Disk>();
   private readonly misses = new Map<number, Promise<Uint8Array>>();
+  /** Block files lent to short-circuit readers, by lease id. */
+  private readonly leases = new Map<number, { from: string; release(): void; timer: Timer }>();
+  private nextLease = 1;
   private readonly reads = new Map<string, ReadStream>();
   private readonly writes = new Map<string, WriteStream>();
   private readonly opening = new Map<string, Promise<unknown>>();
@@ -137,6 +142,8 @@ export class WorkerActor implements Actor {
       ['ReadBlock', (r) => this.readBlock(r as Req<typeof W.ReadBlock>)],
       ['ReadCredit', (r) => this.credit(r as Req<typeof W.ReadCredit>)],
       ['ReadCancel', (r) => this.cancelRead(r as Req<typeof W.ReadCancel>)],
+      ['OpenLocalBlock', (r) => this.openLocalBlock(r as Req<typeof W.OpenLocalBlock>)],
+      ['CloseLocalBlock', (r) => this.closeLocalBlock(r as Req<typeof W.CloseLocalBlock>)],
       ['WriteOpen', (r) => this.writeOpen(r as Req<typeof W.WriteOpen>)],
       ['WriteChunk', (r) => this.writeChunk(r as Req<typeof W.WriteChunk>)],
       ['WriteClose', (r) => this.writeClose(r as Req<typeof W.WriteClose>)],
@@ -175,6 +182,7 @@ export class WorkerActor implements Actor {
     this.timer?.cancel();
     for (const s of this.reads.values()) s.idle.cancel();
     for (const s of this.writes.values()) s.idle.cancel();
+    for (const id of [...this.leases.keys()]) this.closeLease(id);
     this.rpc.stop();
     if (this.storeReady) await this.store.close();
   }
@@ -275,58 +283,128 @@ export class WorkerActor implements Actor {
 
   private async readBlock(r: Req<typeof W.ReadBlock>): Promise<void> {
     const m = r.m;
-    if (m.offset + m.length > m.blockLength) {
-      throw new StrataError('INVALID_ARGUMENT', `read of [${m.offset}, ${m.offset + m.length}) is outside block ${m.blockId} of ${m.blockLength} bytes`);
-    }
     // The hot set spares re-reading a just-served block from its tier file.
     let data = this.hot.get(m.blockId) ?? (await this.store.get(m.blockId));
     if (data && !this.store.has(m.blockId)) data = undefined;
-    if (data) this.hot.set(m.blockId, data);
     let cached = true;
-    if (!data || data.byteLength !== m.blockLength) {
-      data = await this.readThrough(m);
-      cached = this.store.has(m.blockId);
-    } else {
+    // Where `data` starts within the block: a NO_CACHE miss fetches only the range asked for.
+    let base = 0;
+    if (data) {
+      this.hot.set(m.blockId, data);
+      checkRange(m, data.byteLength);
       this.counters.bytesReadCache += m.length;
       // CACHE_PROMOTE: a block read from a lower tier moves up to the top one.
       if (m.promote) void this.store.promote(m.blockId).catch((e: unknown) => this.env.log.log('warn', `could not promote block ${m.blockId}: ${(e as Error).message}`));
+    } else if (!m.cache && !this.misses.has(m.blockId)) {
+      data = await this.readUfsRange(m);
+      base = m.offset;
+      cached = false;
+    } else {
+      data = await this.readThrough(m.blockId, m.cache);
+      checkRange(m, data.byteLength);
+      cached = this.store.has(m.blockId);
     }
     const key = `${r.f}:${r.id}`;
     const s: ReadStream = {
-      to: r.f, id: r.id, data, pos: m.offset, end: m.offset + m.length, seq: 0, credits: Math.max(1, m.window), cached,
+      to: r.f, id: r.id, data, pos: m.offset - base, end: m.offset - base + m.length, seq: 0, credits: Math.max(1, m.window), cached,
       idle: this.idleTimer(() => this.reads.delete(key)),
     };
     this.reads.set(key, s);
     this.pump(key, s);
   }
 
-  private readThrough(m: Infer<typeof W.ReadBlock>): Promise<Uint8Array> {
-    let p = this.misses.get(m.blockId);
+  /**
+   * Where a block lives in the UFS, from the master (never from the client), after
+   * checking that the UFS file still is the one the master knows: the path may now
+   * hold another file (renamed, replaced, changed behind strata's back), whose bytes
+   * must not be served or cached under this block's id.
+   */
+  private async blockSource(blockId: number): Promise<{ ufs: Disk; path: string; fileOffset: number; blockLength: number }> {
+    const loc = await this.ufsLocation(Math.floor(blockId / BLOCKS_PER_FILE), false);
+    const fileOffset = (blockId % BLOCKS_PER_FILE) * loc.blockSize;
+    if (fileOffset >= loc.length) throw new StrataError('NOT_FOUND', `block ${blockId} is past the end of ${loc.ufsPath} (${loc.length} bytes)`);
+    // UNAVAILABLE, not final: another worker may still hold the only copy.
+    if (!loc.persisted) throw new StrataError('UNAVAILABLE', `block ${blockId} is not cached on ${this.env.self} and its file is not persisted`);
+    const ufs = this.ufs(loc.ufsMount);
+    const st = await ufs.stat(loc.ufsPath);
+    if (!st || st.isDir || st.size !== loc.length || Math.abs(st.mtimeMs - loc.mtimeMs) >= 1) {
+      throw new StrataError('FAILED_PRECONDITION', `${loc.ufsPath} in the UFS no longer matches what strata knows of it (length ${loc.length}, modified ${loc.mtimeMs})`);
+    }
+    return { ufs, path: loc.ufsPath, fileOffset, blockLength: Math.min(loc.blockSize, loc.length - fileOffset) };
+  }
+
+  private ufsLocation(fileId: number, write: boolean): Promise<Infer<typeof W.UfsLocation>> {
+    return this.masters.call<Infer<typeof W.UfsLocation>>({ t: 'GetUfsLocation', fileId, write } satisfies Infer<typeof W.GetUfsLocation>, 'UfsLocation');
+  }
+
+  /** A NO_CACHE miss: only the bytes asked for come from the UFS, and nothing is cached. */
+  private async readUfsRange(m: Infer<typeof W.ReadBlock>): Promise<Uint8Array> {
+    const src = await this.blockSource(m.blockId);
+    checkRange(m, src.blockLength);
+    this.counters.ufsBlockReads++;
+    const data = await src.ufs.read(src.path, src.fileOffset + m.offset, m.length);
+    if (data.byteLength !== m.length) throw new StrataError('FAILED_PRECONDITION', `${src.path} changed in the UFS: read ${data.byteLength} of ${m.length} bytes of block ${m.blockId}`);
+    this.counters.bytesReadUfs += data.byteLength;
+    return data;
+  }
+
+  /** A miss: one UFS read of the whole block however many readers miss it at once. */
+  private readThrough(blockId: number, cache: boolean): Promise<Uint8Array> {
+    let p = this.misses.get(blockId);
     if (!p) {
       p = (async () => {
+        const src = await this.blockSource(blockId);
         this.counters.ufsBlockReads++;
-        const ufs = this.ufs(m.ufsMount);
-        if (m.ufsLength != null && m.ufsMtimeMs != null) {
-          // The path may now hold another file (renamed, replaced, changed behind strata's back):
-          // its bytes must not be cached under this block's id.
-          const st = await ufs.stat(m.ufsPath);
-          if (!st || st.isDir || st.size !== m.ufsLength || Math.abs(st.mtimeMs - m.ufsMtimeMs) >= 1) {
-            throw new StrataError('FAILED_PRECONDITION', `${m.ufsPath} in the UFS no longer matches what strata knows of it (length ${m.ufsLength}, modified ${m.ufsMtimeMs})`);
-          }
-        }
-        const data = await ufs.read(m.ufsPath, m.fileOffset, m.blockLength);
-        if (data.byteLength !== m.blockLength) {
-          throw new StrataError('FAILED_PRECONDITION', `${m.ufsPath} changed in the UFS: block ${m.blockId} expected ${m.blockLength} bytes, found ${data.byteLength}`);
+        const data = await src.ufs.read(src.path, src.fileOffset, src.blockLength);
+        if (data.byteLength !== src.blockLength) {
+          throw new StrataError('FAILED_PRECONDITION', `${src.path} changed in the UFS: block ${blockId} expected ${src.blockLength} bytes, found ${data.byteLength}`);
         }
         this.counters.bytesReadUfs += data.byteLength;
-        if (m.cache) await this.cache(m.blockId, data, 'served without caching');
+        if (cache) await this.cache(blockId, data, 'served without caching');
         return data;
       })();
-      this.misses.set(m.blockId, p);
-      const clear = () => this.misses.delete(m.blockId);
+      this.misses.set(blockId, p);
+      const clear = () => this.misses.delete(blockId);
       p.then(clear, clear);
     }
     return p;
+  }
+
+  // ---- short-circuit ----
+
+  /** Lends a cached block's file to a client on this host (Alluxio's local block reader). */
+  private async openLocalBlock(r: Req<typeof W.OpenLocalBlock>): Promise<Infer<typeof W.LocalBlock>> {
+    const m = r.m;
+    if (!this.env.hostName || m.host !== this.env.hostName) {
+      throw new StrataError('FAILED_PRECONDITION', `${this.env.self} runs on ${this.env.hostName ?? 'a host without a shared file system'}, not ${m.host}`);
+    }
+    if (m.promote) await this.store.promote(m.blockId).catch((e: unknown) => this.env.log.log('warn', `could not promote block ${m.blockId}: ${(e as Error).message}`));
+    const lease = this.store.lease(m.blockId);
+    if (!lease) throw new StrataError('NOT_FOUND', `block ${m.blockId} is not cached on ${this.env.self}`);
+    const dirUri = lease.disk.localUri;
+    if (dirUri === undefined) {
+      lease.release();
+      throw new StrataError('FAILED_PRECONDITION', `block ${m.blockId} is in a tier other processes cannot open`);
+    }
+    const id = this.nextLease++;
+    const leaseMs = this.opts.localLeaseMs ?? 30_000;
+    // A client that dies holding a lease must not keep the block from eviction for good.
+    const timer = this.env.setTimer(leaseMs, () => this.closeLease(id));
+    this.leases.set(id, { from: r.f, release: lease.release, timer });
+    this.counters.bytesReadCache += lease.length;
+    return { t: 'LocalBlock', lease: id, dirUri, path: lease.path, length: lease.length, leaseMs };
+  }
+
+  private closeLocalBlock(r: Req<typeof W.CloseLocalBlock>): void {
+    if (this.leases.get(r.m.lease)?.from === r.f) this.closeLease(r.m.lease);
+  }
+
+  private closeLease(id: number): void {
+    const l = this.leases.get(id);
+    if (!l) return;
+    this.leases.delete(id);
+    l.timer.cancel();
+    l.release();
   }
 
   /**
@@ -394,6 +472,7 @@ export class WorkerActor implements Actor {
   /** Writes a file from its cached blocks to the UFS path the master names, durably. */
   private async persistFile(r: Req<typeof W.PersistFile>): Promise<Infer<typeof W.PersistDone>> {
     const m = r.m;
+    if (!(this.opts.masterIds ?? [this.opts.masterId]).includes(r.f)) throw new StrataError('PERMISSION_DENIED', `only a master may ask ${this.env.self} to persist a file, not ${r.f}`);
     const ufs = this.ufs(m.ufsMount);
     await ufs.writeFile(m.ufsPath, new Uint8Array(0));
     let length = 0;
@@ -422,21 +501,28 @@ export class WorkerActor implements Actor {
     if (opening) await opening;
     if (!this.writes.has(key)) {
       const m = r.m;
-      if (m.blockSize <= 0) throw new StrataError('INVALID_ARGUMENT', 'block size must be positive');
-      const ufs = this.ufs(m.ufsMount);
       const toUfs = m.ufs !== false;
       if (!toUfs && !m.cache) throw new StrataError('INVALID_ARGUMENT', 'a write that skips the UFS (MUST_CACHE) must cache');
-      // A duplicate of this WriteOpen arriving during the await must not truncate the file again.
-      const created = toUfs ? ufs.writeFile(m.ufsPath, new Uint8Array(0)) : Promise.resolve();
-      this.opening.set(key, created.catch(() => undefined));
+      // The master names the file's UFS location and checks the file is being written:
+      // a client cannot point this worker at another path, or cache blocks for another file.
+      // A duplicate of this WriteOpen arriving during the awaits must not truncate the file again.
+      const opened = (async () => {
+        const loc = await this.ufsLocation(m.fileId, true);
+        if (loc.blockSize <= 0) throw new StrataError('INTERNAL', `the master gave file ${m.fileId} a block size of ${loc.blockSize}`);
+        const ufs = this.ufs(loc.ufsMount);
+        if (toUfs) await ufs.writeFile(loc.ufsPath, new Uint8Array(0));
+        return { ufs, loc };
+      })();
+      this.opening.set(key, opened.catch(() => undefined));
+      let o: Awaited<typeof opened>;
       try {
-        await created;
+        o = await opened;
       } finally {
         this.opening.delete(key);
       }
       if (this.writes.has(key)) return { t: 'WriteReady', stream: r.id, window: 8 };
       this.writes.set(key, {
-        from: r.f, id: r.id, ufs: toUfs ? ufs : undefined, path: m.ufsPath, fileId: m.fileId, blockSize: m.blockSize, cache: m.cache,
+        from: r.f, id: r.id, ufs: toUfs ? o.ufs : undefined, path: o.loc.ufsPath, fileId: m.fileId, blockSize: o.loc.blockSize, cache: m.cache,
         nextSeq: 0, waiting: new Map(), applying: false, length: 0, block: [], blockBytes: 0, blockIndex: 0, waiters: [],
         idle: this.idleTimer(() => this.abandon(key)),
       });
@@ -548,5 +634,11 @@ export class WorkerActor implements Actor {
     const st = s.ufs ? await s.ufs.stat(s.path) : null;
     s.done = { t: 'WriteDone', length: s.length, mtimeMs: Math.max(0, Math.floor(st?.mtimeMs ?? 0)) };
     return s.done;
+  }
+}
+
+function checkRange(m: { blockId: number; offset: number; length: number }, blockLength: number): void {
+  if (m.offset + m.length > blockLength) {
+    throw new StrataError('INVALID_ARGUMENT', `read of [${m.offset}, ${m.offset + m.length}) is outside block ${m.blockId} of ${blockLength} bytes`);
   }
 }
