@@ -1,6 +1,9 @@
 // A quiet simulated data cluster for tests of the read and write paths: one
-// master, workers with a small MEM tier, and one client, registered and ready.
+// master, workers with a small MEM tier, and one client, registered and ready;
+// and a node that speaks the wire protocol directly.
 import type { Actor, Env } from '../actors/env.js';
+import { isStrataError, type Envelope, type Message } from '../actors/protocol/envelope.js';
+import { Rpc } from '../actors/rpc.js';
 import { StrataClient, type ClientOptions } from '../actors/client/client.js';
 import { MASTER_ID, MasterActor, type MasterOptions } from '../actors/master/master.js';
 import { WorkerActor, type WorkerOptions } from '../actors/worker/worker.js';
@@ -32,4 +35,26 @@ export async function bed(
   await b.sim.settle(Promise.all([MASTER_ID, ...workers, ...clients, ...(o.others ?? []).map(([id]) => id)].map((id) => b.cluster.start(id))));
   await b.sim.run({ until: b.sim.now + 1000 });
   return { ...b, c: (id = 'client-0') => b.cluster.actor<StrataClient>(id) };
+}
+
+/** A node speaking the wire protocol directly (a hostile or outdated client). */
+export class Raw implements Actor {
+  readonly rpc: Rpc;
+  constructor(env: Env) {
+    this.rpc = new Rpc(env, 1000);
+  }
+  async start(): Promise<void> {}
+  receive(e: Envelope): void {
+    this.rpc.handle(e);
+  }
+  async stop(): Promise<void> {
+    this.rpc.stop();
+  }
+  /** The error code of a request that must fail. */
+  refusal(to: string, m: Message & Record<string, unknown>): Promise<string> {
+    return this.rpc.request(to, m, 'Never').then(
+      () => 'ANSWERED',
+      (e: unknown) => (isStrataError(e) ? e.code : String(e)),
+    );
+  }
 }

@@ -2,34 +2,9 @@
 // names a UFS path in its messages (as the old protocol let it) cannot make a
 // worker read, write or persist anything outside the namespace's own files.
 import { describe, expect, it } from 'vitest';
-import type { Actor, Env } from '../actors/env.js';
-import { isStrataError, type Envelope, type Message } from '../actors/protocol/envelope.js';
 import { MASTER_ID } from '../actors/master/master.js';
 import type { WorkerActor } from '../actors/worker/worker.js';
-import { Rpc } from '../actors/rpc.js';
-import { bed, bytes } from './data-bed.js';
-
-/** A hostile node speaking the wire protocol directly. */
-class Raw implements Actor {
-  readonly rpc: Rpc;
-  constructor(env: Env) {
-    this.rpc = new Rpc(env, 1000);
-  }
-  async start(): Promise<void> {}
-  receive(e: Envelope): void {
-    this.rpc.handle(e);
-  }
-  async stop(): Promise<void> {
-    this.rpc.stop();
-  }
-  /** The error code of a request that must fail. */
-  refusal(to: string, m: Message & Record<string, unknown>): Promise<string> {
-    return this.rpc.request(to, m, 'Never').then(
-      () => 'ANSWERED',
-      (e: unknown) => (isStrataError(e) ? e.code : String(e)),
-    );
-  }
-}
+import { Raw, bed, bytes } from './data-bed.js';
 
 describe('UFS locations come from the master', () => {
   it('a client naming UFS paths cannot make a worker read, write or persist them', async () => {
