@@ -63,6 +63,18 @@ export interface Disk {
    * short-circuit reads; absent for disks only this process can see.
    */
   readonly localUri?: string;
+  /**
+   * Opens a file for positioned reads until `close`; reads see the file that was
+   * opened even if the path is replaced meanwhile. Optional: callers fall back to `read`.
+   */
+  openRead?(path: string): Promise<OpenFile>;
+}
+
+/** A file held open for positioned reads (Disk.openRead). */
+export interface OpenFile {
+  /** Up to `length` bytes at `offset`; shorter at end of file. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
 }
 
 /** An ordered key-value store (classic-level on a real host). */

@@ -11,6 +11,7 @@ import { MasterChannel } from '../master-channel.js';
 import { WorkerChooser, type LocationPolicy } from './location-policy.js';
 import { ClientCache, type ClientCacheOptions } from './client-cache.js';
 import { FileReader } from './file-reader.js';
+import { LocalBlocks } from './local-blocks.js';
 
 export type FileInfo = Infer<typeof M.FileInfo>;
 export type BlockInfo = Infer<typeof M.BlockInfo>;
@@ -64,8 +65,7 @@ export class StrataClient implements Actor {
   readonly counters = { bytesRead: 0, bytesReadShortCircuit: 0, bytesWritten: 0, readRetries: 0 };
   /** Shared by every file handle of this client. */
   readonly cache: ClientCache | undefined;
-  /** Workers that said they are not on this host (or cannot lend their files): streamed from from now on. */
-  private readonly notLocal = new Set<string>();
+  private readonly local: LocalBlocks;
 
   constructor(
     private readonly env: Env,
@@ -82,11 +82,13 @@ export class StrataClient implements Actor {
     // Random per life: a restarted client under the same id must not reuse a request id the masters remember.
     this.nextRid = 1 + Math.floor(env.random() * 2 ** 40);
     this.cache = opts.cache ? new ClientCache(opts.cache) : undefined;
+    this.local = new LocalBlocks(env, this.rpc);
   }
 
   async start(): Promise<void> {}
 
   async stop(): Promise<void> {
+    this.local.closeAll();
     this.rpc.stop();
   }
 
@@ -317,30 +319,11 @@ export class StrataClient implements Actor {
    * other processes cannot open, the file gone): the caller streams instead.
    */
   private async readLocal(worker: string, block: BlockInfo, from: number, end: number, readType: ReadType, sink: Sink): Promise<boolean> {
-    const host = this.env.hostName;
-    if (this.opts.shortCircuit === false || !host || !this.env.openLocal || this.notLocal.has(worker)) return false;
+    if (this.opts.shortCircuit === false || !this.local.usable(worker)) return false;
     const address = block.locations.find((l) => l.workerId === worker)?.address ?? '';
-    if (!this.looksLocal(address, host)) return false;
-    let lb: Infer<typeof W.LocalBlock>;
-    try {
-      lb = await this.rpc.request(worker, { t: 'OpenLocalBlock', blockId: block.id, host, ...(readType === 'CACHE_PROMOTE' ? { promote: true } : {}) } satisfies Infer<typeof W.OpenLocalBlock>, 'LocalBlock');
-    } catch (e) {
-      if (isStrataError(e, 'FAILED_PRECONDITION')) this.notLocal.add(worker);
-      return false;
-    }
-    let data: Uint8Array | undefined;
-    try {
-      const disk = this.env.openLocal(lb.dirUri);
-      if (!disk) {
-        this.notLocal.add(worker);
-        return false;
-      }
-      if (lb.length !== block.length) return false;
-      data = await disk.read(lb.path, from, end - from).catch(() => undefined);
-    } finally {
-      this.rpc.send(worker, { t: 'CloseLocalBlock', lease: lb.lease } satisfies Infer<typeof W.CloseLocalBlock>);
-    }
-    if (!data || data.byteLength !== end - from) return false;
+    if (!this.looksLocal(address, this.env.hostName!)) return false;
+    const data = await this.local.read(worker, block.id, block.length, from, end - from, readType === 'CACHE_PROMOTE');
+    if (!data) return false;
     this.counters.bytesRead += data.byteLength;
     this.counters.bytesReadShortCircuit += data.byteLength;
     await sink(data);

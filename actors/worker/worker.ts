@@ -130,7 +130,7 @@ export class WorkerActor implements Actor {
   /** Block changes drained for a heartbeat that failed: sent again with the next one. */
   private unsent = { added: new Set<number>(), removed: new Set<number>() };
   /** Bytes served, split as Alluxio's metrics do; read by the metrics issue. */
-  readonly counters = { bytesReadCache: 0, bytesReadUfs: 0, bytesWrittenUfs: 0, ufsBlockReads: 0, blocksEvicted: 0 };
+  readonly counters = { bytesReadCache: 0, bytesReadUfs: 0, bytesWrittenUfs: 0, ufsBlockReads: 0, blocksEvicted: 0, blocksLent: 0 };
 
   constructor(
     private readonly env: Env,
@@ -391,7 +391,7 @@ export class WorkerActor implements Actor {
     // A client that dies holding a lease must not keep the block from eviction for good.
     const timer = this.env.setTimer(leaseMs, () => this.closeLease(id));
     this.leases.set(id, { from: r.f, release: lease.release, timer });
-    this.counters.bytesReadCache += lease.length;
+    this.counters.blocksLent++;
     return { t: 'LocalBlock', lease: id, dirUri, path: lease.path, length: lease.length, leaseMs };
   }
 
