@@ -103,6 +103,30 @@ describe('read types on positioned reads', () => {
   });
 });
 
+describe('unverified reads of cached blocks', () => {
+  it('stream the range asked for from the block file, chunk by chunk, byte for byte', async () => {
+    const { sim, cluster, c } = await bed(29, { worker: { verifyReads: false } });
+    const w = () => cluster.actor<WorkerActor>('worker-0');
+    const data = bytes(3 * BLOCK + 500, 6);
+    await sim.settle(c().writeFile('/u', data));
+    // A restarted worker has its blocks on disk and none in memory.
+    await sim.settle(cluster.restart('worker-0'));
+    await sim.run({ until: sim.now + 1000 });
+    const ufsReads = w().counters.ufsBlockReads;
+    expect(buf(await sim.settle(c().readFile('/u'))).equals(buf(data))).toBe(true);
+    const r = await sim.settle(c().openFile('/u', { cache: false }));
+    for (const [pos, len] of [[1000, 5000], [BLOCK - 1, 2], [3 * BLOCK, 500], [0, 0]] as const) {
+      expect(buf(await sim.settle(r.read(len, pos))).equals(buf(data.subarray(pos, pos + len)))).toBe(true);
+    }
+    expect(w().counters.ufsBlockReads).toBe(ufsReads);
+    expect(w().counters.bytesReadCache).toBe(data.byteLength + 5000 + 2 + 500);
+    // Every lease went back: the blocks can be freed.
+    await sim.settle(c().free('/u'));
+    await sim.run({ until: sim.now + 1000 });
+    expect(w().store.blockIds()).toEqual([]);
+  });
+});
+
 describe('client cache', () => {
   it('serves repeated reads from client memory and prefetches ahead of a sequential reader', async () => {
     const { sim, cluster, c } = await bed(25, { client: cacheOpts });

@@ -343,6 +343,8 @@ export class StrataClient implements Actor {
   /** One attempt: streams [from, end) of a block from one worker, delivering chunks in order. */
   private async streamBlock(worker: string, block: BlockInfo, from: number, end: number, readType: ReadType, sink: Sink): Promise<void> {
     const window = Math.max(1, this.opts.readWindow);
+    const batch = Math.max(1, window >> 2);
+    let owed = 0;
     const early = new Map<number, Infer<typeof W.BlockChunk>>();
     let expect = 0;
     let sinkChain: Promise<void> = Promise.resolve();
@@ -358,7 +360,13 @@ export class StrataClient implements Actor {
           sinkError = e;
           handle?.cancel('the reader failed');
         }
-        if (!c.last && handle) this.rpc.send(worker, { t: 'ReadCredit', stream: handle.id, n: 1 } satisfies Infer<typeof W.ReadCredit>);
+        if (c.last || !handle) return;
+        // Credits go back a few at a time: one message per chunk costs both sides more
+        // than the bytes do, and the worker still holds at least window - batch credits.
+        if (++owed >= batch) {
+          this.rpc.send(worker, { t: 'ReadCredit', stream: handle.id, n: owed } satisfies Infer<typeof W.ReadCredit>);
+          owed = 0;
+        }
       });
     };
     const h = this.rpc.stream(worker, {

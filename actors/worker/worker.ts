@@ -5,7 +5,7 @@
 import { TieredBlockStore, type TierLevelOptions } from '../../storage/tiered-store.js';
 import type { TieredStoreLayout } from '../../storage/tiered-conf.js';
 import type { Infer } from '../../transport/schema.js';
-import type { Actor, Disk, Env, Timer } from '../env.js';
+import type { Actor, Disk, Env, OpenFile, Timer } from '../env.js';
 import { StrataError, isStrataError, type Envelope, type Message } from '../protocol/envelope.js';
 import type * as M from '../protocol/master.js';
 import * as W from '../protocol/worker.js';
@@ -32,10 +32,21 @@ export interface WorkerOptions {
 
 type Req<S> = Envelope<Infer<S> & Message>;
 
+/** Where a read stream's chunks come from: memory (sync) or a leased block file. */
+interface ChunkSource {
+  read(pos: number, length: number): Uint8Array | Promise<Uint8Array>;
+  /** Gives back what the source holds (a block lease, an open file). */
+  close(): void;
+}
+
 interface ReadStream {
   to: string;
   id: number;
-  data: Uint8Array;
+  /** The request, for an error reply on the stream. */
+  req: Envelope;
+  source: ChunkSource;
+  /** A chunk is being read from the source. */
+  reading: boolean;
   pos: number;
   end: number;
   seq: number;
@@ -180,7 +191,7 @@ export class WorkerActor implements Actor {
   async stop(): Promise<void> {
     this.stopped = true;
     this.timer?.cancel();
-    for (const s of this.reads.values()) s.idle.cancel();
+    for (const [key, s] of [...this.reads]) this.endRead(key, s);
     for (const s of this.writes.values()) s.idle.cancel();
     for (const id of [...this.leases.keys()]) this.closeLease(id);
     this.rpc.stop();
@@ -284,7 +295,25 @@ export class WorkerActor implements Actor {
   private async readBlock(r: Req<typeof W.ReadBlock>): Promise<void> {
     const m = r.m;
     // The hot set spares re-reading a just-served block from its tier file.
-    let data = this.hot.get(m.blockId) ?? (await this.store.get(m.blockId));
+    let data = this.hot.get(m.blockId);
+    if (!data && this.opts.verifyReads === false && this.store.has(m.blockId)) {
+      // Unverified reads stream the range straight from the block file, chunk by chunk:
+      // no copy of the whole block in memory, and no bytes read that are not sent.
+      if (m.promote) await this.store.promote(m.blockId).catch((e: unknown) => this.env.log.log('warn', `could not promote block ${m.blockId}: ${(e as Error).message}`));
+      const file = await this.fileSource(m.blockId, m.offset + m.length);
+      if (file) {
+        try {
+          checkRange(m, file.length);
+        } catch (e) {
+          file.close();
+          throw e;
+        }
+        this.counters.bytesReadCache += m.length;
+        this.startRead(r, file, m.offset, true);
+        return;
+      }
+    }
+    data ??= await this.store.get(m.blockId);
     if (data && !this.store.has(m.blockId)) data = undefined;
     let cached = true;
     // Where `data` starts within the block: a NO_CACHE miss fetches only the range asked for.
@@ -304,13 +333,57 @@ export class WorkerActor implements Actor {
       checkRange(m, data.byteLength);
       cached = this.store.has(m.blockId);
     }
+    const bytes = data;
+    this.startRead(r, { read: (pos, n) => bytes.subarray(pos - base, pos - base + n), close: () => undefined }, m.offset, cached);
+  }
+
+  private startRead(r: Req<typeof W.ReadBlock>, source: ChunkSource, offset: number, cached: boolean): void {
     const key = `${r.f}:${r.id}`;
     const s: ReadStream = {
-      to: r.f, id: r.id, data, pos: m.offset - base, end: m.offset - base + m.length, seq: 0, credits: Math.max(1, m.window), cached,
-      idle: this.idleTimer(() => this.reads.delete(key)),
+      to: r.f, id: r.id, req: r, source, reading: false, pos: offset, end: offset + r.m.length, seq: 0, credits: Math.max(1, r.m.window), cached,
+      idle: this.idleTimer(() => this.endRead(key, s)),
     };
     this.reads.set(key, s);
     this.pump(key, s);
+  }
+
+  /**
+   * A leased block file as a chunk source, reading one chunk ahead of the one
+   * asked for so the disk works while the network sends; undefined if the block is gone.
+   */
+  private async fileSource(blockId: number, end: number): Promise<(ChunkSource & { length: number }) | undefined> {
+    const lease = this.store.lease(blockId);
+    if (!lease) return undefined;
+    let file: OpenFile | undefined;
+    try {
+      file = lease.disk.openRead ? await lease.disk.openRead(lease.path) : undefined;
+    } catch (e) {
+      lease.release();
+      this.env.log.log('warn', `could not open block ${blockId}: ${(e as Error).message}`);
+      return undefined;
+    }
+    const readAt = (pos: number, n: number): Promise<Uint8Array> =>
+      (file ? file.read(pos, n) : lease.disk.read(lease.path, pos, n)).then((c) => {
+        if (c.byteLength !== n) throw new StrataError('INTERNAL', `block ${blockId} file ended at ${pos + c.byteLength}, inside its ${lease.length} bytes`);
+        return c;
+      });
+    let ahead: { pos: number; chunk: Promise<Uint8Array> } | undefined;
+    const chunkSize = this.opts.chunkSize;
+    return {
+      length: lease.length,
+      read: (pos, n) => {
+        const chunk = ahead?.pos === pos ? ahead.chunk : readAt(pos, n);
+        const next = pos + n;
+        ahead = next < end ? { pos: next, chunk: readAt(next, Math.min(chunkSize, end - next)) } : undefined;
+        // A read ahead that is never used must not surface as an unhandled rejection.
+        ahead?.chunk.catch(() => undefined);
+        return chunk;
+      },
+      close: () => {
+        void file?.close();
+        lease.release();
+      },
+    };
   }
 
   /**
@@ -436,19 +509,43 @@ export class WorkerActor implements Actor {
   }
 
   private pump(key: string, s: ReadStream): void {
-    while (s.credits > 0 && (s.pos < s.end || s.seq === 0)) {
+    while (!s.reading && s.credits > 0 && (s.pos < s.end || s.seq === 0)) {
       const n = Math.min(this.opts.chunkSize, s.end - s.pos);
-      const chunk = s.data.subarray(s.pos, s.pos + n);
-      s.pos += n;
-      const last = s.pos >= s.end;
-      this.rpc.send(s.to, { t: 'BlockChunk', seq: s.seq++, data: chunk, last, cached: s.cached } satisfies Infer<typeof W.BlockChunk>, s.id);
-      s.credits--;
-      if (last) {
-        s.idle.cancel();
-        this.reads.delete(key);
-        return;
+      const got = s.source.read(s.pos, n);
+      if (got instanceof Uint8Array) {
+        this.sendChunk(key, s, got);
+        continue;
       }
+      s.reading = true;
+      got.then(
+        (chunk) => {
+          s.reading = false;
+          if (this.reads.get(key) !== s) return;
+          this.sendChunk(key, s, chunk);
+          this.pump(key, s);
+        },
+        (e: unknown) => {
+          s.reading = false;
+          if (this.reads.get(key) !== s) return;
+          this.endRead(key, s);
+          this.rpc.replyError(s.req, e instanceof StrataError ? e : new StrataError('UNAVAILABLE', `reading a block on ${this.env.self} failed: ${(e as Error).message}`));
+        },
+      );
     }
+  }
+
+  private sendChunk(key: string, s: ReadStream, chunk: Uint8Array): void {
+    s.pos += chunk.byteLength;
+    const last = s.pos >= s.end;
+    this.rpc.send(s.to, { t: 'BlockChunk', seq: s.seq++, data: chunk, last, cached: s.cached } satisfies Infer<typeof W.BlockChunk>, s.id);
+    s.credits--;
+    if (last) this.endRead(key, s);
+  }
+
+  private endRead(key: string, s: ReadStream): void {
+    s.idle.cancel();
+    if (this.reads.get(key) === s) this.reads.delete(key);
+    s.source.close();
   }
 
   private credit(r: Req<typeof W.ReadCredit>): void {
@@ -457,14 +554,14 @@ export class WorkerActor implements Actor {
     if (!s) return;
     s.credits += r.m.n;
     s.idle.cancel();
-    s.idle = this.idleTimer(() => this.reads.delete(key));
+    s.idle = this.idleTimer(() => this.endRead(key, s));
     this.pump(key, s);
   }
 
   private cancelRead(r: Req<typeof W.ReadCancel>): void {
     const key = `${r.f}:${r.m.stream}`;
-    this.reads.get(key)?.idle.cancel();
-    this.reads.delete(key);
+    const s = this.reads.get(key);
+    if (s) this.endRead(key, s);
   }
 
   // ---- persistence (ASYNC_THROUGH) ----
