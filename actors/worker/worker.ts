@@ -71,6 +71,8 @@ interface WriteStream {
   block: Uint8Array[];
   blockBytes: number;
   blockIndex: number;
+  /** The last full block being stored in the cache while the next one streams in. */
+  caching: Promise<void>;
   /** Set once closed, so a duplicated WriteClose gets the same answer. */
   done?: Infer<typeof W.WriteDone>;
   /** Woken whenever the applier finishes a run (several WriteClose duplicates may wait). */
@@ -620,7 +622,7 @@ export class WorkerActor implements Actor {
       if (this.writes.has(key)) return { t: 'WriteReady', stream: r.id, window: 8 };
       this.writes.set(key, {
         from: r.f, id: r.id, ufs: toUfs ? o.ufs : undefined, path: o.loc.ufsPath, fileId: m.fileId, blockSize: o.loc.blockSize, cache: m.cache,
-        nextSeq: 0, waiting: new Map(), applying: false, length: 0, block: [], blockBytes: 0, blockIndex: 0, waiters: [],
+        nextSeq: 0, waiting: new Map(), applying: false, length: 0, block: [], blockBytes: 0, blockIndex: 0, caching: Promise.resolve(), waiters: [],
         idle: this.idleTimer(() => this.abandon(key)),
       });
     }
@@ -667,7 +669,13 @@ export class WorkerActor implements Actor {
         if (s.ufs) await s.ufs.append(s.path, data);
         this.counters.bytesWrittenUfs += data.byteLength;
         s.length += data.byteLength;
-        if (s.cache) for (const [id, block] of this.fillBlock(s, data)) await this.cacheWritten(s, id, block);
+        if (s.cache) {
+          for (const [id, block] of this.fillBlock(s, data)) {
+            // One block is stored while the next streams in; a third waits, so memory stays bounded.
+            await s.caching;
+            s.caching = this.cacheWritten(s, id, block);
+          }
+        }
         s.nextSeq++;
         this.rpc.reply(r, { t: 'WriteAck', seq: r.m.seq });
       }
@@ -722,6 +730,7 @@ export class WorkerActor implements Actor {
     }
     if (s.failed) throw s.failed;
     await s.ufs?.fsync(s.path);
+    await s.caching;
     const last = s.cache ? this.takeBlock(s) : undefined;
     if (last) await this.cacheWritten(s, last[0], last[1]);
     if (s.failed) throw s.failed;
