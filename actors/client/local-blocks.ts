@@ -48,7 +48,8 @@ export class LocalBlocks {
 
   /**
    * Bytes [from, from + length) of a block the worker holds, read from its file;
-   * undefined when that cannot be done (the caller streams instead).
+   * undefined when that cannot be done (the caller streams instead). Throws when
+   * the worker cannot be reached at all.
    */
   async read(worker: string, blockId: number, blockLength: number, from: number, length: number, promote: boolean): Promise<Uint8Array | undefined> {
     const key = `${worker}:${blockId}`;
@@ -62,7 +63,8 @@ export class LocalBlocks {
       if (!p) {
         p = this.borrow(key, worker, blockId, promote);
         this.opening.set(key, p);
-        void p.finally(() => this.opening.delete(key));
+        const clear = (): void => void this.opening.delete(key);
+        p.then(clear, clear);
       }
       b = await p;
     }
@@ -98,6 +100,8 @@ export class LocalBlocks {
       lb = await this.rpc.request(worker, { t: 'OpenLocalBlock', blockId, host: this.env.hostName!, ...(promote ? { promote } : {}) } satisfies Infer<typeof W.OpenLocalBlock>, 'LocalBlock');
     } catch (e) {
       if (isStrataError(e, 'FAILED_PRECONDITION')) this.refused.add(worker);
+      // A worker that cannot be reached would not stream either: the caller moves on to another.
+      if (isStrataError(e, 'UNAVAILABLE') || isStrataError(e, 'DEADLINE_EXCEEDED')) throw e;
       return undefined;
     }
     const grantedAt = this.env.now();
