@@ -104,8 +104,10 @@ describe('read types on positioned reads', () => {
 });
 
 describe('unverified reads of cached blocks', () => {
-  it('stream the range asked for from the block file, chunk by chunk, byte for byte', async () => {
-    const { sim, cluster, c } = await bed(29, { worker: { verifyReads: false } });
+  it('of a lower tier stream the range asked for from the block file, chunk by chunk, byte for byte', async () => {
+    // An SSD-only worker: MEM-tier blocks are served from memory.
+    const ssd: Partial<WorkerOptions> = { verifyReads: false, tiers: { ...workerOpts.tiers, levels: [{ alias: 'SSD', dirs: [{ path: 'tiers/ssd', quotaBytes: 1 << 20, mediumType: 'SSD' }] }] } };
+    const { sim, cluster, c } = await bed(29, { worker: ssd });
     const w = () => cluster.actor<WorkerActor>('worker-0');
     const data = bytes(3 * BLOCK + 500, 6);
     await sim.settle(c().writeFile('/u', data));

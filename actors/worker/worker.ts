@@ -132,10 +132,12 @@ export class WorkerActor implements Actor {
   private readonly opening = new Map<string, Promise<unknown>>();
   /**
    * Blocks recently stored or served, kept in memory so a hot block is not read
-   * back from its tier file for every reader. Bounded by bytes; always a subset of
-   * the store (dropped when the store evicts or drops a block).
+   * back from its tier file for every reader: as in Alluxio, the MEM tier is
+   * memory, so it is as large as the MEM tier (its files keep the cache across a
+   * restart); 256 MiB without one. Always a subset of the store (dropped when the
+   * store evicts, drops or moves a block down).
    */
-  private readonly hot = new HotBlocks(256 * 1024 * 1024);
+  private readonly hot: HotBlocks;
   private readonly handlers: ReadonlyMap<string, Handler>;
   private timer: Timer | undefined;
   private registered = false;
@@ -151,6 +153,8 @@ export class WorkerActor implements Actor {
   ) {
     this.rpc = new Rpc(env, opts.rpcTimeoutMs);
     this.masters = new MasterChannel(env, this.rpc, opts.masterIds ?? [opts.masterId], opts.rpcTimeoutMs);
+    const mem = opts.tiers.levels.find((l) => l.alias === 'MEM');
+    this.hot = new HotBlocks(mem ? mem.dirs.reduce((n, d) => n + d.quotaBytes, 0) : 256 * 1024 * 1024);
     const h: Array<[string, Handler]> = [
       ['ReadBlock', (r) => this.readBlock(r as Req<typeof W.ReadBlock>)],
       ['ReadCredit', (r) => this.credit(r as Req<typeof W.ReadCredit>)],
@@ -179,7 +183,7 @@ export class WorkerActor implements Actor {
       clock: () => this.env.now(), log: this.env.log, verifyReads: this.opts.verifyReads ?? true,
       onEvent: (e) => {
         if (e.t === 'evicted') this.counters.blocksEvicted++;
-        if (e.t === 'evicted' || e.t === 'corrupt') this.hot.delete(e.blockId);
+        if (e.t === 'evicted' || e.t === 'corrupt' || (e.t === 'moved' && e.to.tier !== 'MEM')) this.hot.delete(e.blockId);
       },
     });
     this.storeReady = true;
@@ -298,9 +302,9 @@ export class WorkerActor implements Actor {
     const m = r.m;
     // The hot set spares re-reading a just-served block from its tier file.
     let data = this.hot.get(m.blockId);
-    if (!data && this.opts.verifyReads === false && this.store.has(m.blockId)) {
-      // Unverified reads stream the range straight from the block file, chunk by chunk:
-      // no copy of the whole block in memory, and no bytes read that are not sent.
+    if (!data && this.opts.verifyReads === false && this.store.has(m.blockId) && this.store.location(m.blockId)?.tier !== 'MEM') {
+      // Unverified reads from the lower tiers stream the range straight from the block file,
+      // chunk by chunk: no copy of the whole block in memory, and no bytes read that are not sent.
       if (m.promote) await this.store.promote(m.blockId).catch((e: unknown) => this.env.log.log('warn', `could not promote block ${m.blockId}: ${(e as Error).message}`));
       const file = await this.fileSource(m.blockId, m.offset + m.length);
       if (file) {
