@@ -2,7 +2,7 @@
 // (so on one host): a client reads blocks cached by a worker on its host straight
 // from the block files under a lease, and streams when it cannot.
 import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StrataClient } from '../actors/client/client.js';
@@ -113,7 +113,27 @@ describe('short-circuit reads', () => {
     const info = await client('client-sc').getStatus('/f');
     const id = info.blocks[1]!.id;
     expect(await raw.refusal('worker-0', { t: 'OpenLocalBlock', blockId: id, host: 'another-host.example' })).toBe('FAILED_PRECONDITION');
-    expect(await raw.refusal('worker-0', { t: 'OpenLocalBlock', blockId: 77 * 2 ** 20, host: (await import('node:os')).hostname() })).toBe('NOT_FOUND');
+    expect(await raw.refusal('worker-0', { t: 'OpenLocalBlock', blockId: 77 * 2 ** 20, host: hostname() })).toBe('NOT_FOUND');
+  });
+});
+
+describe('freeing a lent block', () => {
+  it('does not wait for the lease: the reader keeps the file it opened, the store lets the block go', { timeout: 15_000 }, async () => {
+    const raw = clients.actor('client-raw') as Raw;
+    const sc = client('client-sc');
+    const info = await sc.getStatus('/f');
+    const ids = info.blocks.map((b) => b.id);
+    // A lease that is never given back (a client that hung).
+    const lent = await raw.rpc.request('worker-0', { t: 'OpenLocalBlock', blockId: ids[2]!, host: hostname() }, 'LocalBlock');
+    expect(lent).toMatchObject({ t: 'LocalBlock', length: info.blocks[2]!.length });
+    await sc.free('/f', true);
+    const until = Date.now() + 5000;
+    while (ids.some((id) => worker().store.has(id)) || worker().store.usedBytes() > 0) {
+      if (Date.now() > until) throw new Error(`blocks still held: ${worker().store.blockIds().join(', ')}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    // Freed, not lost: the next read goes through to the UFS.
+    expect(same(await sc.readFile('/f'), data)).toBe(true);
   });
 });
 

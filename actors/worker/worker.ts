@@ -125,7 +125,7 @@ export class WorkerActor implements Actor {
   private readonly ufsByUri = new Map<string, Disk>();
   private readonly misses = new Map<number, Promise<Uint8Array>>();
   /** Block files lent to short-circuit readers, by lease id. */
-  private readonly leases = new Map<number, { from: string; release(): void; timer: Timer }>();
+  private readonly leases = new Map<number, { from: string; blockId: number; release(): void; timer: Timer }>();
   private nextLease = 1;
   private readonly reads = new Map<string, ReadStream>();
   private readonly writes = new Map<string, WriteStream>();
@@ -286,6 +286,9 @@ export class WorkerActor implements Actor {
     }
     for (const b of reply.free ?? []) {
       this.hot.delete(b);
+      // A short-circuit reader keeps the file it opened (an unlinked file stays readable);
+      // its lease must not hold up the store until it expires.
+      for (const [id, l] of this.leases) if (l.blockId === b) this.closeLease(id);
       await this.store.free(b, { force: true }).catch((e: unknown) => this.env.log.log('warn', `could not free block ${b}: ${(e as Error).message}`));
     }
   }
@@ -469,7 +472,7 @@ export class WorkerActor implements Actor {
     const leaseMs = this.opts.localLeaseMs ?? 30_000;
     // A client that dies holding a lease must not keep the block from eviction for good.
     const timer = this.env.setTimer(leaseMs, () => this.closeLease(id));
-    this.leases.set(id, { from: r.f, release: lease.release, timer });
+    this.leases.set(id, { from: r.f, blockId: m.blockId, release: lease.release, timer });
     this.counters.blocksLent++;
     return { t: 'LocalBlock', lease: id, dirUri, path: lease.path, length: lease.length, leaseMs };
   }
