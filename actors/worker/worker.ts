@@ -32,6 +32,9 @@ export interface WorkerOptions {
 
 type Req<S> = Envelope<Infer<S> & Message>;
 
+/** Chunks a writer may have unacknowledged: enough to cover the round trip and a disk hiccup, bounded memory per stream. */
+const WRITE_WINDOW = 16;
+
 /** Where a read stream's chunks come from: memory (sync) or a leased block file. */
 interface ChunkSource {
   read(pos: number, length: number): Uint8Array | Promise<Uint8Array>;
@@ -626,14 +629,14 @@ export class WorkerActor implements Actor {
       } finally {
         this.opening.delete(key);
       }
-      if (this.writes.has(key)) return { t: 'WriteReady', stream: r.id, window: 8 };
+      if (this.writes.has(key)) return { t: 'WriteReady', stream: r.id, window: WRITE_WINDOW };
       this.writes.set(key, {
         from: r.f, id: r.id, ufs: toUfs ? o.ufs : undefined, path: o.loc.ufsPath, fileId: m.fileId, blockSize: o.loc.blockSize, cache: m.cache,
         nextSeq: 0, waiting: new Map(), applying: false, length: 0, block: [], blockBytes: 0, blockIndex: 0, caching: Promise.resolve(), waiters: [],
         idle: this.idleTimer(() => this.abandon(key)),
       });
     }
-    return { t: 'WriteReady', stream: r.id, window: 8 };
+    return { t: 'WriteReady', stream: r.id, window: WRITE_WINDOW };
   }
 
   private abandon(key: string): void {
@@ -736,10 +739,9 @@ export class WorkerActor implements Actor {
       await new Promise<void>((resolve) => s.waiters.push(resolve));
     }
     if (s.failed) throw s.failed;
-    await s.ufs?.fsync(s.path);
-    await s.caching;
+    // The UFS file and the cache settle side by side: each waits on its own disk.
     const last = s.cache ? this.takeBlock(s) : undefined;
-    if (last) await this.cacheWritten(s, last[0], last[1]);
+    await Promise.all([s.ufs?.fsync(s.path), s.caching.then(() => last && this.cacheWritten(s, last[0], last[1]))]);
     if (s.failed) throw s.failed;
     // The master learns of the new blocks before the client completes the file, so a
     // reader right after the write finds them (for MUST_CACHE they are the only copy).
