@@ -138,6 +138,8 @@ export async function withDataCluster(script: string, memBytes: number, childArg
     };
     await body({ conf, workDir, masterAddr, ask });
     proc.stdin!.write('quit\n');
+    // Let it exit on its own (a --cpu-prof child writes its profile then); killed after 10 s regardless.
+    await Promise.race([exited.catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
   } finally {
     proc?.kill();
     await worker?.shutdown();
