@@ -53,6 +53,9 @@ export interface ClientOptions {
 
 export type Sink = (chunk: Uint8Array) => void | Promise<void>;
 
+/** Addresses that mean this host whatever it is called. */
+const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
+
 /** Errors that another worker cannot fix: retrying elsewhere would only repeat them. */
 const FINAL = new Set(['INVALID_ARGUMENT', 'NOT_FOUND', 'FAILED_PRECONDITION', 'PERMISSION_DENIED']);
 
@@ -74,7 +77,7 @@ export class StrataClient implements Actor {
     this.rpc = new Rpc(env, opts.rpcTimeoutMs);
     this.rpc.identity = { user: opts.user ?? 'anonymous', groups: opts.groups ?? [] };
     this.chooser = new WorkerChooser(opts.locationPolicy ?? 'LocalFirst', {
-      localHosts: opts.localHosts ?? ['127.0.0.1', 'localhost', '::1'],
+      localHosts: opts.localHosts ?? LOOPBACK,
       ...(opts.specificHost ? { specificHost: opts.specificHost } : {}),
       random: () => env.random(),
     });
@@ -337,7 +340,7 @@ export class StrataClient implements Actor {
     } catch {
       return false;
     }
-    return h === host || (this.opts.localHosts ?? ['127.0.0.1', 'localhost', '::1']).includes(h);
+    return h === host || (this.opts.localHosts ?? LOOPBACK).includes(h);
   }
 
   /** One attempt: streams [from, end) of a block from one worker, delivering chunks in order. */

@@ -33,8 +33,6 @@ export class LocalBlocks {
   private readonly opening = new Map<string, Promise<Borrowed | undefined>>();
   /** Workers that are not on this host, or cannot lend their files: streamed from from now on. */
   private readonly refused = new Set<string>();
-  /** Bytes read from borrowed files; for the metrics issue. */
-  bytesRead = 0;
 
   constructor(
     private readonly env: Env,
@@ -85,7 +83,6 @@ export class LocalBlocks {
       this.giveBack(key, b);
       return undefined;
     }
-    this.bytesRead += length;
     return data;
   }
 

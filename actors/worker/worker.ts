@@ -311,7 +311,7 @@ export class WorkerActor implements Actor {
     if (!data && this.opts.verifyReads === false && this.store.has(m.blockId) && this.store.location(m.blockId)?.tier !== 'MEM') {
       // Unverified reads from the lower tiers stream the range straight from the block file,
       // chunk by chunk: no copy of the whole block in memory, and no bytes read that are not sent.
-      if (m.promote) await this.store.promote(m.blockId).catch((e: unknown) => this.env.log.log('warn', `could not promote block ${m.blockId}: ${(e as Error).message}`));
+      if (m.promote) await this.promote(m.blockId);
       const file = await this.fileSource(m.blockId, m.offset + m.length);
       if (file) {
         try {
@@ -335,7 +335,7 @@ export class WorkerActor implements Actor {
       checkRange(m, data.byteLength);
       this.counters.bytesReadCache += m.length;
       // CACHE_PROMOTE: a block read from a lower tier moves up to the top one.
-      if (m.promote) void this.store.promote(m.blockId).catch((e: unknown) => this.env.log.log('warn', `could not promote block ${m.blockId}: ${(e as Error).message}`));
+      if (m.promote) void this.promote(m.blockId);
     } else if (!m.cache && !this.misses.has(m.blockId)) {
       data = await this.readUfsRange(m);
       base = m.offset;
@@ -347,6 +347,11 @@ export class WorkerActor implements Actor {
     }
     const bytes = data;
     this.startRead(r, { read: (pos, n) => bytes.subarray(pos - base, pos - base + n), close: () => undefined }, m.offset, cached);
+  }
+
+  /** CACHE_PROMOTE: moves the block up to the top tier; failing to only costs the promotion. */
+  private async promote(blockId: number): Promise<void> {
+    await this.store.promote(blockId).catch((e: unknown) => this.env.log.log('warn', `could not promote block ${blockId}: ${(e as Error).message}`));
   }
 
   private startRead(r: Req<typeof W.ReadBlock>, source: ChunkSource, offset: number, cached: boolean): void {
@@ -463,7 +468,7 @@ export class WorkerActor implements Actor {
     if (!this.env.hostName || m.host !== this.env.hostName) {
       throw new StrataError('FAILED_PRECONDITION', `${this.env.self} runs on ${this.env.hostName ?? 'a host without a shared file system'}, not ${m.host}`);
     }
-    if (m.promote) await this.store.promote(m.blockId).catch((e: unknown) => this.env.log.log('warn', `could not promote block ${m.blockId}: ${(e as Error).message}`));
+    if (m.promote) await this.promote(m.blockId);
     const lease = this.store.lease(m.blockId);
     if (!lease) throw new StrataError('NOT_FOUND', `block ${m.blockId} is not cached on ${this.env.self}`);
     const dirUri = lease.disk.localUri;
