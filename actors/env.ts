@@ -58,6 +58,23 @@ export interface Disk {
   rename(from: string, to: string): Promise<void>;
   /** Removes a file or a directory tree; missing paths are not an error. */
   remove(path: string): Promise<void>;
+  /**
+   * Where another process on this host can open this disk's root (file:///dir), for
+   * short-circuit reads; absent for disks only this process can see.
+   */
+  readonly localUri?: string;
+  /**
+   * Opens a file for positioned reads until `close`; reads see the file that was
+   * opened even if the path is replaced meanwhile. Optional: callers fall back to `read`.
+   */
+  openRead?(path: string): Promise<OpenFile>;
+}
+
+/** A file held open for positioned reads (Disk.openRead). */
+export interface OpenFile {
+  /** Up to `length` bytes at `offset`; shorter at end of file. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
 }
 
 /** An ordered key-value store (classic-level on a real host). */
@@ -93,6 +110,14 @@ export interface Env {
   openKv(name: string): Promise<Kv>;
   /** The under file system at `uri` (file:///dir on a real host, sim://name in simulation). */
   openUfs(uri: string): Disk;
+  /**
+   * The machine this node runs on: nodes with the same host share its file system,
+   * so a client may read a worker's block files directly (short-circuit). Absent
+   * where nothing is shared (the simulator).
+   */
+  readonly hostName?: string;
+  /** A directory another node on this host advertised by its `localUri`; undefined where it cannot be opened. */
+  openLocal?(dirUri: string): Disk | undefined;
   readonly log: Logger;
 }
 

@@ -1,85 +1,77 @@
-// End-to-end read throughput: a 256 MiB file cached in a worker's MEM tier, read
-// by a StrataClient in another process, against raw `ws` moving the same bytes
-// between the same two processes, runs interleaved. Prints MiB/s for each and
-// `RESULT read ratio=<strata/raw>`.
+// End-to-end read benchmarks, each against a baseline measured in the same run,
+// runs interleaved so neither side always gets the warmer machine:
 //
-// This process hosts a real master and worker (NodeHost, WebSocket on
-// 127.0.0.1, random ports, a temp work dir); the child hosts the client, as
-// `strata fs cat` would. The child writes the file once with CACHE_THROUGH, so
-// its blocks land in the worker's cache, checks the first read byte for byte,
-// then times whole-file reads streamed into a sink that only counts (what `cat`
-// to /dev/null does), so only the transfer is measured.
+//   remote   a file cached in a worker's MEM tier, streamed to a StrataClient in
+//            another process (short-circuit off), vs raw `ws` moving the same bytes
+//            between the same two processes in the same chunks under the same
+//            credit window (one ack per chunk), from a buffer already in memory.
+//            RESULT read ratio = this one.
+//   sc       the same file read by a client on the worker's host with
+//            short-circuit on (block files read directly), vs raw `fs` reading
+//            the same bytes from the file's UFS copy in block-sized reads.
+//   cold     a file not cached anywhere read through a worker from the local UFS
+//            (NO_CACHE, so every run is cold), vs raw `fs` + `ws`: a plain server
+//            reading the same file in chunks and sending them under the same window.
+//   random   4 KiB positioned reads at random offsets of the cached file, one at
+//            a time, per second: short-circuit and remote, vs raw `fs` preads.
 //
-// The raw baseline is what the same data path would cost with no strata in it:
-// this process serves the bytes over a plain `ws` server, the child dials and
-// asks for them, and the bytes flow in the client's chunk size under the same
-// credit window (one ack per chunk), from a buffer already in memory.
-import { spawn, type ChildProcess } from 'node:child_process';
+// This process hosts a real master and worker (bench/data-cluster.ts) and the raw
+// server; the child hosts the clients, as `strata fs cat` would. The child writes the files once, checks
+// each read path byte for byte, then times whole-file reads into a sink that only
+// counts (what `cat` to /dev/null does).
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { StrataClient } from '../actors/client/client.js';
-import { Conf, K } from '../actors/conf.js';
-import { NodeHost } from '../actors/node/nact-host.js';
-import { MASTER_ID, clientOptions, clientRole, masterOptions, masterRole, workerOptions, workerRole } from '../actors/node/roles.js';
+import type { FileInfo, ReadType, StrataClient } from '../actors/client/client.js';
+import { K } from '../actors/conf.js';
+import { MIB, benchConf, interleave, mibps, serveCommands, startClients, timed, withDataCluster } from './data-cluster.js';
 import { fail, runMain } from './entry.js';
 
-const MIB = 1024 * 1024;
-const FILE_BYTES = Number(process.env.BENCH_FILE_MIB ?? 256) * MIB;
-const RUNS = Number(process.env.BENCH_RUNS ?? 9);
-const PATH = '/bench/read-256m';
+const FILE_BYTES = Number(process.env.BENCH_FILE_MIB ?? 1024) * MIB;
+const COLD_BYTES = Number(process.env.BENCH_COLD_MIB ?? 256) * MIB;
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const RANDOM_READS = Number(process.env.BENCH_RANDOM_READS ?? 2000);
+const HOT = '/bench/read-hot';
+const COLD = '/bench/read-cold';
+/** BENCH_ONLY=remote|sc|cold|random runs one part (for profiling it alone). */
 const ONLY = process.env.BENCH_ONLY;
-const SECRET = 'bench-read-secret';
+/** The whole cached file fits in the MEM tier. */
+const MEM_BYTES = FILE_BYTES + COLD_BYTES + 64 * MIB;
 
-function benchConf(workDir: string): Conf {
-  // Defaults everywhere else (1 MiB chunks, window 8, 64 MiB blocks): the bench measures what users get.
-  // BENCH_CONF='key=value,key=value' overrides them for experiments (both sides, and the raw baseline's chunk and window).
-  const extra: Record<string, string> = {};
-  for (const kv of (process.env.BENCH_CONF ?? '').split(',').filter(Boolean)) {
-    const i = kv.indexOf('=');
-    extra[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return new Conf([
-    [
-      'runtime',
-      {
-        [K.workDir]: workDir,
-        [K.clusterSecret]: SECRET,
-        [K.logLevel]: 'warn',
-        [K.masterRpcPort]: '0',
-        [K.workerRpcPort]: '0',
-        ...extra,
-      },
-    ],
-  ]);
+/** The local file behind a file's UFS copy (the bench's root UFS is a directory). */
+function ufsFile(info: FileInfo): string {
+  return join(fileURLToPath(info.ufsMount), info.ufsPath);
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const mibps = (bytes: number, ms: number): number => bytes / MIB / (ms / 1000);
-const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+/** Positions of the random reads: the same for every side. */
+function randomOffsets(fileBytes: number): number[] {
+  const out: number[] = [];
+  let x = 0x9e3779b9;
+  for (let i = 0; i < RANDOM_READS; i++) {
+    x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+    out.push(Math.floor((x / 2 ** 32) * (fileBytes / 4096)) * 4096);
+  }
+  return out;
+}
+
+const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 // ---- child: the client process ----
 
-async function child(masterAddr: string, rawUrl: string, workDir: string): Promise<void> {
-  const conf = benchConf(workDir);
-  const copts = clientOptions(conf, { user: 'strata', groups: [] });
-  const id = `client-bench-${process.pid}`;
-  const host = await NodeHost.start({
-    conf,
-    nodes: [{ id, dataDir: join(workDir, 'client'), create: clientRole(copts) }],
-    peers: { [MASTER_ID]: masterAddr },
-    logLevel: 'warn',
+async function child(masterAddr: string, workDir: string, rawUrl: string): Promise<void> {
+  const conf = benchConf(workDir, MEM_BYTES);
+  // The client cache is for file handles; whole-file reads stream either way.
+  const { host, client } = await startClients(conf, workDir, masterAddr, {
+    remote: { shortCircuit: false, cache: undefined },
+    sc: { shortCircuit: true, cache: undefined },
   });
-  await host.connect(masterAddr, 10_000);
-  const client = host.actor(id) as StrataClient;
+  const remote = client('remote');
+  const sc = client('sc');
+  const chunk = conf.bytes(K.userChunkSize);
+  const window = conf.int(K.workerReadWindow);
+  const blockBytes = conf.bytes(K.userBlockSize);
 
   const raw = new WebSocket(rawUrl, { perMessageDeflate: false, maxPayload: 64 * MIB });
   raw.binaryType = 'nodebuffer';
@@ -91,65 +83,115 @@ async function child(masterAddr: string, rawUrl: string, workDir: string): Promi
   raw.on('message', (d: Buffer) => onRaw(d));
   const ack = Buffer.alloc(4);
 
-  const rawRead = (): Promise<{ bytes: number; ms: number }> =>
+  /** The raw server sends `bytes` (from memory, or read from `file`), one chunk per ack. */
+  const rawRead = (bytes: number, file?: string): Promise<number> =>
     new Promise((resolve) => {
-      let bytes = 0;
-      const t0 = now();
+      let got = 0;
       onRaw = (d) => {
-        bytes += d.byteLength;
-        if (bytes >= FILE_BYTES) {
-          resolve({ bytes, ms: now() - t0 });
+        got += d.byteLength;
+        if (got >= bytes) {
+          resolve(got);
           return;
         }
         ack.writeUInt32LE(d.byteLength, 0);
         raw.send(ack);
       };
-      const req = Buffer.alloc(12);
-      req.writeUInt32LE(copts.chunkSize, 0);
-      req.writeUInt32LE(copts.readWindow, 4);
-      req.writeUInt32LE(FILE_BYTES / MIB, 8);
-      raw.send(req);
+      raw.send(JSON.stringify({ chunk, window, bytes, ...(file ? { file } : {}) }));
     });
 
-  const strataRead = async (): Promise<{ bytes: number; ms: number }> => {
+  const strataRead = async (c: StrataClient, path: string, readType?: ReadType): Promise<number> => {
     let bytes = 0;
-    const t0 = now();
-    await client.read(PATH, (c) => {
-      bytes += c.byteLength;
-    });
-    return { bytes, ms: now() - t0 };
+    await c.read(path, (piece) => {
+      bytes += piece.byteLength;
+    }, readType);
+    return bytes;
   };
 
-  const say = (line: string): void => void process.stdout.write(line + '\n');
-  let expected: Uint8Array | undefined;
-  const commands = createInterface({ input: process.stdin });
-  for await (const line of commands) {
+  /** What short-circuit does, without strata: the file read in block-sized preads. */
+  const fsRead = async (file: string): Promise<number> => {
+    const fh = await open(file, 'r');
+    let bytes = 0;
     try {
-      if (line === 'write') {
-        expected = randomBytes(FILE_BYTES);
-        const t0 = now();
-        await client.writeFile(PATH, expected, { overwrite: true, writeType: 'CACHE_THROUGH' });
-        say(`wrote ${FILE_BYTES} ${(now() - t0).toFixed(1)}`);
-      } else if (line === 'verify') {
-        const got = await client.readFile(PATH);
-        if (!expected || !Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(expected)) throw new Error('the file read back differs from what was written');
-        const info = await client.getStatus(PATH);
-        say(`verified ${got.byteLength} ${info.blocks.length} ${info.blocks.filter((b) => b.locations.length > 0).length}`);
-      } else if (line === 'status') {
-        const info = await client.getStatus(PATH);
-        say(`status ${info.blocks.length} ${info.blocks.filter((b) => b.locations.length > 0).length}`);
-      } else if (line === 'raw' || line === 'strata') {
-        const cpu0 = process.cpuUsage();
-        const r = line === 'raw' ? await rawRead() : await strataRead();
-        const cpu = process.cpuUsage(cpu0);
-        say(`done ${r.bytes} ${r.ms.toFixed(3)} ${((cpu.user + cpu.system) / 1000).toFixed(1)}`);
-      } else if (line === 'quit') {
-        break;
+      for (;;) {
+        const buf = Buffer.allocUnsafe(blockBytes);
+        let n = 0;
+        while (n < blockBytes) {
+          const { bytesRead } = await fh.read(buf, n, blockBytes - n, bytes + n);
+          if (bytesRead === 0) break;
+          n += bytesRead;
+        }
+        bytes += n;
+        if (n < blockBytes) break;
       }
-    } catch (e) {
-      say(`error ${(e as Error).message.replace(/\n/g, ' ')}`);
+    } finally {
+      await fh.close();
     }
-  }
+    return bytes;
+  };
+
+  const randomStrata = async (c: StrataClient): Promise<number> => {
+    const r = await c.openFile(HOT, { cache: false });
+    const buf = new Uint8Array(4096);
+    for (const off of randomOffsets(FILE_BYTES)) await r.read(buf, off);
+    r.close();
+    return RANDOM_READS;
+  };
+
+  /** Preads on one open handle: what a reader that keeps the file open does. */
+  const randomFs = async (file: string): Promise<number> => {
+    const buf = Buffer.allocUnsafe(4096);
+    const fh: FileHandle = await open(file, 'r');
+    try {
+      for (const off of randomOffsets(FILE_BYTES)) await fh.read(buf, 0, 4096, off);
+    } finally {
+      await fh.close();
+    }
+    return RANDOM_READS;
+  };
+
+  const expected = new Map<string, Uint8Array>();
+  await serveCommands(async (cmd, arg) => {
+    if (cmd === 'write') {
+      const path = arg === 'cold' ? COLD : HOT;
+      const data = randomBytes(arg === 'cold' ? COLD_BYTES : FILE_BYTES);
+      expected.set(path, data);
+      return timed(async () => {
+        await remote.writeFile(path, data, { overwrite: true, writeType: arg === 'cold' ? 'THROUGH' : 'CACHE_THROUGH' });
+        return data.byteLength;
+      });
+    }
+    if (cmd === 'verify') {
+      // Every read path, byte for byte, before anything is timed.
+      const hot = expected.get(HOT)!;
+      if (!same(await remote.readFile(COLD, 'NO_CACHE'), expected.get(COLD)!)) throw new Error('the cold file read back differs');
+      if (!same(await remote.readFile(HOT), hot)) throw new Error('the remote read differs');
+      const before = sc.counters.bytesReadShortCircuit;
+      if (!same(await sc.readFile(HOT), hot)) throw new Error('the short-circuit read differs');
+      if (sc.counters.bytesReadShortCircuit - before !== FILE_BYTES) throw new Error('short-circuit is not being used');
+      for (const c of [sc, remote]) {
+        const r = await c.openFile(HOT, { cache: false });
+        for (const off of randomOffsets(FILE_BYTES).slice(0, 50)) if (!same(await r.read(4096, off), hot.subarray(off, off + 4096))) throw new Error(`positioned read at ${off} differs`);
+      }
+      const info = await remote.getStatus(HOT);
+      return `verified ${info.blocks.length} ${info.blocks.filter((b) => b.locations.length > 0).length}`;
+    }
+    if (cmd === 'status') {
+      const info = await remote.getStatus(HOT);
+      return `status ${info.blocks.length} ${info.blocks.filter((b) => b.locations.length > 0).length}`;
+    }
+    if (cmd === 'run') {
+      if (arg === 'raw') return timed(() => rawRead(FILE_BYTES));
+      if (arg === 'remote') return timed(() => strataRead(remote, HOT));
+      if (arg === 'sc') return timed(() => strataRead(sc, HOT));
+      if (arg === 'fs') return timed(async () => fsRead(ufsFile(await remote.getStatus(HOT))));
+      if (arg === 'cold') return timed(() => strataRead(remote, COLD, 'NO_CACHE'));
+      if (arg === 'rawcold') return timed(async () => rawRead(COLD_BYTES, ufsFile(await remote.getStatus(COLD))));
+      if (arg === 'rand-sc') return timed(() => randomStrata(sc));
+      if (arg === 'rand-remote') return timed(() => randomStrata(remote));
+      if (arg === 'rand-fs') return timed(async () => randomFs(ufsFile(await remote.getStatus(HOT))));
+    }
+    throw new Error(`unknown command ${cmd} ${arg ?? ''}`);
+  });
   raw.close();
   await host.shutdown();
   process.exit(0);
@@ -163,25 +205,51 @@ function rawServer(): Promise<{ url: string; close(): Promise<void> }> {
   const data = randomBytes(FILE_BYTES);
   wss.on('connection', (ws) => {
     let chunk = MIB;
-    let pos = FILE_BYTES;
+    let pos = 0;
+    let end = 0;
     let credits = 0;
-    const pump = (): void => {
-      while (credits > 0 && pos < FILE_BYTES) {
-        const n = Math.min(chunk, FILE_BYTES - pos);
-        ws.send(data.subarray(pos, pos + n), { binary: true });
-        pos += n;
-        credits--;
+    let file: FileHandle | undefined;
+    let reading = false;
+    const pump = async (): Promise<void> => {
+      if (reading) return;
+      reading = true;
+      try {
+        while (credits > 0 && pos < end) {
+          const n = Math.min(chunk, end - pos);
+          let piece: Uint8Array;
+          if (file) {
+            const buf = Buffer.allocUnsafe(n);
+            const { bytesRead } = await file.read(buf, 0, n, pos);
+            piece = buf.subarray(0, bytesRead);
+          } else {
+            piece = data.subarray(pos, pos + n);
+          }
+          ws.send(piece, { binary: true });
+          pos += n;
+          credits--;
+        }
+        if (pos >= end && file) {
+          await file.close();
+          file = undefined;
+        }
+      } finally {
+        reading = false;
       }
     };
-    ws.on('message', (d: Buffer) => {
-      if (d.byteLength === 12) {
-        chunk = d.readUInt32LE(0);
-        credits = d.readUInt32LE(4);
-        pos = 0;
-      } else {
-        credits++;
-      }
-      pump();
+    ws.on('message', (d: Buffer, isBinary: boolean) => {
+      void (async () => {
+        if (!isBinary) {
+          const req = JSON.parse(d.toString()) as { chunk: number; window: number; bytes: number; file?: string };
+          chunk = req.chunk;
+          credits = req.window;
+          pos = 0;
+          end = req.bytes;
+          if (req.file) file = await open(req.file, 'r');
+        } else {
+          credits++;
+        }
+        await pump();
+      })();
     });
     ws.on('error', () => {});
   });
@@ -193,107 +261,60 @@ function rawServer(): Promise<{ url: string; close(): Promise<void> }> {
   });
 }
 
+interface Part {
+  name: string;
+  what: string;
+  /** Child `run` arguments of the strata side and its baseline. */
+  strata: string;
+  base: string;
+  unit: 'MiB/s' | 'reads/s';
+}
+
+const PARTS: Part[] = [
+  { name: 'remote', what: 'cached remote read vs raw ws', strata: 'remote', base: 'raw', unit: 'MiB/s' },
+  { name: 'sc', what: 'short-circuit read vs raw fs', strata: 'sc', base: 'fs', unit: 'MiB/s' },
+  { name: 'cold', what: 'cold read from the UFS through a worker (NO_CACHE) vs raw fs + ws', strata: 'cold', base: 'rawcold', unit: 'MiB/s' },
+  { name: 'random-sc', what: 'random 4 KiB positioned reads, short-circuit vs raw fs preads', strata: 'rand-sc', base: 'rand-fs', unit: 'reads/s' },
+  { name: 'random-remote', what: 'random 4 KiB positioned reads, remote vs raw fs preads', strata: 'rand-remote', base: 'rand-fs', unit: 'reads/s' },
+];
+
 async function main(): Promise<void> {
-  const workDir = mkdtempSync(join(tmpdir(), 'strata-bench-read-'));
-  const conf = benchConf(workDir);
-  let worker: NodeHost | undefined;
-  let proc: ChildProcess | undefined;
-  let raw: { url: string; close(): Promise<void> } | undefined;
-  const master = await NodeHost.start({
-    conf,
-    listen: { host: '127.0.0.1', port: 0 },
-    nodes: [{ id: MASTER_ID, dataDir: join(workDir, 'master'), create: masterRole(masterOptions(conf, workDir)) }],
-    logLevel: 'warn',
-  });
+  const raw = await rawServer();
   try {
-    const masterAddr = master.address!;
-    worker = await NodeHost.start({
-      conf,
-      listen: { host: '127.0.0.1', port: 0 },
-      // The port is known once the host listens, which is before the worker registers.
-      nodes: [{ id: 'worker-0', dataDir: join(workDir, 'worker-0'), create: (env, info) => workerRole(workerOptions(conf, () => info.address ?? ''))(env) }],
-      peers: { [MASTER_ID]: masterAddr },
-      logLevel: 'warn',
-    });
-    raw = await rawServer();
-
-        // The child gets this process's node flags, so `node --cpu-prof dist/bench/read.js` profiles both sides.
-    proc = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', masterAddr, raw.url, workDir], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const lines = createInterface({ input: proc.stdout! });
-    const replies: string[] = [];
-    let wake: (() => void) | undefined;
-    lines.on('line', (l) => {
-      replies.push(l);
-      wake?.();
-    });
-    const exited = new Promise<never>((_, reject) => proc!.once('exit', (code) => reject(new Error(`client process exited (${code})`))));
-    exited.catch(() => {});
-    const ask = async (cmd: string): Promise<string[]> => {
-      proc!.stdin!.write(cmd + '\n');
-      while (replies.length === 0) await Promise.race([new Promise<void>((r) => (wake = r)), exited]);
-      const reply = replies.shift()!;
-      if (reply.startsWith('error ')) throw new Error(`client: ${reply.slice(6)}`);
-      return reply.split(' ');
-    };
-
-    const cw = conf;
-    console.log(
-      `read: ${FILE_BYTES / MIB} MiB file, ${cw.bytes(K.userBlockSize) / MIB} MiB blocks, ${cw.bytes(K.userChunkSize) / 1024} KiB chunks, ` +
-        `window ${cw.int(K.workerReadWindow)}, client in another process; ${RUNS} runs each (interleaved)`,
-    );
-    const w = await ask('write');
-    console.log(`  wrote the file through the worker (CACHE_THROUGH) in ${Number(w[2]).toFixed(0)} ms`);
-    // The master learns the cached blocks from the worker's next heartbeat.
-    for (let i = 0; ; i++) {
-      const s = await ask('status');
-      if (s[1] === s[2]) break;
-      if (i > 100) throw new Error(`only ${s[2]} of ${s[1]} blocks are cached after 10 s`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const v = await ask('verify');
-    console.log(`  read back byte for byte; ${v[3]} of ${v[2]} blocks cached on worker-0`);
-
-    await ask('raw');
-    await ask('strata');
-    const rawT: number[] = [];
-    const strataT: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const order: Array<['raw ws' | 'strata', number[]]> = [
-        ['raw ws', rawT],
-        ['strata', strataT],
-      ];
-      // Alternate which goes first so neither always gets the warmer machine.
-      if (i % 2 === 1) order.reverse();
-      for (const [label, into] of order) {
-        // BENCH_ONLY=raw|strata runs one side (for profiling it alone); no ratio then.
-        if (ONLY && !label.startsWith(ONLY)) continue;
-        const cpu0 = process.cpuUsage();
-        const r = await ask(label === 'raw ws' ? 'raw' : 'strata');
-        const cpu = process.cpuUsage(cpu0);
-        const bytes = Number(r[1]);
-        const ms = Number(r[2]);
-        if (bytes !== FILE_BYTES) throw new Error(`${label}: read ${bytes} bytes, expected ${FILE_BYTES}`);
-        into.push(mibps(bytes, ms));
-        // CPU per side is steadier than wall time on a shared machine, and says which side costs what.
-        const serverCpu = (cpu.user + cpu.system) / 1000;
-        console.log(
-          `  run ${i + 1} ${label.padEnd(6)} ${mibps(bytes, ms).toFixed(1).padStart(8)} MiB/s  (${ms.toFixed(0)} ms; cpu: server ${serverCpu.toFixed(0)} ms, client ${Number(r[3]).toFixed(0)} ms)`,
-        );
+    await withDataCluster(fileURLToPath(import.meta.url), MEM_BYTES, [raw.url], async ({ conf, ask }) => {
+      console.log(
+        `read: ${FILE_BYTES / MIB} MiB cached file, ${COLD_BYTES / MIB} MiB cold file, ${conf.bytes(K.userBlockSize) / MIB} MiB blocks, ` +
+          `${conf.bytes(K.userChunkSize) / 1024} KiB chunks, window ${conf.int(K.workerReadWindow)}, clients in another process; ${RUNS} runs each (interleaved)`,
+      );
+      const w = await ask('write hot');
+      console.log(`  wrote the cached file through the worker (CACHE_THROUGH) in ${Number(w[2]).toFixed(0)} ms`);
+      const wc = await ask('write cold');
+      console.log(`  wrote the cold file to the UFS (THROUGH) in ${Number(wc[2]).toFixed(0)} ms`);
+      // The master learns the cached blocks from the worker's next heartbeat.
+      for (let i = 0; ; i++) {
+        const s = await ask('status');
+        if (s[1] === s[2]) break;
+        if (i > 100) throw new Error(`only ${s[2]} of ${s[1]} blocks are cached after 10 s`);
+        await new Promise((r) => setTimeout(r, 100));
       }
-    }
-    if (ONLY) return;
-    const rawMed = median(rawT);
-    const strataMed = median(strataT);
-    console.log(`raw ws  median ${rawMed.toFixed(1)} MiB/s`);
-    console.log(`strata  median ${strataMed.toFixed(1)} MiB/s`);
-    console.log(`RESULT read ratio=${(strataMed / rawMed).toFixed(3)}`);
-    await ask('quit').catch(() => undefined);
+      const v = await ask('verify');
+      console.log(`  every read path read back byte for byte; ${v[2]} of ${v[1]} blocks cached on worker-0`);
+      const ratios = new Map<string, number>();
+      for (const part of PARTS) {
+        if (ONLY && !part.name.startsWith(ONLY)) continue;
+        console.log(`${part.what}:`);
+        const rate = part.unit === 'MiB/s' ? mibps : (n: number, ms: number) => n / (ms / 1000);
+        const med = await interleave(ask, [{ label: 'baseline', run: part.base }, { label: 'strata', run: part.strata }], RUNS, rate, part.unit);
+        const ratio = med.get('strata')! / med.get('baseline')!;
+        ratios.set(part.name, ratio);
+        console.log(`  baseline median ${med.get('baseline')!.toFixed(1)} ${part.unit}, strata median ${med.get('strata')!.toFixed(1)} ${part.unit}: ratio ${ratio.toFixed(3)}`);
+      }
+      console.log(`ratios: ${[...ratios].map(([k, r]) => `${k}=${r.toFixed(3)}`).join(' ')}`);
+      const remote = ratios.get('remote');
+      if (remote !== undefined) console.log(`RESULT read ratio=${remote.toFixed(3)}`);
+    });
   } finally {
-    proc?.kill();
-    await raw?.close();
-    await worker?.shutdown();
-    await master.shutdown();
-    rmSync(workDir, { recursive: true, force: true });
+    await raw.close();
   }
 }
 

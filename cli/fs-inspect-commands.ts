@@ -30,15 +30,14 @@ function cachedBytes(f: FileInfo): number {
 
 /** Reads [from, from + length) of a file through the client, into one buffer. */
 async function readRange(c: StrataClient, path: string, from: number, length: number): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let pos = 0;
-  await c.read(path, (chunk) => {
-    const start = Math.max(0, from - pos);
-    const end = Math.min(chunk.byteLength, from + length - pos);
-    if (end > start) parts.push(Buffer.from(chunk.buffer, chunk.byteOffset + start, end - start));
-    pos += chunk.byteLength;
-  });
-  return Buffer.concat(parts);
+  // A positioned read: only the bytes asked for leave the worker, not the whole file.
+  const r = await c.openFile(path, { cache: false });
+  try {
+    const data = await r.read(length, Math.min(from, r.length));
+    return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  } finally {
+    r.close();
+  }
 }
 
 export function registerInspectCommands(fs: Command, conf: () => Conf, out: Out): void {

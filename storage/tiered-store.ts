@@ -140,6 +140,15 @@ export interface PutResult {
   readonly evicted: number[];
 }
 
+export interface BlockLease {
+  readonly disk: Disk;
+  /** The block file on `disk`. */
+  readonly path: string;
+  readonly length: number;
+  /** Idempotent. */
+  release(): void;
+}
+
 export interface PromoteResult {
   /** Whether the block is in the top tier now. */
   readonly promoted: boolean;
@@ -197,6 +206,8 @@ interface Block {
   pinned: boolean;
   /** Being moved by the current operation: not a victim for the evictions it causes. */
   busy: boolean;
+  /** Readers outside the store using the file directly (short-circuit): it must stay where it is. */
+  leases: number;
   readonly createdMs: number;
   lastAccessMs: number;
 }
@@ -417,6 +428,7 @@ export class TieredBlockStore {
         score: this.annotator.created(),
         pinned,
         busy: false,
+        leases: 0,
         createdMs: now,
         lastAccessMs: now,
       };
@@ -467,6 +479,33 @@ export class TieredBlockStore {
   }
 
   /**
+   * Lends the block's file to a reader outside the store (a short-circuit client):
+   * until `release`, the block is neither evicted nor moved, and removing or freeing
+   * it waits. Undefined if the block is not stored. Counts as an access.
+   */
+  lease(blockId: number): BlockLease | undefined {
+    const b = this.blocks.get(blockId);
+    if (!b) return undefined;
+    const file = b.file;
+    file.readers++;
+    b.leases++;
+    this.touch(b);
+    this.counters.hits++;
+    let released = false;
+    return {
+      disk: file.dir.disk,
+      path: joinPath(file.dir.path, dataName(blockId)),
+      length: b.length,
+      release: () => {
+        if (released) return;
+        released = true;
+        b.leases--;
+        file.release();
+      },
+    };
+  }
+
+  /**
    * Moves the block to the top tier (Alluxio's CACHE_PROMOTE), moving others down
    * or out to make room. `promoted` is false when the block is absent or the top
    * tier cannot make room for it; the block then stays where it is.
@@ -477,6 +516,8 @@ export class TieredBlockStore {
       const b = this.blocks.get(blockId);
       if (!b) return { promoted: false, evicted: [] };
       if (b.file.dir.level === 0) return { promoted: true, evicted: [] };
+      // A leased file is being read in place: moving it would leave the reader's copy to be deleted under it.
+      if (b.leases > 0) return { promoted: false, evicted: [] };
       if (!this.couldHold(0, b.length)) return { promoted: false, evicted: [] };
       b.busy = true;
       try {
@@ -554,7 +595,7 @@ export class TieredBlockStore {
   }
 
   private evictable(b: Block): boolean {
-    return !b.pinned && !b.busy;
+    return !b.pinned && !b.busy && b.leases === 0;
   }
 
   /**
@@ -850,7 +891,7 @@ export class TieredBlockStore {
     }
     dir.used += length;
     const now = this.clock();
-    return { id, length, crc, file: new FileRef(dir), score: { rank: 0, tick: 0, crf: 1 }, pinned: false, busy: false, createdMs: now, lastAccessMs: now };
+    return { id, length, crc, file: new FileRef(dir), score: { rank: 0, tick: 0, crf: 1 }, pinned: false, busy: false, leases: 0, createdMs: now, lastAccessMs: now };
   }
 
   private discard(disk: Disk, path: string, reason: string): void {

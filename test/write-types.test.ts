@@ -2,34 +2,9 @@
 // only (and fails cleanly once no holder is left), CACHE_THROUGH caches and writes
 // the UFS, THROUGH writes only the UFS.
 import { describe, expect, it } from 'vitest';
-import { StrataClient, type ClientOptions } from '../actors/client/client.js';
 import { isStrataError } from '../actors/protocol/envelope.js';
-import { MASTER_ID, MasterActor, type MasterOptions } from '../actors/master/master.js';
-import { WorkerActor, type WorkerOptions } from '../actors/worker/worker.js';
-import { createSimBed } from '../sim/scenario.js';
-
-const masterOpts: MasterOptions = { rootUfs: 'sim://ufs', blockSize: 4096, workerTimeoutMs: 3000, rpcTimeoutMs: 2000, journalDir: 'journal' };
-const workerOpts: WorkerOptions = {
-  masterId: MASTER_ID, address: 'sim://w', heartbeatIntervalMs: 200, rpcTimeoutMs: 1000, chunkSize: 1024,
-  tiers: { levels: [{ alias: 'MEM', dirs: [{ path: 'tiers/mem', quotaBytes: 1 << 20, mediumType: 'MEM' }] }], allocator: 'MaxFree', annotator: { kind: 'LRU' } },
-};
-const clientOpts: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 500, retryForMs: 0, chunkSize: 1024, readWindow: 4, blockSize: 4096, writeType: 'CACHE_THROUGH', readType: 'CACHE', user: 'strata' };
-
-function bytes(n: number, seed: number): Uint8Array {
-  return Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
-}
-
-/** A quiet simulated cluster of one master, workers and one client, registered and ready. */
-async function bed(seed: number, o: { master?: Partial<MasterOptions>; worker?: Partial<WorkerOptions>; client?: Partial<ClientOptions>; workers?: string[] } = {}) {
-  const b = createSimBed(seed, { network: 'quiet' });
-  const workers = o.workers ?? ['worker-0'];
-  b.cluster.addNode(MASTER_ID, (env) => new MasterActor(env, { ...masterOpts, ...o.master }));
-  for (const id of workers) b.cluster.addNode(id, (env) => new WorkerActor(env, { ...workerOpts, address: `sim://${id}`, ...o.worker }));
-  b.cluster.addNode('client-0', (env) => new StrataClient(env, { ...clientOpts, ...o.client }));
-  await b.sim.settle(Promise.all([MASTER_ID, ...workers, 'client-0'].map((id) => b.cluster.start(id))));
-  await b.sim.run({ until: b.sim.now + 1000 });
-  return { ...b, c: () => b.cluster.actor<StrataClient>('client-0') };
-}
+import type { WorkerActor, WorkerOptions } from '../actors/worker/worker.js';
+import { bed, bytes, workerOpts } from './data-bed.js';
 
 describe('write types', () => {
   it('MUST_CACHE, CACHE_THROUGH and THROUGH land where they should and read back byte for byte', async () => {

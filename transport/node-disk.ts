@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import * as nodePath from 'node:path';
-import { DiskError, type Disk, type FileStat } from '../actors/env.js';
+import { pathToFileURL } from 'node:url';
+import { DiskError, type Disk, type FileStat, type OpenFile } from '../actors/env.js';
 
 type DiskCode = DiskError['code'];
 
@@ -82,6 +83,10 @@ export class NodeDisk implements Disk {
     this.realRoot = fs.realpathSync(this.root);
     this.maxHandles = opts.maxOpenHandles ?? 32;
     this.idleMs = opts.idleCloseMs ?? 5000;
+  }
+
+  get localUri(): string {
+    return pathToFileURL(this.root).href;
   }
 
   /** Absolute path for a disk path; synchronous so callers can queue in call order. */
@@ -209,21 +214,38 @@ export class NodeDisk implements Disk {
     let fh: FileHandle | undefined;
     try {
       fh = await open(abs, 'r');
-      const size = (await fh.stat()).size;
-      const n = Math.max(0, Math.min(length, size - offset));
-      const buf = Buffer.allocUnsafe(n);
-      let got = 0;
-      while (got < n) {
-        const { bytesRead } = await fh.read(buf, got, n - got, offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return new Uint8Array(buf.buffer, buf.byteOffset, got);
+      return await readAt(fh, offset, length, (await fh.stat()).size);
     } catch (e) {
       throw mapError(e, 'read', rel);
     } finally {
       await fh?.close().catch(() => {});
     }
+  }
+
+  openRead(path: string): Promise<OpenFile> {
+    return this.op(path, 'open', async (abs, rel) => {
+      let fh: FileHandle;
+      let size: number;
+      try {
+        fh = await open(abs, 'r');
+        size = (await fh.stat()).size;
+      } catch (e) {
+        throw mapError(e, 'open', rel);
+      }
+      return {
+        read: async (offset, length) => {
+          if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+            throw new DiskError('EINVAL', `read ${rel}: bad range ${offset}+${length}`);
+          }
+          try {
+            return await readAt(fh, offset, length, size);
+          } catch (e) {
+            throw mapError(e, 'read', rel);
+          }
+        },
+        close: () => fh.close().catch(() => {}),
+      };
+    });
   }
 
   writeFile(path: string, data: Uint8Array): Promise<void> {
@@ -484,4 +506,17 @@ async function exists(abs: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Up to `length` bytes at `offset` of a file of `size` bytes, in one allocation and as few reads as the kernel allows. */
+async function readAt(fh: FileHandle, offset: number, length: number, size: number): Promise<Uint8Array> {
+  const n = Math.max(0, Math.min(length, size - offset));
+  const buf = Buffer.allocUnsafe(n);
+  let got = 0;
+  while (got < n) {
+    const { bytesRead } = await fh.read(buf, got, n - got, offset + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return new Uint8Array(buf.buffer, buf.byteOffset, got);
 }

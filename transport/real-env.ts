@@ -1,6 +1,8 @@
 // The Env of a real process: wall clock, timers, crypto randomness, WebSocket
 // links, node:fs and classic-level. The simulator builds the other Env.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Disk, Env, Kv, LogLevel, NodeId, Timer } from '../actors/env.js';
@@ -79,6 +81,7 @@ export function createRealEnv(opts: RealEnvOptions): RealEnv {
   const dataDir = nodePath.resolve(opts.dataDir);
   const disk = new NodeDisk(dataDir);
   const ufs = new Map<string, { disk: NodeDisk; view: Disk }>();
+  const locals = new Map<string, NodeDisk>();
   const kvs = new Set<Kv>();
   const log = createLogger(opts.self, opts.logLevel ?? 'info', opts.logSink);
   const random = cryptoRandom();
@@ -116,11 +119,26 @@ export function createRealEnv(opts: RealEnvOptions): RealEnv {
       ufs.set(d.root, { disk: d, view });
       return view;
     },
+    hostName: hostname(),
+    openLocal(dirUri: string): Disk | undefined {
+      // Only a directory that exists here: another host's path must not be created on this one.
+      let dir: string;
+      try {
+        dir = fileURLToPath(dirUri);
+      } catch {
+        return undefined;
+      }
+      if (!existsSync(dir)) return undefined;
+      let d = locals.get(dir);
+      if (!d) locals.set(dir, (d = new NodeDisk(dir)));
+      return d;
+    },
     log,
     async dispose() {
       for (const kv of [...kvs]) await kv.close().catch(() => {});
       await disk.close();
       for (const u of ufs.values()) await u.disk.close();
+      for (const d of locals.values()) await d.close();
     },
   };
 }

@@ -9,6 +9,9 @@ import type * as W from '../protocol/worker.js';
 import { Rpc } from '../rpc.js';
 import { MasterChannel } from '../master-channel.js';
 import { WorkerChooser, type LocationPolicy } from './location-policy.js';
+import { ClientCache, type ClientCacheOptions } from './client-cache.js';
+import { FileReader } from './file-reader.js';
+import { LocalBlocks } from './local-blocks.js';
 
 export type FileInfo = Infer<typeof M.FileInfo>;
 export type BlockInfo = Infer<typeof M.BlockInfo>;
@@ -42,9 +45,16 @@ export interface ClientOptions {
   blockSize: number;
   writeType: WriteType;
   readType: ReadType;
+  /** strata.user.short.circuit.enabled (default true): read blocks cached on this host from their files. */
+  shortCircuit?: boolean;
+  /** strata.user.client.cache.*: pages of files read through openFile, with prefetch; absent, no client cache. */
+  cache?: ClientCacheOptions | undefined;
 }
 
 export type Sink = (chunk: Uint8Array) => void | Promise<void>;
+
+/** Addresses that mean this host whatever it is called. */
+const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
 
 /** Errors that another worker cannot fix: retrying elsewhere would only repeat them. */
 const FINAL = new Set(['INVALID_ARGUMENT', 'NOT_FOUND', 'FAILED_PRECONDITION', 'PERMISSION_DENIED']);
@@ -55,7 +65,10 @@ export class StrataClient implements Actor {
   private readonly chooser: WorkerChooser;
   private nextRid: number;
   /** Counters for the metrics issue: where the bytes came from. */
-  readonly counters = { bytesRead: 0, bytesWritten: 0, readRetries: 0 };
+  readonly counters = { bytesRead: 0, bytesReadShortCircuit: 0, bytesWritten: 0, readRetries: 0 };
+  /** Shared by every file handle of this client. */
+  readonly cache: ClientCache | undefined;
+  private readonly local: LocalBlocks;
 
   constructor(
     private readonly env: Env,
@@ -64,18 +77,21 @@ export class StrataClient implements Actor {
     this.rpc = new Rpc(env, opts.rpcTimeoutMs);
     this.rpc.identity = { user: opts.user ?? 'anonymous', groups: opts.groups ?? [] };
     this.chooser = new WorkerChooser(opts.locationPolicy ?? 'LocalFirst', {
-      localHosts: opts.localHosts ?? ['127.0.0.1', 'localhost', '::1'],
+      localHosts: opts.localHosts ?? LOOPBACK,
       ...(opts.specificHost ? { specificHost: opts.specificHost } : {}),
       random: () => env.random(),
     });
     this.masters = new MasterChannel(env, this.rpc, opts.masterIds ?? [opts.masterId], opts.retryForMs ?? 3 * opts.rpcTimeoutMs);
     // Random per life: a restarted client under the same id must not reuse a request id the masters remember.
     this.nextRid = 1 + Math.floor(env.random() * 2 ** 40);
+    this.cache = opts.cache ? new ClientCache(opts.cache) : undefined;
+    this.local = new LocalBlocks(env, this.rpc);
   }
 
   async start(): Promise<void> {}
 
   async stop(): Promise<void> {
+    this.local.closeAll();
     this.rpc.stop();
   }
 
@@ -233,6 +249,29 @@ export class StrataClient implements Actor {
     return info;
   }
 
+  /**
+   * A handle for positioned reads, seeks and sequential reads of the file as it is
+   * now; `cache: false` bypasses the client cache for this handle.
+   */
+  async openFile(path: string, opts: { readType?: ReadType; cache?: boolean } = {}): Promise<FileReader> {
+    const info = await this.getStatus(path, true);
+    if (info.isDir) throw new StrataError('INVALID_ARGUMENT', `${path} is a directory`);
+    if (!info.completed) throw new StrataError('FAILED_PRECONDITION', `${path} is still being written`);
+    return new FileReader(this, info, opts.readType ?? this.opts.readType, opts.cache === false ? undefined : this.cache);
+  }
+
+  /** Streams bytes [offset, offset + length) of the file `info` describes into `sink`, in order. */
+  async readRange(info: FileInfo, offset: number, length: number, sink: Sink, readType: ReadType = this.opts.readType): Promise<void> {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > info.length) {
+      throw new StrataError('INVALID_ARGUMENT', `range [${offset}, ${offset + length}) is not within ${info.path} of ${info.length} bytes`);
+    }
+    for (const block of info.blocks) {
+      const from = Math.max(offset, block.offset);
+      const to = Math.min(offset + length, block.offset + block.length);
+      if (from < to) await this.readBlock(info, block, from - block.offset, to - from, sink, readType);
+    }
+  }
+
   private async readBlock(info: FileInfo, block: BlockInfo, offset: number, length: number, sink: Sink, readType: ReadType): Promise<void> {
     let pos = offset;
     const end = offset + length;
@@ -260,10 +299,12 @@ export class StrataClient implements Actor {
       }
       tried.add(worker);
       try {
-        await this.streamBlock(worker, info, block, pos, end, readType, (chunk) => {
+        const deliver: Sink = (chunk) => {
           pos += chunk.byteLength;
           return sink(chunk);
-        });
+        };
+        if (holders.includes(worker) && (await this.readLocal(worker, block, pos, end, readType, deliver))) return;
+        await this.streamBlock(worker, block, pos, end, readType, deliver);
         return;
       } catch (e) {
         const se = isStrataError(e) ? e : new StrataError('INTERNAL', String(e));
@@ -275,9 +316,38 @@ export class StrataClient implements Actor {
     throw new StrataError('UNAVAILABLE', `no worker could serve block ${block.id} of ${info.path}${lastError ? `: ${lastError.message}` : ' (no live workers)'}`);
   }
 
+  /**
+   * Short-circuit: reads [from, end) of a block straight from its file when the
+   * worker is on this host. False when that cannot be done (another host, a tier
+   * other processes cannot open, the file gone): the caller streams instead.
+   */
+  private async readLocal(worker: string, block: BlockInfo, from: number, end: number, readType: ReadType, sink: Sink): Promise<boolean> {
+    if (this.opts.shortCircuit === false || !this.local.usable(worker)) return false;
+    const address = block.locations.find((l) => l.workerId === worker)?.address ?? '';
+    if (!this.looksLocal(address, this.env.hostName!)) return false;
+    const data = await this.local.read(worker, block.id, block.length, from, end - from, readType === 'CACHE_PROMOTE');
+    if (!data) return false;
+    this.counters.bytesRead += data.byteLength;
+    this.counters.bytesReadShortCircuit += data.byteLength;
+    await sink(data);
+    return true;
+  }
+
+  private looksLocal(address: string, host: string): boolean {
+    let h: string;
+    try {
+      h = new URL(address).hostname.replace(/^\[|\]$/g, '');
+    } catch {
+      return false;
+    }
+    return h === host || (this.opts.localHosts ?? LOOPBACK).includes(h);
+  }
+
   /** One attempt: streams [from, end) of a block from one worker, delivering chunks in order. */
-  private async streamBlock(worker: string, info: FileInfo, block: BlockInfo, from: number, end: number, readType: ReadType, sink: Sink): Promise<void> {
+  private async streamBlock(worker: string, block: BlockInfo, from: number, end: number, readType: ReadType, sink: Sink): Promise<void> {
     const window = Math.max(1, this.opts.readWindow);
+    const batch = Math.max(1, window >> 2);
+    let owed = 0;
     const early = new Map<number, Infer<typeof W.BlockChunk>>();
     let expect = 0;
     let sinkChain: Promise<void> = Promise.resolve();
@@ -293,14 +363,18 @@ export class StrataClient implements Actor {
           sinkError = e;
           handle?.cancel('the reader failed');
         }
-        if (!c.last && handle) this.rpc.send(worker, { t: 'ReadCredit', stream: handle.id, n: 1 } satisfies Infer<typeof W.ReadCredit>);
+        if (c.last || !handle) return;
+        // Credits go back a few at a time: one message per chunk costs both sides more
+        // than the bytes do, and the worker still holds at least window - batch credits.
+        if (++owed >= batch) {
+          this.rpc.send(worker, { t: 'ReadCredit', stream: handle.id, n: owed } satisfies Infer<typeof W.ReadCredit>);
+          owed = 0;
+        }
       });
     };
     const h = this.rpc.stream(worker, {
-      t: 'ReadBlock', blockId: block.id, ufsMount: info.ufsMount, ufsPath: info.ufsPath, fileOffset: block.offset,
-      blockLength: block.length, offset: from, length: end - from, window, cache: readType !== 'NO_CACHE',
+      t: 'ReadBlock', blockId: block.id, offset: from, length: end - from, window, cache: readType !== 'NO_CACHE',
       ...(readType === 'CACHE_PROMOTE' ? { promote: true } : {}),
-      ...(info.persisted ? { ufsLength: info.length, ufsMtimeMs: info.mtimeMs } : {}),
     } satisfies Infer<typeof W.ReadBlock>, 'BlockChunk', this.opts.rpcTimeoutMs, (m) => {
       const c = m as Infer<typeof W.BlockChunk>;
       if (c.seq < expect || early.has(c.seq)) return false;
@@ -346,8 +420,7 @@ export class StrataClient implements Actor {
         // Only the primary writes the UFS; replicas only cache.
         const toUfs = i === 0 && !workersOnly;
         const ready: Infer<typeof W.WriteReady> = await this.rpc.request(worker, {
-          t: 'WriteOpen', ufsMount: created.ufsMount, ufsPath: created.ufsPath, fileId: created.fileId, blockSize: created.blockSize,
-          cache: writeType !== 'THROUGH', ...(toUfs ? {} : { ufs: false }),
+          t: 'WriteOpen', fileId: created.fileId, cache: writeType !== 'THROUGH', ...(toUfs ? {} : { ufs: false }),
         } satisfies Infer<typeof W.WriteOpen>, 'WriteReady');
         streams.push({ worker, stream: ready.stream, window: Math.max(1, ready.window) });
       }

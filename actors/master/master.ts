@@ -100,6 +100,7 @@ export class MasterActor implements Actor {
       ['RegisterWorker', (r) => this.registerWorker(r as Req<typeof M.RegisterWorker>)],
       ['WorkerHeartbeat', (r) => this.heartbeat(r as Req<typeof M.WorkerHeartbeat>)],
       ['GetStatus', (r) => this.getStatus(r as Req<typeof M.GetStatus>)],
+      ['GetUfsLocation', (r) => this.ufsLocation(r as Req<typeof W.GetUfsLocation>)],
       ['ListStatus', (r) => this.listStatus(r as Req<typeof M.ListStatus>)],
       ['CreateDirectory', dedup.wrap((r) => this.createDirectory(r as Req<typeof M.CreateDirectory>))],
       ['CreateFile', dedup.wrap((r) => this.createFile(r as Req<typeof M.CreateFile>))],
@@ -495,6 +496,19 @@ export class MasterActor implements Actor {
     this.traverse(c, n);
     if (r.m.forRead && !n.isDir) this.allow(c, n, READ);
     return { t: 'FileInfoReply', info: this.info(n, true) };
+  }
+
+  /** For workers only: the UFS location they read through from or write to (clients never name one). */
+  private async ufsLocation(r: Req<typeof W.GetUfsLocation>): Promise<Infer<typeof W.UfsLocation>> {
+    await this.journal.readBarrier();
+    if (!this.workers.infos().some((w) => w.id === r.f)) throw new StrataError('UNAVAILABLE', `${r.f} is not a registered worker here`);
+    const n = this.ns.get(r.m.fileId);
+    if (!n || n.isDir) throw new StrataError('NOT_FOUND', `file ${r.m.fileId} does not exist`);
+    if (r.m.write && n.completed) throw new StrataError('FAILED_PRECONDITION', `${this.ns.pathOf(n)} is complete: it is not being written`);
+    if (!r.m.write && !n.completed) throw new StrataError('FAILED_PRECONDITION', `${this.ns.pathOf(n)} is still being written`);
+    const ufs = this.ufsOf(n);
+    if (r.m.write && ufs.readOnly) throw new StrataError('PERMISSION_DENIED', `${this.ns.pathOf(n)} is under a read-only mount`);
+    return { t: 'UfsLocation', ufsMount: ufs.uri, ufsPath: ufs.path, blockSize: n.blockSize, length: n.length, mtimeMs: n.mtimeMs, persisted: n.persisted };
   }
 
   private async listStatus(r: Req<typeof M.ListStatus>): Promise<Infer<typeof M.ListStatusReply>> {

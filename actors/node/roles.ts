@@ -114,6 +114,10 @@ export function clientOptions(conf: Conf, identity?: { user: string; groups: rea
     blockSize: conf.bytes(K.userBlockSize),
     writeType: conf.str(K.userWriteType) as WriteType,
     readType: conf.str(K.userReadType) as ReadType,
+    shortCircuit: conf.bool(K.shortCircuit),
+    cache: conf.bool(K.clientCacheEnabled)
+      ? { maxBytes: conf.bytes(K.clientCacheSize), pageBytes: conf.bytes(K.clientCachePageSize), prefetchPages: conf.int(K.clientCachePrefetch) }
+      : undefined,
   };
 }
 

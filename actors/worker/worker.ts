@@ -5,7 +5,7 @@
 import { TieredBlockStore, type TierLevelOptions } from '../../storage/tiered-store.js';
 import type { TieredStoreLayout } from '../../storage/tiered-conf.js';
 import type { Infer } from '../../transport/schema.js';
-import type { Actor, Disk, Env, Timer } from '../env.js';
+import type { Actor, Disk, Env, OpenFile, Timer } from '../env.js';
 import { StrataError, isStrataError, type Envelope, type Message } from '../protocol/envelope.js';
 import type * as M from '../protocol/master.js';
 import * as W from '../protocol/worker.js';
@@ -27,15 +27,31 @@ export interface WorkerOptions {
   verifyReads?: boolean;
   heartbeatIntervalMs: number;
   rpcTimeoutMs: number;
+  /** How long a short-circuit reader may hold a block file before the worker takes it back (default 30 s). */
+  localLeaseMs?: number;
   chunkSize: number;
 }
 
 type Req<S> = Envelope<Infer<S> & Message>;
 
+/** Chunks a writer may have unacknowledged: enough to cover the round trip and a disk hiccup, bounded memory per stream. */
+const WRITE_WINDOW = 16;
+
+/** Where a read stream's chunks come from: memory (sync) or a leased block file. */
+interface ChunkSource {
+  read(pos: number, length: number): Uint8Array | Promise<Uint8Array>;
+  /** Gives back what the source holds (a block lease, an open file). */
+  close(): void;
+}
+
 interface ReadStream {
   to: string;
   id: number;
-  data: Uint8Array;
+  /** The request, for an error reply on the stream. */
+  req: Envelope;
+  source: ChunkSource;
+  /** A chunk is being read from the source. */
+  reading: boolean;
   pos: number;
   end: number;
   seq: number;
@@ -60,6 +76,8 @@ interface WriteStream {
   block: Uint8Array[];
   blockBytes: number;
   blockIndex: number;
+  /** The last full block being stored in the cache while the next one streams in. */
+  caching: Promise<void>;
   /** Set once closed, so a duplicated WriteClose gets the same answer. */
   done?: Infer<typeof W.WriteDone>;
   /** Woken whenever the applier finishes a run (several WriteClose duplicates may wait). */
@@ -111,15 +129,20 @@ export class WorkerActor implements Actor {
   private storeReady = false;
   private readonly ufsByUri = new Map<string, Disk>();
   private readonly misses = new Map<number, Promise<Uint8Array>>();
+  /** Block files lent to short-circuit readers, by lease id. */
+  private readonly leases = new Map<number, { from: string; blockId: number; release(): void; timer: Timer }>();
+  private nextLease = 1;
   private readonly reads = new Map<string, ReadStream>();
   private readonly writes = new Map<string, WriteStream>();
   private readonly opening = new Map<string, Promise<unknown>>();
   /**
    * Blocks recently stored or served, kept in memory so a hot block is not read
-   * back from its tier file for every reader. Bounded by bytes; always a subset of
-   * the store (dropped when the store evicts or drops a block).
+   * back from its tier file for every reader: as in Alluxio, the MEM tier is
+   * memory, so it is as large as the MEM tier (its files keep the cache across a
+   * restart); 256 MiB without one. Always a subset of the store (dropped when the
+   * store evicts, drops or moves a block down).
    */
-  private readonly hot = new HotBlocks(256 * 1024 * 1024);
+  private readonly hot: HotBlocks;
   private readonly handlers: ReadonlyMap<string, Handler>;
   private timer: Timer | undefined;
   private registered = false;
@@ -127,7 +150,7 @@ export class WorkerActor implements Actor {
   /** Block changes drained for a heartbeat that failed: sent again with the next one. */
   private unsent = { added: new Set<number>(), removed: new Set<number>() };
   /** Bytes served, split as Alluxio's metrics do; read by the metrics issue. */
-  readonly counters = { bytesReadCache: 0, bytesReadUfs: 0, bytesWrittenUfs: 0, ufsBlockReads: 0, blocksEvicted: 0, bytesServed: 0, bytesWrittenCache: 0 };
+  readonly counters = { bytesReadCache: 0, bytesReadUfs: 0, bytesWrittenUfs: 0, ufsBlockReads: 0, blocksEvicted: 0, bytesServed: 0, bytesWrittenCache: 0, blocksLent: 0 };
 
   constructor(
     private readonly env: Env,
@@ -135,10 +158,14 @@ export class WorkerActor implements Actor {
   ) {
     this.rpc = new Rpc(env, opts.rpcTimeoutMs);
     this.masters = new MasterChannel(env, this.rpc, opts.masterIds ?? [opts.masterId], opts.rpcTimeoutMs);
+    const mem = opts.tiers.levels.find((l) => l.alias === 'MEM');
+    this.hot = new HotBlocks(mem ? mem.dirs.reduce((n, d) => n + d.quotaBytes, 0) : 256 * 1024 * 1024);
     const h: Array<[string, Handler]> = [
       ['ReadBlock', (r) => this.readBlock(r as Req<typeof W.ReadBlock>)],
       ['ReadCredit', (r) => this.credit(r as Req<typeof W.ReadCredit>)],
       ['ReadCancel', (r) => this.cancelRead(r as Req<typeof W.ReadCancel>)],
+      ['OpenLocalBlock', (r) => this.openLocalBlock(r as Req<typeof W.OpenLocalBlock>)],
+      ['CloseLocalBlock', (r) => this.closeLocalBlock(r as Req<typeof W.CloseLocalBlock>)],
       ['WriteOpen', (r) => this.writeOpen(r as Req<typeof W.WriteOpen>)],
       ['WriteChunk', (r) => this.writeChunk(r as Req<typeof W.WriteChunk>)],
       ['WriteClose', (r) => this.writeClose(r as Req<typeof W.WriteClose>)],
@@ -162,7 +189,7 @@ export class WorkerActor implements Actor {
       clock: () => this.env.now(), log: this.env.log, verifyReads: this.opts.verifyReads ?? true,
       onEvent: (e) => {
         if (e.t === 'evicted') this.counters.blocksEvicted++;
-        if (e.t === 'evicted' || e.t === 'corrupt') this.hot.delete(e.blockId);
+        if (e.t === 'evicted' || e.t === 'corrupt' || (e.t === 'moved' && e.to.tier !== 'MEM')) this.hot.delete(e.blockId);
       },
     });
     this.storeReady = true;
@@ -176,8 +203,9 @@ export class WorkerActor implements Actor {
   async stop(): Promise<void> {
     this.stopped = true;
     this.timer?.cancel();
-    for (const s of this.reads.values()) s.idle.cancel();
+    for (const [key, s] of [...this.reads]) this.endRead(key, s);
     for (const s of this.writes.values()) s.idle.cancel();
+    for (const id of [...this.leases.keys()]) this.closeLease(id);
     this.rpc.stop();
     if (this.storeReady) await this.store.close();
   }
@@ -264,6 +292,9 @@ export class WorkerActor implements Actor {
     }
     for (const b of reply.free ?? []) {
       this.hot.delete(b);
+      // A short-circuit reader keeps the file it opened (an unlinked file stays readable);
+      // its lease must not hold up the store until it expires.
+      for (const [id, l] of this.leases) if (l.blockId === b) this.closeLease(id);
       await this.store.free(b, { force: true }).catch((e: unknown) => this.env.log.log('warn', `could not free block ${b}: ${(e as Error).message}`));
     }
   }
@@ -278,59 +309,196 @@ export class WorkerActor implements Actor {
 
   private async readBlock(r: Req<typeof W.ReadBlock>): Promise<void> {
     const m = r.m;
-    if (m.offset + m.length > m.blockLength) {
-      throw new StrataError('INVALID_ARGUMENT', `read of [${m.offset}, ${m.offset + m.length}) is outside block ${m.blockId} of ${m.blockLength} bytes`);
-    }
     // The hot set spares re-reading a just-served block from its tier file.
-    let data = this.hot.get(m.blockId) ?? (await this.store.get(m.blockId));
+    let data = this.hot.get(m.blockId);
+    if (!data && this.opts.verifyReads === false && this.store.has(m.blockId) && this.store.location(m.blockId)?.tier !== 'MEM') {
+      // Unverified reads from the lower tiers stream the range straight from the block file,
+      // chunk by chunk: no copy of the whole block in memory, and no bytes read that are not sent.
+      if (m.promote) await this.promote(m.blockId);
+      const file = await this.fileSource(m.blockId, m.offset + m.length);
+      if (file) {
+        try {
+          checkRange(m, file.length);
+        } catch (e) {
+          file.close();
+          throw e;
+        }
+        this.counters.bytesReadCache += m.length;
+        this.startRead(r, file, m.offset, true);
+        return;
+      }
+    }
+    data ??= await this.store.get(m.blockId);
     if (data && !this.store.has(m.blockId)) data = undefined;
-    if (data) this.hot.set(m.blockId, data);
     let cached = true;
-    if (!data || data.byteLength !== m.blockLength) {
-      data = await this.readThrough(m);
-      cached = this.store.has(m.blockId);
-    } else {
+    // Where `data` starts within the block: a NO_CACHE miss fetches only the range asked for.
+    let base = 0;
+    if (data) {
+      this.hot.set(m.blockId, data);
+      checkRange(m, data.byteLength);
       this.counters.bytesReadCache += m.length;
       // CACHE_PROMOTE: a block read from a lower tier moves up to the top one.
-      if (m.promote) void this.store.promote(m.blockId).catch((e: unknown) => this.env.log.log('warn', `could not promote block ${m.blockId}: ${(e as Error).message}`));
+      if (m.promote) void this.promote(m.blockId);
+    } else if (!m.cache && !this.misses.has(m.blockId)) {
+      data = await this.readUfsRange(m);
+      base = m.offset;
+      cached = false;
+    } else {
+      data = await this.readThrough(m.blockId, m.cache);
+      checkRange(m, data.byteLength);
+      cached = this.store.has(m.blockId);
     }
+    const bytes = data;
+    this.startRead(r, { read: (pos, n) => bytes.subarray(pos - base, pos - base + n), close: () => undefined }, m.offset, cached);
+  }
+
+  /** CACHE_PROMOTE: moves the block up to the top tier; failing to only costs the promotion. */
+  private async promote(blockId: number): Promise<void> {
+    await this.store.promote(blockId).catch((e: unknown) => this.env.log.log('warn', `could not promote block ${blockId}: ${(e as Error).message}`));
+  }
+
+  private startRead(r: Req<typeof W.ReadBlock>, source: ChunkSource, offset: number, cached: boolean): void {
     const key = `${r.f}:${r.id}`;
     const s: ReadStream = {
-      to: r.f, id: r.id, data, pos: m.offset, end: m.offset + m.length, seq: 0, credits: Math.max(1, m.window), cached,
-      idle: this.idleTimer(() => this.reads.delete(key)),
+      to: r.f, id: r.id, req: r, source, reading: false, pos: offset, end: offset + r.m.length, seq: 0, credits: Math.max(1, r.m.window), cached,
+      idle: this.idleTimer(() => this.endRead(key, s)),
     };
     this.reads.set(key, s);
-    this.counters.bytesServed += m.length;
+    this.counters.bytesServed += r.m.length;
     this.pump(key, s);
   }
 
-  private readThrough(m: Infer<typeof W.ReadBlock>): Promise<Uint8Array> {
-    let p = this.misses.get(m.blockId);
+  /**
+   * A leased block file as a chunk source, reading one chunk ahead of the one
+   * asked for so the disk works while the network sends; undefined if the block is gone.
+   */
+  private async fileSource(blockId: number, end: number): Promise<(ChunkSource & { length: number }) | undefined> {
+    const lease = this.store.lease(blockId);
+    if (!lease) return undefined;
+    let file: OpenFile | undefined;
+    try {
+      file = lease.disk.openRead ? await lease.disk.openRead(lease.path) : undefined;
+    } catch (e) {
+      lease.release();
+      this.env.log.log('warn', `could not open block ${blockId}: ${(e as Error).message}`);
+      return undefined;
+    }
+    const readAt = (pos: number, n: number): Promise<Uint8Array> =>
+      (file ? file.read(pos, n) : lease.disk.read(lease.path, pos, n)).then((c) => {
+        if (c.byteLength !== n) throw new StrataError('INTERNAL', `block ${blockId} file ended at ${pos + c.byteLength}, inside its ${lease.length} bytes`);
+        return c;
+      });
+    let ahead: { pos: number; chunk: Promise<Uint8Array> } | undefined;
+    const chunkSize = this.opts.chunkSize;
+    return {
+      length: lease.length,
+      read: (pos, n) => {
+        const chunk = ahead?.pos === pos ? ahead.chunk : readAt(pos, n);
+        const next = pos + n;
+        ahead = next < end ? { pos: next, chunk: readAt(next, Math.min(chunkSize, end - next)) } : undefined;
+        // A read ahead that is never used must not surface as an unhandled rejection.
+        ahead?.chunk.catch(() => undefined);
+        return chunk;
+      },
+      close: () => {
+        void file?.close();
+        lease.release();
+      },
+    };
+  }
+
+  /**
+   * Where a block lives in the UFS, from the master (never from the client), after
+   * checking that the UFS file still is the one the master knows: the path may now
+   * hold another file (renamed, replaced, changed behind strata's back), whose bytes
+   * must not be served or cached under this block's id.
+   */
+  private async blockSource(blockId: number): Promise<{ ufs: Disk; path: string; fileOffset: number; blockLength: number }> {
+    const loc = await this.ufsLocation(Math.floor(blockId / BLOCKS_PER_FILE), false);
+    const fileOffset = (blockId % BLOCKS_PER_FILE) * loc.blockSize;
+    if (fileOffset >= loc.length) throw new StrataError('NOT_FOUND', `block ${blockId} is past the end of ${loc.ufsPath} (${loc.length} bytes)`);
+    // UNAVAILABLE, not final: another worker may still hold the only copy.
+    if (!loc.persisted) throw new StrataError('UNAVAILABLE', `block ${blockId} is not cached on ${this.env.self} and its file is not persisted`);
+    const ufs = this.ufs(loc.ufsMount);
+    const st = await ufs.stat(loc.ufsPath);
+    if (!st || st.isDir || st.size !== loc.length || Math.abs(st.mtimeMs - loc.mtimeMs) >= 1) {
+      throw new StrataError('FAILED_PRECONDITION', `${loc.ufsPath} in the UFS no longer matches what strata knows of it (length ${loc.length}, modified ${loc.mtimeMs})`);
+    }
+    return { ufs, path: loc.ufsPath, fileOffset, blockLength: Math.min(loc.blockSize, loc.length - fileOffset) };
+  }
+
+  private ufsLocation(fileId: number, write: boolean): Promise<Infer<typeof W.UfsLocation>> {
+    return this.masters.call<Infer<typeof W.UfsLocation>>({ t: 'GetUfsLocation', fileId, write } satisfies Infer<typeof W.GetUfsLocation>, 'UfsLocation');
+  }
+
+  /** A NO_CACHE miss: only the bytes asked for come from the UFS, and nothing is cached. */
+  private async readUfsRange(m: Infer<typeof W.ReadBlock>): Promise<Uint8Array> {
+    const src = await this.blockSource(m.blockId);
+    checkRange(m, src.blockLength);
+    this.counters.ufsBlockReads++;
+    const data = await src.ufs.read(src.path, src.fileOffset + m.offset, m.length);
+    if (data.byteLength !== m.length) throw new StrataError('FAILED_PRECONDITION', `${src.path} changed in the UFS: read ${data.byteLength} of ${m.length} bytes of block ${m.blockId}`);
+    this.counters.bytesReadUfs += data.byteLength;
+    return data;
+  }
+
+  /** A miss: one UFS read of the whole block however many readers miss it at once. */
+  private readThrough(blockId: number, cache: boolean): Promise<Uint8Array> {
+    let p = this.misses.get(blockId);
     if (!p) {
       p = (async () => {
+        const src = await this.blockSource(blockId);
         this.counters.ufsBlockReads++;
-        const ufs = this.ufs(m.ufsMount);
-        if (m.ufsLength != null && m.ufsMtimeMs != null) {
-          // The path may now hold another file (renamed, replaced, changed behind strata's back):
-          // its bytes must not be cached under this block's id.
-          const st = await ufs.stat(m.ufsPath);
-          if (!st || st.isDir || st.size !== m.ufsLength || Math.abs(st.mtimeMs - m.ufsMtimeMs) >= 1) {
-            throw new StrataError('FAILED_PRECONDITION', `${m.ufsPath} in the UFS no longer matches what strata knows of it (length ${m.ufsLength}, modified ${m.ufsMtimeMs})`);
-          }
-        }
-        const data = await ufs.read(m.ufsPath, m.fileOffset, m.blockLength);
-        if (data.byteLength !== m.blockLength) {
-          throw new StrataError('FAILED_PRECONDITION', `${m.ufsPath} changed in the UFS: block ${m.blockId} expected ${m.blockLength} bytes, found ${data.byteLength}`);
+        const data = await src.ufs.read(src.path, src.fileOffset, src.blockLength);
+        if (data.byteLength !== src.blockLength) {
+          throw new StrataError('FAILED_PRECONDITION', `${src.path} changed in the UFS: block ${blockId} expected ${src.blockLength} bytes, found ${data.byteLength}`);
         }
         this.counters.bytesReadUfs += data.byteLength;
-        if (m.cache) await this.cache(m.blockId, data, 'served without caching');
+        if (cache) await this.cache(blockId, data, 'served without caching');
         return data;
       })();
-      this.misses.set(m.blockId, p);
-      const clear = () => this.misses.delete(m.blockId);
+      this.misses.set(blockId, p);
+      const clear = () => this.misses.delete(blockId);
       p.then(clear, clear);
     }
     return p;
+  }
+
+  // ---- short-circuit ----
+
+  /** Lends a cached block's file to a client on this host (Alluxio's local block reader). */
+  private async openLocalBlock(r: Req<typeof W.OpenLocalBlock>): Promise<Infer<typeof W.LocalBlock>> {
+    const m = r.m;
+    if (!this.env.hostName || m.host !== this.env.hostName) {
+      throw new StrataError('FAILED_PRECONDITION', `${this.env.self} runs on ${this.env.hostName ?? 'a host without a shared file system'}, not ${m.host}`);
+    }
+    if (m.promote) await this.promote(m.blockId);
+    const lease = this.store.lease(m.blockId);
+    if (!lease) throw new StrataError('NOT_FOUND', `block ${m.blockId} is not cached on ${this.env.self}`);
+    const dirUri = lease.disk.localUri;
+    if (dirUri === undefined) {
+      lease.release();
+      throw new StrataError('FAILED_PRECONDITION', `block ${m.blockId} is in a tier other processes cannot open`);
+    }
+    const id = this.nextLease++;
+    const leaseMs = this.opts.localLeaseMs ?? 30_000;
+    // A client that dies holding a lease must not keep the block from eviction for good.
+    const timer = this.env.setTimer(leaseMs, () => this.closeLease(id));
+    this.leases.set(id, { from: r.f, blockId: m.blockId, release: lease.release, timer });
+    this.counters.blocksLent++;
+    return { t: 'LocalBlock', lease: id, dirUri, path: lease.path, length: lease.length, leaseMs };
+  }
+
+  private closeLocalBlock(r: Req<typeof W.CloseLocalBlock>): void {
+    if (this.leases.get(r.m.lease)?.from === r.f) this.closeLease(r.m.lease);
+  }
+
+  private closeLease(id: number): void {
+    const l = this.leases.get(id);
+    if (!l) return;
+    this.leases.delete(id);
+    l.timer.cancel();
+    l.release();
   }
 
   /**
@@ -363,19 +531,43 @@ export class WorkerActor implements Actor {
   }
 
   private pump(key: string, s: ReadStream): void {
-    while (s.credits > 0 && (s.pos < s.end || s.seq === 0)) {
+    while (!s.reading && s.credits > 0 && (s.pos < s.end || s.seq === 0)) {
       const n = Math.min(this.opts.chunkSize, s.end - s.pos);
-      const chunk = s.data.subarray(s.pos, s.pos + n);
-      s.pos += n;
-      const last = s.pos >= s.end;
-      this.rpc.send(s.to, { t: 'BlockChunk', seq: s.seq++, data: chunk, last, cached: s.cached } satisfies Infer<typeof W.BlockChunk>, s.id);
-      s.credits--;
-      if (last) {
-        s.idle.cancel();
-        this.reads.delete(key);
-        return;
+      const got = s.source.read(s.pos, n);
+      if (got instanceof Uint8Array) {
+        this.sendChunk(key, s, got);
+        continue;
       }
+      s.reading = true;
+      got.then(
+        (chunk) => {
+          s.reading = false;
+          if (this.reads.get(key) !== s) return;
+          this.sendChunk(key, s, chunk);
+          this.pump(key, s);
+        },
+        (e: unknown) => {
+          s.reading = false;
+          if (this.reads.get(key) !== s) return;
+          this.endRead(key, s);
+          this.rpc.replyError(s.req, e instanceof StrataError ? e : new StrataError('UNAVAILABLE', `reading a block on ${this.env.self} failed: ${(e as Error).message}`));
+        },
+      );
     }
+  }
+
+  private sendChunk(key: string, s: ReadStream, chunk: Uint8Array): void {
+    s.pos += chunk.byteLength;
+    const last = s.pos >= s.end;
+    this.rpc.send(s.to, { t: 'BlockChunk', seq: s.seq++, data: chunk, last, cached: s.cached } satisfies Infer<typeof W.BlockChunk>, s.id);
+    s.credits--;
+    if (last) this.endRead(key, s);
+  }
+
+  private endRead(key: string, s: ReadStream): void {
+    s.idle.cancel();
+    if (this.reads.get(key) === s) this.reads.delete(key);
+    s.source.close();
   }
 
   private credit(r: Req<typeof W.ReadCredit>): void {
@@ -384,14 +576,14 @@ export class WorkerActor implements Actor {
     if (!s) return;
     s.credits += r.m.n;
     s.idle.cancel();
-    s.idle = this.idleTimer(() => this.reads.delete(key));
+    s.idle = this.idleTimer(() => this.endRead(key, s));
     this.pump(key, s);
   }
 
   private cancelRead(r: Req<typeof W.ReadCancel>): void {
     const key = `${r.f}:${r.m.stream}`;
-    this.reads.get(key)?.idle.cancel();
-    this.reads.delete(key);
+    const s = this.reads.get(key);
+    if (s) this.endRead(key, s);
   }
 
   // ---- persistence (ASYNC_THROUGH) ----
@@ -399,6 +591,7 @@ export class WorkerActor implements Actor {
   /** Writes a file from its cached blocks to the UFS path the master names, durably. */
   private async persistFile(r: Req<typeof W.PersistFile>): Promise<Infer<typeof W.PersistDone>> {
     const m = r.m;
+    if (!(this.opts.masterIds ?? [this.opts.masterId]).includes(r.f)) throw new StrataError('PERMISSION_DENIED', `only a master may ask ${this.env.self} to persist a file, not ${r.f}`);
     const ufs = this.ufs(m.ufsMount);
     await ufs.writeFile(m.ufsPath, new Uint8Array(0));
     let length = 0;
@@ -427,26 +620,33 @@ export class WorkerActor implements Actor {
     if (opening) await opening;
     if (!this.writes.has(key)) {
       const m = r.m;
-      if (m.blockSize <= 0) throw new StrataError('INVALID_ARGUMENT', 'block size must be positive');
-      const ufs = this.ufs(m.ufsMount);
       const toUfs = m.ufs !== false;
       if (!toUfs && !m.cache) throw new StrataError('INVALID_ARGUMENT', 'a write that skips the UFS (MUST_CACHE) must cache');
-      // A duplicate of this WriteOpen arriving during the await must not truncate the file again.
-      const created = toUfs ? ufs.writeFile(m.ufsPath, new Uint8Array(0)) : Promise.resolve();
-      this.opening.set(key, created.catch(() => undefined));
+      // The master names the file's UFS location and checks the file is being written:
+      // a client cannot point this worker at another path, or cache blocks for another file.
+      // A duplicate of this WriteOpen arriving during the awaits must not truncate the file again.
+      const opened = (async () => {
+        const loc = await this.ufsLocation(m.fileId, true);
+        if (loc.blockSize <= 0) throw new StrataError('INTERNAL', `the master gave file ${m.fileId} a block size of ${loc.blockSize}`);
+        const ufs = this.ufs(loc.ufsMount);
+        if (toUfs) await ufs.writeFile(loc.ufsPath, new Uint8Array(0));
+        return { ufs, loc };
+      })();
+      this.opening.set(key, opened.catch(() => undefined));
+      let o: Awaited<typeof opened>;
       try {
-        await created;
+        o = await opened;
       } finally {
         this.opening.delete(key);
       }
-      if (this.writes.has(key)) return { t: 'WriteReady', stream: r.id, window: 8 };
+      if (this.writes.has(key)) return { t: 'WriteReady', stream: r.id, window: WRITE_WINDOW };
       this.writes.set(key, {
-        from: r.f, id: r.id, ufs: toUfs ? ufs : undefined, path: m.ufsPath, fileId: m.fileId, blockSize: m.blockSize, cache: m.cache,
-        nextSeq: 0, waiting: new Map(), applying: false, length: 0, block: [], blockBytes: 0, blockIndex: 0, waiters: [],
+        from: r.f, id: r.id, ufs: toUfs ? o.ufs : undefined, path: o.loc.ufsPath, fileId: m.fileId, blockSize: o.loc.blockSize, cache: m.cache,
+        nextSeq: 0, waiting: new Map(), applying: false, length: 0, block: [], blockBytes: 0, blockIndex: 0, caching: Promise.resolve(), waiters: [],
         idle: this.idleTimer(() => this.abandon(key)),
       });
     }
-    return { t: 'WriteReady', stream: r.id, window: 8 };
+    return { t: 'WriteReady', stream: r.id, window: WRITE_WINDOW };
   }
 
   private abandon(key: string): void {
@@ -489,7 +689,13 @@ export class WorkerActor implements Actor {
         if (s.ufs) await s.ufs.append(s.path, data);
         this.counters.bytesWrittenUfs += data.byteLength;
         s.length += data.byteLength;
-        if (s.cache) for (const [id, block] of this.fillBlock(s, data)) await this.cacheWritten(s, id, block);
+        if (s.cache) {
+          for (const [id, block] of this.fillBlock(s, data)) {
+            // One block is stored while the next streams in; a third waits, so memory stays bounded.
+            await s.caching;
+            s.caching = this.cacheWritten(s, id, block);
+          }
+        }
         s.nextSeq++;
         this.rpc.reply(r, { t: 'WriteAck', seq: r.m.seq });
       }
@@ -543,9 +749,9 @@ export class WorkerActor implements Actor {
       await new Promise<void>((resolve) => s.waiters.push(resolve));
     }
     if (s.failed) throw s.failed;
-    await s.ufs?.fsync(s.path);
+    // The UFS file and the cache settle side by side: each waits on its own disk.
     const last = s.cache ? this.takeBlock(s) : undefined;
-    if (last) await this.cacheWritten(s, last[0], last[1]);
+    await Promise.all([s.ufs?.fsync(s.path), s.caching.then(() => last && this.cacheWritten(s, last[0], last[1]))]);
     if (s.failed) throw s.failed;
     // The master learns of the new blocks before the client completes the file, so a
     // reader right after the write finds them (for MUST_CACHE they are the only copy).
@@ -553,5 +759,11 @@ export class WorkerActor implements Actor {
     const st = s.ufs ? await s.ufs.stat(s.path) : null;
     s.done = { t: 'WriteDone', length: s.length, mtimeMs: Math.max(0, Math.floor(st?.mtimeMs ?? 0)) };
     return s.done;
+  }
+}
+
+function checkRange(m: { blockId: number; offset: number; length: number }, blockLength: number): void {
+  if (m.offset + m.length > blockLength) {
+    throw new StrataError('INVALID_ARGUMENT', `read of [${m.offset}, ${m.offset + m.length}) is outside block ${m.blockId} of ${blockLength} bytes`);
   }
 }
