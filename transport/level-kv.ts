@@ -29,6 +29,14 @@ export class LevelKv implements Kv {
     return this.db.get(key);
   }
 
+  getSync(key: string): Uint8Array | undefined {
+    return this.db.getSync(key);
+  }
+
+  async clear(): Promise<void> {
+    await this.db.clear();
+  }
+
   async batch(ops: ReadonlyArray<readonly [string, Uint8Array | undefined]>, sync: boolean): Promise<void> {
     if (ops.length === 0) return;
     await this.db.batch(

@@ -1,0 +1,277 @@
+// The ROCKS metastore: inodes live in a key-value store (classic-level on a real
+// host), one record per inode holding its attributes and its directory edges
+// (child name → id), with a bounded in-memory cache in front (Alluxio's
+// `inode.cache.max.size` and high/low water marks).
+//
+// The state machine applies entries synchronously, so a cache miss is a
+// synchronous read (`getSync`) and writes are write-back: a changed inode stays
+// in the cache, dirty, until a batch carries it to the store; only clean inodes
+// are evicted. Which ids exist is kept in a bitmap (a bit per id ever assigned),
+// so misses for absent ids never reach the store and a checkpoint can walk the
+// live ids in order.
+//
+// The store is a cache of journaled state, never the source of truth: the master
+// empties it on start and rebuilds it from the checkpoint and the journal, so a
+// store left ahead of or behind the journal by a crash cannot leak into state.
+import { packRecord, unpackRecord } from '../transport/codec.js';
+import type { Kv } from '../actors/env.js';
+import type { Inode, InodeStore } from './metastore.js';
+
+export interface RocksStoreOptions {
+  /** strata.master.metastore.inode.cache.max.size: inodes held in memory at most (dirty ones aside). */
+  cacheMaxSize: number;
+  /** Above this fraction of the maximum, clean inodes are evicted... */
+  highWaterMark: number;
+  /** ...down to this fraction. */
+  lowWaterMark: number;
+  /** Changes gathered before a batch is written. */
+  batchSize?: number;
+}
+
+type Record = [
+  parent: number, name: string, isDir: boolean, length: number, mtimeMs: number, blockSize: number,
+  completed: boolean, persisted: boolean, childrenLoaded: boolean, mountId: number, owner: string, group: string,
+  mode: number, pinned: 0 | 1, ttl: 0 | [number, 'DELETE' | 'FREE'], childNames: string[], childIds: number[],
+];
+
+export function encodeInode(n: Inode): Uint8Array {
+  const names: string[] = [];
+  const ids: number[] = [];
+  if (n.children) for (const [k, v] of n.children) (names.push(k), ids.push(v));
+  const r: Record = [
+    n.parent, n.name, n.isDir, n.length, n.mtimeMs, n.blockSize, n.completed, n.persisted, n.childrenLoaded,
+    n.mountId ?? 0, n.owner, n.group, n.mode, n.pinned ? 1 : 0, n.ttl ? [n.ttl.ms, n.ttl.action] : 0, names, ids,
+  ];
+  return packRecord(r);
+}
+
+export function decodeInode(id: number, bytes: Uint8Array): Inode {
+  const [parent, name, isDir, length, mtimeMs, blockSize, completed, persisted, childrenLoaded, mountId, owner, group, mode, pinned, ttl, names, ids] =
+    unpackRecord(bytes) as Record;
+  let children: Map<string, number> | undefined;
+  if (isDir) {
+    children = new Map();
+    for (let i = 0; i < names.length; i++) children.set(names[i]!, ids[i]!);
+  }
+  return {
+    id, parent, name, isDir, length, mtimeMs, blockSize, completed, persisted, childrenLoaded, owner, group, mode, children,
+    ...(mountId ? { mountId } : {}), ...(pinned ? { pinned: true } : {}), ...(ttl ? { ttl: { ms: ttl[0], action: ttl[1] } } : {}),
+  };
+}
+
+const keyOf = (id: number): string => 'i' + id.toString(36);
+
+/** A growable bitmap of the ids in use. */
+class IdSet {
+  private bits = new Uint8Array(1024);
+  size = 0;
+
+  has(id: number): boolean {
+    const byte = id >>> 3;
+    return byte < this.bits.length && (this.bits[byte]! & (1 << (id & 7))) !== 0;
+  }
+
+  add(id: number): void {
+    const byte = id >>> 3;
+    if (byte >= this.bits.length) {
+      const grown = new Uint8Array(Math.max(byte + 1, this.bits.length * 2));
+      grown.set(this.bits);
+      this.bits = grown;
+    }
+    if ((this.bits[byte]! & (1 << (id & 7))) === 0) this.size++;
+    this.bits[byte]! |= 1 << (id & 7);
+  }
+
+  delete(id: number): void {
+    if (!this.has(id)) return;
+    this.bits[id >>> 3]! &= ~(1 << (id & 7));
+    this.size--;
+  }
+
+  clear(): void {
+    this.bits = new Uint8Array(1024);
+    this.size = 0;
+  }
+
+  *ascending(): Generator<number> {
+    for (let byte = 0; byte < this.bits.length; byte++) {
+      const b = this.bits[byte]!;
+      if (b === 0) continue;
+      for (let bit = 0; bit < 8; bit++) if (b & (1 << bit)) yield byte * 8 + bit;
+    }
+  }
+}
+
+export class RocksInodeStore implements InodeStore {
+  readonly type = 'ROCKS';
+  private readonly ids = new IdSet();
+  /** Least recently used first (a Map keeps insertion order; a hit re-inserts). */
+  private readonly cache = new Map<number, Inode>();
+  /** Cached inodes changed since they were last encoded. */
+  private readonly dirty = new Set<number>();
+  /** Encoded but not yet handed to the store (null: delete). */
+  private pending = new Map<number, Uint8Array | null>();
+  /** Handed to the store in the batch now being written. */
+  private inFlight = new Map<number, Uint8Array | null>();
+  private writing: Promise<void> | undefined;
+  private readonly high: number;
+  private readonly low: number;
+  private readonly batchSize: number;
+  /** The last failed write, reported by the next `flush`. */
+  private writeError: Error | undefined;
+  private closed = false;
+  readonly stats = { hits: 0, misses: 0, evictions: 0, batches: 0 };
+
+  constructor(
+    private readonly kv: Kv,
+    opts: RocksStoreOptions,
+  ) {
+    if (!(opts.cacheMaxSize >= 1)) throw new RangeError(`inode cache max size must be at least 1, not ${opts.cacheMaxSize}`);
+    if (!(opts.lowWaterMark > 0 && opts.lowWaterMark <= opts.highWaterMark && opts.highWaterMark <= 1)) {
+      throw new RangeError(`inode cache water marks must satisfy 0 < low (${opts.lowWaterMark}) <= high (${opts.highWaterMark}) <= 1`);
+    }
+    this.high = Math.max(1, Math.floor(opts.cacheMaxSize * opts.highWaterMark));
+    this.low = Math.max(1, Math.floor(opts.cacheMaxSize * opts.lowWaterMark));
+    this.batchSize = opts.batchSize ?? 4096;
+  }
+
+  /** Empties the key-value store: what it held is not trusted (see the header). */
+  static async open(kv: Kv, opts: RocksStoreOptions): Promise<RocksInodeStore> {
+    await kv.clear();
+    return new RocksInodeStore(kv, opts);
+  }
+
+  get size(): number {
+    return this.ids.size;
+  }
+
+  get cached(): number {
+    return this.cache.size;
+  }
+
+  get(id: number): Inode | undefined {
+    if (!this.ids.has(id)) return undefined;
+    const hit = this.cache.get(id);
+    if (hit) {
+      this.stats.hits++;
+      this.cache.delete(id);
+      this.cache.set(id, hit);
+      return hit;
+    }
+    this.stats.misses++;
+    const n = this.load(id);
+    this.cache.set(id, n);
+    this.evictIfFull();
+    return n;
+  }
+
+  put(n: Inode): void {
+    this.ids.add(n.id);
+    if (this.cache.get(n.id) !== n) {
+      this.cache.delete(n.id);
+      this.cache.set(n.id, n);
+    }
+    this.dirty.add(n.id);
+    this.afterChange();
+  }
+
+  remove(id: number): void {
+    this.ids.delete(id);
+    this.cache.delete(id);
+    this.dirty.delete(id);
+    this.pending.set(id, null);
+    this.afterChange();
+  }
+
+  *inOrder(): Generator<Inode> {
+    for (const id of this.ids.ascending()) yield this.cache.get(id) ?? this.load(id);
+  }
+
+  replace(all: Iterable<Inode>): void {
+    this.ids.clear();
+    this.cache.clear();
+    this.dirty.clear();
+    // Keys of ids no longer in use may stay in the store: the id bitmap masks them,
+    // and an id is only used again after a put, which overwrites its key.
+    this.pending = new Map();
+    for (const n of all) {
+      this.ids.add(n.id);
+      this.pending.set(n.id, encodeInode(n));
+    }
+    this.startWrite();
+  }
+
+  async flush(): Promise<void> {
+    while (this.writing || this.dirty.size > 0 || this.pending.size > 0) {
+      if (!this.writing) this.startWrite();
+      await this.writing;
+      if (this.writeError) {
+        const e = this.writeError;
+        this.writeError = undefined;
+        throw e;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.flush();
+    } finally {
+      this.closed = true;
+      await this.kv.close();
+    }
+  }
+
+  private load(id: number): Inode {
+    const bytes = this.pending.get(id) ?? this.inFlight.get(id) ?? this.kv.getSync(keyOf(id));
+    // The bitmap says the id is in use, so a record must exist somewhere.
+    if (!bytes) throw new Error(`metastore has no record of inode ${id}, which is in use`);
+    return decodeInode(id, bytes);
+  }
+
+  private afterChange(): void {
+    if (!this.writing && this.dirty.size + this.pending.size >= this.batchSize) this.startWrite();
+    this.evictIfFull();
+  }
+
+  private evictIfFull(): void {
+    if (this.cache.size <= this.high) return;
+    for (const [id] of this.cache) {
+      if (this.cache.size <= this.low) return;
+      if (this.dirty.has(id)) continue;
+      this.cache.delete(id);
+      this.stats.evictions++;
+    }
+    // Only dirty inodes left above the mark: write them so they can go.
+    if (!this.writing && this.dirty.size > 0) this.startWrite();
+  }
+
+  private startWrite(): void {
+    if (this.writing || this.closed) return;
+    for (const id of this.dirty) this.pending.set(id, encodeInode(this.cache.get(id)!));
+    this.dirty.clear();
+    if (this.pending.size === 0) return;
+    this.inFlight = this.pending;
+    this.pending = new Map();
+    const ops: Array<[string, Uint8Array | undefined]> = [];
+    for (const [id, v] of this.inFlight) ops.push([keyOf(id), v ?? undefined]);
+    this.stats.batches++;
+    // Not synced: after a crash the store is rebuilt from the journal anyway.
+    this.writing = this.kv.batch(ops, false).then(
+      () => {
+        this.inFlight = new Map();
+        this.writing = undefined;
+        this.evictIfFull();
+        if (this.dirty.size + this.pending.size >= this.batchSize) this.startWrite();
+      },
+      (e: unknown) => {
+        // Nothing is lost: what failed goes back to pending, behind anything newer.
+        for (const [id, v] of this.inFlight) if (!this.pending.has(id) && !this.dirty.has(id)) this.pending.set(id, v);
+        this.inFlight = new Map();
+        this.writing = undefined;
+        this.writeError = e instanceof Error ? e : new Error(String(e));
+      },
+    );
+  }
+}
