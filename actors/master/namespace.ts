@@ -75,7 +75,8 @@ export const JournalEntry = {
   sync: obj({ op: oneOf('sync'), dir: uint, remove: arr(name), add: arr(UfsChild), blockSize: uint }),
   /** Replaces the whole namespace with a backup's (only ever the first entry of a journal). */
   restore: obj({ op: oneOf('restore'), data: bytes }),
-  load: obj({ op: oneOf('load'), dir: uint, children: arr(UfsChild), blockSize: uint }),
+  /** `partial`: only some names were looked up (load type ALWAYS), so the directory is not marked loaded. */
+  load: obj({ op: oneOf('load'), dir: uint, children: arr(UfsChild), blockSize: uint, partial: opt(bool) }),
 };
 export type JournalEntry = { [K in keyof typeof JournalEntry]: Infer<(typeof JournalEntry)[K]> }[keyof typeof JournalEntry];
 export type UfsChild = Infer<typeof UfsChild>;
@@ -375,7 +376,7 @@ export class Namespace {
           if (dir.children!.has(c.name)) continue;
           this.add(dir.id, c.name, c.isDir, c.length, c.isDir ? 0 : e.blockSize, c.mtimeMs, true, true, false);
         }
-        dir.childrenLoaded = true;
+        if (!e.partial) dir.childrenLoaded = true;
         this.inodes.put(dir);
         return dir;
       }
