@@ -713,11 +713,11 @@ export class MasterActor implements Actor {
     if (isSuper(this.policy, c)) return;
     const chain: Inode[] = [];
     for (let cur = this.ns.get(n.parent); cur && n.id !== ROOT_ID; cur = cur.id === ROOT_ID ? undefined : this.ns.get(cur.parent)) chain.push(cur);
-    for (const d of chain.reverse()) check(this.policy, c, d, EXECUTE, this.ns.pathOf(d));
+    for (const d of chain.reverse()) check(this.policy, c, d, EXECUTE, () => this.ns.pathOf(d));
   }
 
   private allow(c: Caller, n: Inode, bits: number): void {
-    check(this.policy, c, n, bits, this.ns.pathOf(n));
+    check(this.policy, c, n, bits, () => this.ns.pathOf(n));
   }
 
   /** What a caller's new inode gets: its owner, primary group, and the default mode less the umask. */
