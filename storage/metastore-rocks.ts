@@ -10,6 +10,10 @@
 // so misses for absent ids never reach the store and a checkpoint can walk the
 // live ids in order.
 //
+// Eviction is CLOCK (second chance), an approximation of LRU: a hit only sets a
+// bit. Moving an entry to the end of a Map on every hit, the usual JS LRU, makes
+// V8 rehash the whole table every few hits once evictions have shrunk it.
+//
 // The store is a cache of journaled state, never the source of truth: the master
 // empties it on start and rebuilds it from the checkpoint and the journal, so a
 // store left ahead of or behind the journal by a crash cannot leak into state.
@@ -105,8 +109,11 @@ class IdSet {
 export class RocksInodeStore implements InodeStore {
   readonly type = 'ROCKS';
   private readonly ids = new IdSet();
-  /** Least recently used first (a Map keeps insertion order; a hit re-inserts). */
   private readonly cache = new Map<number, Inode>();
+  /** Cached ids in the order the clock hand visits them (may hold ids no longer cached). */
+  private ring: number[] = [];
+  /** The clock's reference bits: set by a hit, cleared as the hand passes. */
+  private readonly referenced = new IdSet();
   /** Cached inodes changed since they were last encoded. */
   private readonly dirty = new Set<number>();
   /** Encoded but not yet handed to the store (null: delete). */
@@ -120,6 +127,8 @@ export class RocksInodeStore implements InodeStore {
   /** The last failed write, reported by the next `flush`. */
   private writeError: Error | undefined;
   private closed = false;
+  /** Nesting depth of `hold`: evictions wait until it is back to 0. */
+  private held = 0;
   readonly stats = { hits: 0, misses: 0, evictions: 0, batches: 0 };
 
   constructor(
@@ -154,33 +163,44 @@ export class RocksInodeStore implements InodeStore {
     const hit = this.cache.get(id);
     if (hit) {
       this.stats.hits++;
-      this.cache.delete(id);
-      this.cache.set(id, hit);
+      this.referenced.add(id);
       return hit;
     }
     this.stats.misses++;
     const n = this.load(id);
     this.cache.set(id, n);
+    this.ring.push(id);
     this.evictIfFull();
     return n;
   }
 
   put(n: Inode): void {
     this.ids.add(n.id);
-    if (this.cache.get(n.id) !== n) {
-      this.cache.delete(n.id);
+    const had = this.cache.get(n.id);
+    if (had !== n) {
       this.cache.set(n.id, n);
+      if (!had) this.ring.push(n.id);
     }
+    this.referenced.add(n.id);
     this.dirty.add(n.id);
     this.afterChange();
   }
 
   remove(id: number): void {
     this.ids.delete(id);
+    this.referenced.delete(id);
     this.cache.delete(id);
     this.dirty.delete(id);
     this.pending.set(id, null);
     this.afterChange();
+  }
+
+  hold(): void {
+    this.held++;
+  }
+
+  release(): void {
+    if (--this.held === 0) this.evictIfFull();
   }
 
   *inOrder(): Generator<Inode> {
@@ -190,6 +210,8 @@ export class RocksInodeStore implements InodeStore {
   replace(all: Iterable<Inode>): void {
     this.ids.clear();
     this.cache.clear();
+    this.ring = [];
+    this.referenced.clear();
     this.dirty.clear();
     // Keys of ids no longer in use may stay in the store: the id bitmap masks them,
     // and an id is only used again after a put, which overwrites its key.
@@ -236,15 +258,30 @@ export class RocksInodeStore implements InodeStore {
   }
 
   private evictIfFull(): void {
-    if (this.cache.size <= this.high) return;
-    for (const [id] of this.cache) {
-      if (this.cache.size <= this.low) return;
-      if (this.dirty.has(id)) continue;
-      this.cache.delete(id);
-      this.stats.evictions++;
+    if (this.held > 0) return;
+    if (this.cache.size <= this.high) {
+      // Removed inodes leave stale ids in the ring: drop them before it outgrows the cache.
+      if (this.ring.length > 2 * this.cache.size + 1024) this.ring = this.ring.filter((id) => this.cache.has(id));
+      return;
+    }
+    // Two sweeps at most: the first clears the reference bits it passes, so the second can evict.
+    for (let sweep = 0; sweep < 2 && this.cache.size > this.low; sweep++) {
+      const kept: number[] = [];
+      for (const id of this.ring) {
+        if (!this.cache.has(id)) continue;
+        if (this.cache.size <= this.low || this.dirty.has(id)) kept.push(id);
+        else if (this.referenced.has(id)) {
+          this.referenced.delete(id);
+          kept.push(id);
+        } else {
+          this.cache.delete(id);
+          this.stats.evictions++;
+        }
+      }
+      this.ring = kept;
     }
     // Only dirty inodes left above the mark: write them so they can go.
-    if (!this.writing && this.dirty.size > 0) this.startWrite();
+    if (this.cache.size > this.low && !this.writing && this.dirty.size > 0) this.startWrite();
   }
 
   private startWrite(): void {

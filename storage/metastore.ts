@@ -41,6 +41,12 @@ export interface InodeStore {
    */
   put(n: Inode): void;
   remove(id: number): void;
+  /**
+   * Brackets one change of state: between `hold` and `release` nothing is evicted,
+   * so an object got from `get` stays the one the store holds until the change is done.
+   */
+  hold(): void;
+  release(): void;
   readonly size: number;
   /** Every inode in id order, without disturbing any cache (for checkpoints). */
   inOrder(): Iterable<Inode>;
@@ -66,6 +72,10 @@ export class HeapInodeStore implements InodeStore {
   remove(id: number): void {
     this.inodes.delete(id);
   }
+
+  hold(): void {}
+
+  release(): void {}
 
   get size(): number {
     return this.inodes.size;

@@ -248,11 +248,15 @@ export class Namespace {
   /** Applies one committed entry. Throws only on an entry that cannot follow the current state. */
   apply(e: JournalEntry): Inode | RejectedEntry | undefined {
     let inode: Inode | undefined;
+    // Objects got from the store stay the store's own until the change is done.
+    this.inodes.hold();
     try {
       inode = this.applyChange(e);
     } catch (err) {
       if (err instanceof RejectedEntry) return err;
       throw err;
+    } finally {
+      this.inodes.release();
     }
     if (e.op !== 'load' && e.op !== 'restore' && e.op !== 'sync' && e.op !== 'persisted' && e.req) this.sessions.record(e.req.c, e.req.r, inode?.id ?? 0);
     if (e.op === 'rename' && e.undo) this.sessions.forget(e.undo.c, e.undo.r);
