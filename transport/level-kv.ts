@@ -39,10 +39,13 @@ export class LevelKv implements Kv {
 
   async batch(ops: ReadonlyArray<readonly [string, Uint8Array | undefined]>, sync: boolean): Promise<void> {
     if (ops.length === 0) return;
-    await this.db.batch(
-      ops.map(([key, value]) => (value === undefined ? { type: 'del' as const, key } : { type: 'put' as const, key, value })),
-      { sync },
-    );
+    // The chained form: abstract-level's array form costs 10-20x more per operation in JavaScript.
+    const b = this.db.batch();
+    for (const [key, value] of ops) {
+      if (value === undefined) b.del(key);
+      else b.put(key, value);
+    }
+    await b.write({ sync });
   }
 
   async scan(prefix: string): Promise<Array<[string, Uint8Array]>> {
