@@ -61,7 +61,7 @@ export const K = {
   masterMetastore: key('strata.master.metastore', 'enum', 'HEAP', 'master', 'Where the master keeps inodes: HEAP (all in memory) or ROCKS (in classic-level under the master\'s data directory, with a bounded inode cache). Either way it is rebuilt from the journal on start.', ['HEAP', 'ROCKS']),
   metastoreCacheMax: key('strata.master.metastore.inode.cache.max.size', 'int', '10000000', 'master', 'ROCKS: inodes kept in memory at most (changed ones not yet written aside).'),
   metastoreCacheHigh: key('strata.master.metastore.inode.cache.high.water.mark.ratio', 'string', '0.85', 'master', 'ROCKS: when the inode cache passes this fraction of its maximum, clean inodes are evicted...'),
-  metastoreCacheLow: key('strata.master.metastore.inode.cache.low.water.mark.ratio', 'string', '0.8', 'master', '...down to this fraction (least recently used first).'),
+  metastoreCacheLow: key('strata.master.metastore.inode.cache.low.water.mark.ratio', 'string', '0.8', 'master', '...down to this fraction (CLOCK order: inodes not used since the last sweep go first).'),
   workerTimeout: key('strata.master.worker.timeout', 'duration', '10s', 'master', 'A worker silent this long is marked lost and its block locations dropped.'),
   workerHostname: key('strata.worker.hostname', 'string', '127.0.0.1', 'worker', 'Host the worker binds to.'),
   workerRpcPort: key('strata.worker.rpc.port', 'int', '29999', 'worker', 'Worker RPC port (0 picks a free port).'),

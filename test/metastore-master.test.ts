@@ -8,6 +8,8 @@ import { packRecord } from '../transport/codec.js';
 import { createSimBed } from '../sim/scenario.js';
 import { METASTORES, TINY_CACHE } from './helpers/metastores.js';
 import type { MetastoreType } from '../storage/metastore.js';
+import { Conf, K } from '../actors/conf.js';
+import { metastoreOptions } from '../actors/node/roles.js';
 
 const UFS = 'sim://ufs';
 const base: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 1000, chunkSize: 256, readWindow: 4, blockSize: 1024, writeType: 'CACHE_THROUGH', readType: 'CACHE', user: 'strata', retryForMs: 0 };
@@ -92,5 +94,21 @@ describe.each(METASTORES)('master over the %s metastore', (metastore) => {
     expect(await names('NEVER', '/')).toEqual(['d', 'm']);
     await run(as('ONCE').mkdir('/m/after', true));
     expect(await names('ONCE', '/m')).toContain('after');
+  });
+});
+
+describe('metastore properties', () => {
+  const opts = (props: Record<string, string>) => metastoreOptions(new Conf([['command-line', props]]));
+  it('reads ROCKS and its cache, HEAP needs nothing', () => {
+    expect(opts({})).toEqual({});
+    expect(opts({ [K.masterMetastore]: 'ROCKS', [K.metastoreCacheMax]: '1000' })).toEqual({ metastore: { type: 'ROCKS', cacheMaxSize: 1000, highWaterMark: 0.85, lowWaterMark: 0.8 } });
+  });
+  it('refuses bad values by name', () => {
+    expect(() => opts({ [K.masterMetastore]: 'ROCKS', [K.metastoreCacheHigh]: '1.5' })).toThrow(/high\.water\.mark\.ratio: not a ratio/);
+    expect(() => opts({ [K.masterMetastore]: 'ROCKS', [K.metastoreCacheLow]: 'lots' })).toThrow(/low\.water\.mark\.ratio: not a ratio/);
+    expect(() => opts({ [K.masterMetastore]: 'ROCKS', [K.metastoreCacheLow]: '0.9', [K.metastoreCacheHigh]: '0.5' })).toThrow(/is above/);
+    expect(() => opts({ [K.masterMetastore]: 'ROCKS', [K.metastoreCacheMax]: '0' })).toThrow(/at least 1/);
+    expect(() => new Conf([['command-line', { [K.masterMetastore]: 'MAPDB' }]])).toThrow(/strata\.master\.metastore/);
+    expect(() => new Conf([['command-line', { [K.metadataLoadType]: 'SOMETIMES' }]])).toThrow(/metadata\.load\.type/);
   });
 });
