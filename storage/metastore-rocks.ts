@@ -264,12 +264,17 @@ export class RocksInodeStore implements InodeStore {
       if (this.ring.length > 2 * this.cache.size + 1024) this.ring = this.ring.filter((id) => this.cache.has(id));
       return;
     }
-    // Two sweeps at most: the first clears the reference bits it passes, so the second can evict.
-    for (let sweep = 0; sweep < 2 && this.cache.size > this.low; sweep++) {
+    // Files go before directories: a directory's record carries all its edges, so
+    // reloading it costs far more, and every lookup below it passes through it.
+    // Each kind gets two sweeps: the first clears the reference bits it passes, so
+    // the second can evict.
+    for (let sweep = 0; sweep < 4 && this.cache.size > this.low; sweep++) {
+      const dirsToo = sweep >= 2;
       const kept: number[] = [];
       for (const id of this.ring) {
-        if (!this.cache.has(id)) continue;
-        if (this.cache.size <= this.low || this.dirty.has(id)) kept.push(id);
+        const n = this.cache.get(id);
+        if (!n) continue;
+        if (this.cache.size <= this.low || this.dirty.has(id) || (n.isDir && !dirsToo)) kept.push(id);
         else if (this.referenced.has(id)) {
           this.referenced.delete(id);
           kept.push(id);
