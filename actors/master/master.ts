@@ -387,7 +387,11 @@ export class MasterActor implements Actor {
   private async loadOne(dir: Inode, name: string): Promise<Inode | undefined> {
     if (!dir.persisted || !validUfsName(name)) return undefined;
     const { disk, path: base } = this.ufsOf(dir);
-    const st = await disk.stat(base === '' ? name : `${base}/${name}`).catch(() => null);
+    const st = await disk.stat(base === '' ? name : `${base}/${name}`).catch((e: { code?: string }) => {
+      // Not there is an answer; a failing UFS is not, and must not read as NOT_FOUND.
+      if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return null;
+      throw e;
+    });
     if (!st) return undefined;
     return this.lock.run(async () => {
       const d = this.ns.get(dir.id);
