@@ -10,9 +10,12 @@
 // so misses for absent ids never reach the store and a checkpoint can walk the
 // live ids in order.
 //
-// Eviction is CLOCK (second chance), an approximation of LRU: a hit only sets a
-// bit. Moving an entry to the end of a Map on every hit, the usual JS LRU, makes
-// V8 rehash the whole table every few hits once evictions have shrunk it.
+// Eviction is CLOCK, an approximation of LRU: a hit only gives the inode credit,
+// and the hand, going round, spends one credit per pass and evicts what has none.
+// (Moving an entry to the end of a Map on every hit, the usual JS LRU, makes V8
+// rehash the whole table every few hits once evictions have shrunk it.) A
+// directory gets more credit than a file: its record carries all its edges, so
+// reloading it costs far more, and every lookup below it passes through it.
 //
 // The store is a cache of journaled state, never the source of truth: the master
 // empties it on start and rebuilds it from the checkpoint and the journal, so a
@@ -110,10 +113,11 @@ export class RocksInodeStore implements InodeStore {
   readonly type = 'ROCKS';
   private readonly ids = new IdSet();
   private readonly cache = new Map<number, Inode>();
-  /** Cached ids in the order the clock hand visits them (may hold ids no longer cached). */
+  /** Cached ids in the order the clock hand visits them; -1 or ids no longer cached are dead slots. */
   private ring: number[] = [];
-  /** The clock's reference bits: set by a hit, cleared as the hand passes. */
-  private readonly referenced = new IdSet();
+  private hand = 0;
+  /** Per id, the passes of the hand an inode survives without being used again. */
+  private credit = new Uint8Array(1024);
   /** Cached inodes changed since they were last encoded. */
   private readonly dirty = new Set<number>();
   /** Encoded but not yet handed to the store (null: delete). */
@@ -163,13 +167,14 @@ export class RocksInodeStore implements InodeStore {
     const hit = this.cache.get(id);
     if (hit) {
       this.stats.hits++;
-      this.referenced.add(id);
+      this.use(hit);
       return hit;
     }
     this.stats.misses++;
     const n = this.load(id);
     this.cache.set(id, n);
     this.ring.push(id);
+    this.use(n);
     this.evictIfFull();
     return n;
   }
@@ -181,14 +186,13 @@ export class RocksInodeStore implements InodeStore {
       this.cache.set(n.id, n);
       if (!had) this.ring.push(n.id);
     }
-    this.referenced.add(n.id);
+    this.use(n);
     this.dirty.add(n.id);
     this.afterChange();
   }
 
   remove(id: number): void {
     this.ids.delete(id);
-    this.referenced.delete(id);
     this.cache.delete(id);
     this.dirty.delete(id);
     this.pending.set(id, null);
@@ -211,7 +215,8 @@ export class RocksInodeStore implements InodeStore {
     this.ids.clear();
     this.cache.clear();
     this.ring = [];
-    this.referenced.clear();
+    this.hand = 0;
+    this.credit = new Uint8Array(1024);
     this.dirty.clear();
     // Keys of ids no longer in use may stay in the store: the id bitmap masks them,
     // and an id is only used again after a put, which overwrites its key.
@@ -257,36 +262,57 @@ export class RocksInodeStore implements InodeStore {
     this.evictIfFull();
   }
 
+  private use(n: Inode): void {
+    if (n.id >= this.credit.length) {
+      const grown = new Uint8Array(Math.max(n.id + 1, this.credit.length * 2));
+      grown.set(this.credit);
+      this.credit = grown;
+    }
+    this.credit[n.id] = n.isDir ? 3 : 1;
+  }
+
   private evictIfFull(): void {
     if (this.held > 0) return;
     if (this.cache.size <= this.high) {
-      // Removed inodes leave stale ids in the ring: drop them before it outgrows the cache.
-      if (this.ring.length > 2 * this.cache.size + 1024) this.ring = this.ring.filter((id) => this.cache.has(id));
+      // Removed inodes leave dead slots: drop them before the ring outgrows the cache.
+      if (this.ring.length > 2 * this.cache.size + 1024) this.compactRing();
       return;
     }
-    // Files go before directories: a directory's record carries all its edges, so
-    // reloading it costs far more, and every lookup below it passes through it.
-    // Each kind gets two sweeps: the first clears the reference bits it passes, so
-    // the second can evict.
-    for (let sweep = 0; sweep < 4 && this.cache.size > this.low; sweep++) {
-      const dirsToo = sweep >= 2;
-      const kept: number[] = [];
-      for (const id of this.ring) {
-        const n = this.cache.get(id);
-        if (!n) continue;
-        if (this.cache.size <= this.low || this.dirty.has(id) || (n.isDir && !dirsToo)) kept.push(id);
-        else if (this.referenced.has(id)) {
-          this.referenced.delete(id);
-          kept.push(id);
-        } else {
-          this.cache.delete(id);
-          this.stats.evictions++;
-        }
+    // At most four turns of the hand (a directory's full credit and one more): past
+    // that, what is left is dirty and waits for its write.
+    let steps = 4 * this.ring.length;
+    while (this.cache.size > this.low && steps-- > 0) {
+      if (this.hand >= this.ring.length) {
+        this.compactRing();
+        this.hand = 0;
+        if (this.ring.length === 0) break;
       }
-      this.ring = kept;
+      const id = this.ring[this.hand]!;
+      if (id < 0 || !this.cache.has(id)) this.ring[this.hand] = -1;
+      else if (this.credit[id]! > 0) this.credit[id]!--;
+      else if (!this.dirty.has(id)) {
+        this.cache.delete(id);
+        this.ring[this.hand] = -1;
+        this.stats.evictions++;
+      }
+      this.hand++;
     }
     // Only dirty inodes left above the mark: write them so they can go.
     if (this.cache.size > this.low && !this.writing && this.dirty.size > 0) this.startWrite();
+  }
+
+  /** Drops dead slots, keeping the order and the hand's place. */
+  private compactRing(): void {
+    const kept: number[] = [];
+    let hand = 0;
+    for (let i = 0; i < this.ring.length; i++) {
+      const id = this.ring[i]!;
+      if (id < 0 || !this.cache.has(id)) continue;
+      if (i < this.hand) hand++;
+      kept.push(id);
+    }
+    this.ring = kept;
+    this.hand = hand;
   }
 
   private startWrite(): void {
