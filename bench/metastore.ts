@@ -39,6 +39,7 @@ interface RunResult {
   rssMiB: number;
   heapMiB: number;
   cacheMisses?: number;
+  dirMisses?: number;
 }
 
 /** A seeded PRNG (mulberry32): the same paths for both metastores. */
@@ -110,8 +111,10 @@ async function child(type: MetastoreType, inodes: number): Promise<RunResult> {
     timed(200, (i) => getStatus(hot[i % HOT_PATHS]!));
     const hotPerSec = timed(READ_MS, (i) => getStatus(hot[i % HOT_PATHS]!));
     const missesBefore = store instanceof RocksInodeStore ? store.stats.misses : 0;
+    const dirMissesBefore = store instanceof RocksInodeStore ? store.stats.dirMisses : 0;
     const coldPerSec = timed(READ_MS, () => getStatus(pathAt(rnd())));
     const cacheMisses = store instanceof RocksInodeStore ? store.stats.misses - missesBefore : undefined;
+    const dirMisses = store instanceof RocksInodeStore ? store.stats.dirMisses - dirMissesBefore : undefined;
     const listPerSec = timed(READ_MS, () => {
       const d = Math.floor(rnd() * dirIds.length);
       const kids = ns.children(ns.get(dirIds[d]!)!);
@@ -121,7 +124,7 @@ async function child(type: MetastoreType, inodes: number): Promise<RunResult> {
     const mem = process.memoryUsage();
     return {
       type, inodes: made, createPerSec, hotPerSec, coldPerSec, listPerSec, rssMiB: mem.rss / 2 ** 20, heapMiB: mem.heapUsed / 2 ** 20,
-      ...(cacheMisses !== undefined ? { cacheMisses } : {}),
+      ...(cacheMisses !== undefined ? { cacheMisses, dirMisses } : {}),
     };
   } finally {
     await store.close();
@@ -156,7 +159,7 @@ async function main(): Promise<void> {
         results.push(r);
         console.log(
           `  ${type.padEnd(5)} ${k(r.inodes).padStart(6)} inodes: create ${k(r.createPerSec)}/s, getStatus hot ${k(r.hotPerSec)}/s, cold ${k(r.coldPerSec)}/s` +
-            `${r.cacheMisses !== undefined ? ` (${k(r.cacheMisses)} cache misses)` : ''}, listStatus ${k(r.listPerSec)}/s (${FANOUT} entries), rss ${r.rssMiB.toFixed(0)} MiB (heap ${r.heapMiB.toFixed(0)} MiB)`,
+            `${r.cacheMisses !== undefined ? ` (${k(r.cacheMisses)} cache misses, ${k(r.dirMisses ?? 0)} of directories)` : ''}, listStatus ${k(r.listPerSec)}/s (${FANOUT} entries), rss ${r.rssMiB.toFixed(0)} MiB (heap ${r.heapMiB.toFixed(0)} MiB)`,
         );
       } catch (e) {
         console.log(`  ${type.padEnd(5)} ${k(size)} inodes: FAILED: ${(e as Error).message}`);

@@ -133,7 +133,7 @@ export class RocksInodeStore implements InodeStore {
   private closed = false;
   /** Nesting depth of `hold`: evictions wait until it is back to 0. */
   private held = 0;
-  readonly stats = { hits: 0, misses: 0, evictions: 0, batches: 0 };
+  readonly stats = { hits: 0, misses: 0, dirMisses: 0, evictions: 0, batches: 0 };
 
   constructor(
     private readonly kv: Kv,
@@ -172,6 +172,7 @@ export class RocksInodeStore implements InodeStore {
     }
     this.stats.misses++;
     const n = this.load(id);
+    if (n.isDir) this.stats.dirMisses++;
     this.cache.set(id, n);
     this.ring.push(id);
     this.use(n);
