@@ -10,7 +10,6 @@
 // `RESULT metadata ratio=<getStatus ops/s ÷ raw ws round trips/s>`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
 import { loadConf } from '../cli/conf-loader.js';
 import { openClient } from '../cli/cluster.js';
+import { freePort, waitFor } from '../cli/local-processes.js';
 import { packRecord } from '../transport/codec.js';
 import type { StrataClient } from '../actors/client/client.js';
 import { fail, runMain } from './entry.js';
@@ -27,16 +27,6 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const PHASE_S = Number(process.env.BENCH_PHASE_S ?? (process.argv.includes('--quick') ? 2 : 4));
 const TARGET_GET_STATUS = 50_000;
 const CLI = resolve('dist/cli/strata.js');
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
 
 /** Runs `op` from CONCURRENCY loops for at most `seconds` (or until every loop returns false); ops/s. */
 async function phase(seconds: number, op: (worker: number, i: number) => Promise<boolean | void>): Promise<{ ops: number; perSec: number }> {
@@ -98,21 +88,6 @@ function startMaster(args: string[], cwd: string): { child: ChildProcess; out: (
   return { child, out: () => out };
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-}
-
 async function main(): Promise<void> {
   const metastore = process.env.BENCH_METASTORE ?? 'HEAP';
   const dir = mkdtempSync(join(tmpdir(), 'strata-bench-metadata-'));
@@ -138,7 +113,7 @@ async function main(): Promise<void> {
     const session = await openClient(conf);
     close = session.close;
     const client: StrataClient = session.client;
-    await waitFor('a leader that serves', async () => (await client.mkdir('/bench', true), true));
+    await waitFor('a leader that serves', async () => (await client.mkdir('/bench', true), true), 30_000);
     console.log(`metadata: ${single ? '1 master (UFS journal' : '3 masters (EMBEDDED journal'}, ${metastore} metastore), 1 client, ${CONCURRENCY} requests in flight, ${PHASE_S} s per operation`);
 
     // Fixture for listStatus: one directory of 10 entries per loop.

@@ -20,6 +20,7 @@ import { Namespace, RejectedEntry, ROOT_ID } from '../actors/master/namespace.js
 import { HeapInodeStore, type InodeStore, type MetastoreType } from '../storage/metastore.js';
 import { RocksInodeStore } from '../storage/metastore-rocks.js';
 import { LevelKv } from '../transport/level-kv.js';
+import { Prng } from '../sim/prng.js';
 import { fail, runMain } from './entry.js';
 
 const FANOUT = 1000;
@@ -40,18 +41,6 @@ interface RunResult {
   heapMiB: number;
   cacheMisses?: number;
   dirMisses?: number;
-}
-
-/** A seeded PRNG (mulberry32): the same paths for both metastores. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Repeats `op` for about `ms` milliseconds; ops/s. */
@@ -105,7 +94,9 @@ async function child(type: MetastoreType, inodes: number): Promise<RunResult> {
       if (!n) throw new Error(`${path} not found`);
       if (ns.pathOf(n) !== path || ns.ufsLocation(n).path.length === 0) throw new Error(`${path} resolved wrongly`);
     };
-    const rnd = prng(42);
+    // Seeded: the same paths for both metastores.
+    const prng = new Prng(42);
+    const rnd = () => prng.next();
     const hot = Array.from({ length: HOT_PATHS }, () => pathAt(rnd()));
     for (const p of hot) getStatus(p);
     timed(200, (i) => getStatus(hot[i % HOT_PATHS]!));
