@@ -56,7 +56,9 @@ export function nextEntry(ns: Namespace, [kind, a, b]: [number, number, number])
     }
     default: {
       const dir = pick(dirs, a);
-      return ns.get(dir)!.childrenLoaded ? undefined : { op: 'load', dir, children: [{ name: `u${b % 5}`, isDir: b % 2 === 0, length: b, mtimeMs: 1 }], blockSize: 32 };
+      // A partial load (load type ALWAYS) adds a name without marking the directory loaded.
+      const partial = b % 3 === 0;
+      return ns.get(dir)!.childrenLoaded && !partial ? undefined : { op: 'load', dir, children: [{ name: `u${b % 5}`, isDir: b % 2 === 0, length: b, mtimeMs: 1 }], blockSize: 32, ...(partial ? { partial } : {}) };
     }
   }
 }
