@@ -80,10 +80,14 @@ export interface OpenFile {
 /** An ordered key-value store (classic-level on a real host). */
 export interface Kv {
   get(key: string): Promise<Uint8Array | undefined>;
+  /** The same read, blocking: for state machines whose apply cannot wait (the ROCKS metastore). */
+  getSync(key: string): Uint8Array | undefined;
   /** Applies puts (value) and deletes (undefined) atomically; durable when `sync`. */
   batch(ops: ReadonlyArray<readonly [string, Uint8Array | undefined]>, sync: boolean): Promise<void>;
   /** Entries whose key starts with `prefix`, in key order. */
   scan(prefix: string): Promise<Array<[string, Uint8Array]>>;
+  /** Deletes every entry (not synced). */
+  clear(): Promise<void>;
   close(): Promise<void>;
 }
 

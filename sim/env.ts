@@ -243,6 +243,10 @@ export class KvStore {
     else this.unsynced.push(undo);
   }
 
+  clear(): void {
+    this.apply(this.keys.map((k) => [k, undefined] as const), false);
+  }
+
   scan(prefix: string): Array<[string, Uint8Array]> {
     const out: Array<[string, Uint8Array]> = [];
     for (let i = this.lowerBound(prefix); i < this.keys.length; i++) {
@@ -306,6 +310,14 @@ class SimKv implements Kv {
 
   get(key: string): Promise<Uint8Array | undefined> {
     return this.op(0, false, () => this.store.get(key));
+  }
+  /** Blocking reads cost no simulated time: the state machine that makes them runs in an instant anyway. */
+  getSync(key: string): Uint8Array | undefined {
+    if (this.closed) throw new DiskError('EINVAL', `kv ${this.name} is closed`);
+    return this.store.get(key);
+  }
+  clear(): Promise<void> {
+    return this.op(0, false, () => this.store.clear());
   }
   batch(ops: ReadonlyArray<readonly [string, Uint8Array | undefined]>, sync: boolean): Promise<void> {
     let bytes = 0;

@@ -151,6 +151,11 @@ describe('LevelKv', () => {
     kv = await LevelKv.open(dir);
     expect([...(await kv.get('meta/seq'))!]).toEqual([1, 2, 3]);
     expect((await kv.scan('')).length).toBe(4);
+    expect(text(kv.getSync('inode/4')!)).toBe('c');
+    expect(kv.getSync('inode/2')).toBeUndefined();
+    await kv.clear();
+    expect(await kv.scan('')).toEqual([]);
+    expect(kv.getSync('inode/1')).toBeUndefined();
     await kv.close();
   });
 });

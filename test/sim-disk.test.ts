@@ -164,6 +164,20 @@ describe('simulated key-value store', () => {
     expect(bed.cluster.kv('n', 'meta')!.scan('').map(([k]) => k)).toEqual(['a/1', 'b/1', 'b/2', 'c', 'd']);
   });
 
+  it('getSync sees a batch once it has landed; clear empties the store', async () => {
+    const bed = await node();
+    const kv = await bed.sim.settle(bed.env().openKv('sync'));
+    const landing = kv.batch([['k', bytes(7)]], false);
+    expect(kv.getSync('k')).toBeUndefined();
+    await bed.sim.settle(landing);
+    expect([...kv.getSync('k')!]).toEqual([7]);
+    await bed.sim.settle(kv.clear());
+    expect(kv.getSync('k')).toBeUndefined();
+    expect(bed.cluster.kv('n', 'sync')!.size).toBe(0);
+    await kv.close();
+    expect(() => kv.getSync('k')).toThrow(/closed/);
+  });
+
   it('rejects use after close', async () => {
     const bed = await node();
     const kv = await bed.sim.settle(bed.env().openKv('x'));

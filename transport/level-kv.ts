@@ -29,12 +29,23 @@ export class LevelKv implements Kv {
     return this.db.get(key);
   }
 
+  getSync(key: string): Uint8Array | undefined {
+    return this.db.getSync(key);
+  }
+
+  async clear(): Promise<void> {
+    await this.db.clear();
+  }
+
   async batch(ops: ReadonlyArray<readonly [string, Uint8Array | undefined]>, sync: boolean): Promise<void> {
     if (ops.length === 0) return;
-    await this.db.batch(
-      ops.map(([key, value]) => (value === undefined ? { type: 'del' as const, key } : { type: 'put' as const, key, value })),
-      { sync },
-    );
+    // The chained form: abstract-level's array form costs 10-20x more per operation in JavaScript.
+    const b = this.db.batch();
+    for (const [key, value] of ops) {
+      if (value === undefined) b.del(key);
+      else b.put(key, value);
+    }
+    await b.write({ sync });
   }
 
   async scan(prefix: string): Promise<Array<[string, Uint8Array]>> {

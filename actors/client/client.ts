@@ -35,6 +35,8 @@ export interface ClientOptions {
   specificHost?: string;
   /** strata.user.file.metadata.sync.interval: -1 (default) never re-checks the UFS, 0 always, N ms when older. */
   syncIntervalMs?: number;
+  /** strata.user.file.metadata.load.type: ONCE (default), ALWAYS or NEVER. */
+  metadataLoadType?: 'ONCE' | 'ALWAYS' | 'NEVER';
   /** The user requests act for, and its groups (SIMPLE authentication); defaults to anonymous. */
   user?: string;
   groups?: readonly string[];
@@ -115,9 +117,10 @@ export class StrataClient implements Actor {
     return (await this.master<Infer<typeof M.FileInfoReply>>({ t: 'GetStatus', path, ...(forRead ? { forRead } : {}), ...this.sync() }, 'FileInfoReply')).info;
   }
 
-  private sync(): { syncMs?: number } {
+  private sync(): { syncMs?: number; load?: 'ALWAYS' | 'NEVER' } {
     const s = this.opts.syncIntervalMs;
-    return s !== undefined && s >= 0 ? { syncMs: s } : {};
+    const load = this.opts.metadataLoadType;
+    return { ...(s !== undefined && s >= 0 ? { syncMs: s } : {}), ...(load && load !== 'ONCE' ? { load } : {}) };
   }
 
   /** Paths whose metadata differs from the UFS under `path`; with `repair`, brought in line. */

@@ -14,6 +14,10 @@ import { WorkerRegistry } from './workers.js';
 import { EXECUTE, READ, WRITE, check, isSuper, type Caller, type PermissionPolicy } from './permissions.js';
 import { METRIC, metricsOf, timed } from '../metrics.js';
 import { clusterMetrics, registerMasterMetrics } from './master-metrics.js';
+import { RocksInodeStore, type RocksStoreOptions } from '../../storage/metastore-rocks.js';
+
+/** strata.user.file.metadata.load.type: when a lookup or a listing consults the UFS. */
+export type LoadType = 'ONCE' | 'ALWAYS' | 'NEVER';
 
 export const MASTER_ID = 'master';
 export const STRATA_VERSION = '0.1.0';
@@ -36,6 +40,8 @@ export interface MasterOptions {
   restore?: Uint8Array;
   /** UFS (default): this master alone, with a local write-ahead journal. EMBEDDED: a Raft group of masters. */
   journal?: { type: 'UFS' } | ({ type: 'EMBEDDED' } & Omit<RaftJournalOptions, 'dir'>);
+  /** strata.master.metastore: HEAP (default) or ROCKS, rebuilt from the journal on every start. */
+  metastore?: { type: 'HEAP' } | ({ type: 'ROCKS' } & RocksStoreOptions);
 }
 
 /** Requests any master answers, leader or not. */
@@ -143,6 +149,8 @@ export class MasterActor implements Actor {
 
   async start(): Promise<void> {
     this.startedAtMs = this.env.now();
+    const ms = this.opts.metastore;
+    if (ms?.type === 'ROCKS') this.ns.useStore(await RocksInodeStore.open(await this.env.openKv('metastore'), ms));
     const last = await this.journal.start((entry) => {
       this.lastEntry = entry;
       return this.ns.apply(entry);
@@ -247,6 +255,7 @@ export class MasterActor implements Actor {
     this.persistTimer?.cancel();
     this.rpc.stop();
     await this.journal.stop();
+    await this.ns.store.close();
   }
 
   receive(envelope: Envelope): void {
@@ -380,6 +389,40 @@ export class MasterActor implements Actor {
     });
   }
 
+  /** Load type ALWAYS: a name strata does not know is looked up in the UFS, every time. */
+  private async loadOne(dir: Inode, name: string): Promise<Inode | undefined> {
+    if (!dir.persisted || !validUfsName(name)) return undefined;
+    const { disk, path: base } = this.ufsOf(dir);
+    const st = await disk.stat(base === '' ? name : `${base}/${name}`).catch((e: { code?: string }) => {
+      // Not there is an answer; a failing UFS is not, and must not read as NOT_FOUND.
+      if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return null;
+      throw e;
+    });
+    if (!st) return undefined;
+    return this.lock.run(async () => {
+      const d = this.ns.get(dir.id);
+      if (!d) return undefined;
+      if (!this.ns.child(d, name)) {
+        const child: UfsChild = { name, isDir: st.isDir, length: st.isDir ? 0 : st.size, mtimeMs: st.mtimeMs };
+        await this.journalAndApply({ op: 'load', dir: d.id, children: [child], blockSize: this.opts.blockSize, partial: true });
+      }
+      const now = this.ns.get(dir.id);
+      return now && this.ns.child(now, name);
+    });
+  }
+
+  /** Load type ALWAYS on a listing: whatever the UFS has that strata does not is brought in (a sync also drops what is gone). */
+  private async loadNew(dir: Inode): Promise<void> {
+    if (!dir.persisted) return;
+    const listing = await this.listUfs(dir);
+    await this.lock.run(async () => {
+      const d = this.ns.get(dir.id);
+      if (!d) return;
+      const add = listing.filter((u) => !d.children!.has(u.name));
+      if (add.length > 0) await this.journalAndApply({ op: 'load', dir: d.id, children: add, blockSize: this.opts.blockSize });
+    });
+  }
+
   /** What the UFS holds in a directory, with each entry's fingerprint (length, modification time). */
   private async listUfs(dir: Inode): Promise<UfsChild[]> {
     const { disk, path: base } = this.ufsOf(dir);
@@ -389,8 +432,7 @@ export class MasterActor implements Actor {
     });
     const children: UfsChild[] = [];
     for (const name of names) {
-      // A name that would not be a valid strata path component (or a dot entry) is not imported.
-      if (name === '.' || name === '..' || name.includes('/') || name.includes('\\') || /%2f|%5c/i.test(name)) continue;
+      if (!validUfsName(name)) continue;
       const st = await disk.stat(base === '' ? name : `${base}/${name}`);
       if (st) children.push({ name, isDir: st.isDir, length: st.isDir ? 0 : st.size, mtimeMs: st.mtimeMs });
     }
@@ -451,13 +493,18 @@ export class MasterActor implements Actor {
     await this.syncDir(dir);
   }
 
-  /** Resolves a path, loading directories from the UFS on the way. */
-  private async resolve(path: string): Promise<Inode> {
+  /** Resolves a path, loading directories from the UFS on the way as the load type says. */
+  private async resolve(path: string, load: LoadType = 'ONCE'): Promise<Inode> {
     let cur = this.ns.root();
     for (const part of splitPath(path)) {
       if (!cur.isDir) throw new StrataError('NOT_FOUND', `${path} does not exist (${this.ns.pathOf(cur)} is a file)`);
-      await this.loadChildren(cur);
-      const next = this.ns.child(cur, part);
+      if (load !== 'NEVER' && !cur.childrenLoaded) {
+        await this.loadChildren(cur);
+        // A metastore that evicts may hand out a fresh copy of the directory after the load.
+        cur = this.ns.get(cur.id) ?? cur;
+      }
+      let next = this.ns.child(cur, part);
+      if (!next && load === 'ALWAYS') next = await this.loadOne(cur, part);
       if (!next) throw new StrataError('NOT_FOUND', `${path} does not exist`);
       cur = next;
     }
@@ -491,7 +538,7 @@ export class MasterActor implements Actor {
     // A path's own entry lives in its parent's listing: that is what a sync re-reads.
     const parts = splitPath(r.m.path);
     if (r.m.syncMs != null && r.m.syncMs >= 0 && parts.length > 0) await this.syncIfDue(await this.resolveOrUndefined('/' + parts.slice(0, -1).join('/')), r.m.syncMs);
-    const n = await this.resolve(r.m.path);
+    const n = await this.resolve(r.m.path, r.m.load);
     const c = this.caller(r);
     this.traverse(c, n);
     if (r.m.forRead && !n.isDir) this.allow(c, n, READ);
@@ -519,13 +566,16 @@ export class MasterActor implements Actor {
       const target = await this.resolveOrUndefined(r.m.path);
       if (target?.isDir) await this.syncIfDue(target, r.m.syncMs);
     }
-    const n = await this.resolve(r.m.path);
+    const load = r.m.load ?? 'ONCE';
+    const n = await this.resolve(r.m.path, load);
     const c = this.caller(r);
     this.traverse(c, n);
     if (!n.isDir) return { t: 'ListStatusReply', entries: [this.info(n, true)] };
     this.allow(c, n, READ);
-    await this.loadChildren(n);
-    return { t: 'ListStatusReply', entries: this.ns.children(n).map((c) => this.info(c, true)) };
+    if (load === 'ALWAYS' && n.childrenLoaded) await this.loadNew(n);
+    else if (load !== 'NEVER') await this.loadChildren(n);
+    const dir = this.ns.get(n.id) ?? n;
+    return { t: 'ListStatusReply', entries: this.ns.children(dir).map((c) => this.info(c, true)) };
   }
 
   private async createDirectory(r: Req<typeof M.CreateDirectory>): Promise<Message> {
@@ -686,11 +736,11 @@ export class MasterActor implements Actor {
     if (isSuper(this.policy, c)) return;
     const chain: Inode[] = [];
     for (let cur = this.ns.get(n.parent); cur && n.id !== ROOT_ID; cur = cur.id === ROOT_ID ? undefined : this.ns.get(cur.parent)) chain.push(cur);
-    for (const d of chain.reverse()) check(this.policy, c, d, EXECUTE, this.ns.pathOf(d));
+    for (const d of chain.reverse()) check(this.policy, c, d, EXECUTE, () => this.ns.pathOf(d));
   }
 
   private allow(c: Caller, n: Inode, bits: number): void {
-    check(this.policy, c, n, bits, this.ns.pathOf(n));
+    check(this.policy, c, n, bits, () => this.ns.pathOf(n));
   }
 
   /** What a caller's new inode gets: its owner, primary group, and the default mode less the umask. */
@@ -1081,4 +1131,9 @@ export class MasterActor implements Actor {
     else await this.raft().addServer(r.m.id);
     return { t: 'Ok' };
   }
+}
+
+/** A UFS name that could not be a strata path component (or a dot entry) is never imported. */
+function validUfsName(name: string): boolean {
+  return !(name === '.' || name === '..' || name.includes('/') || name.includes('\\') || /%2f|%5c/i.test(name));
 }

@@ -6,36 +6,13 @@ import { arr, bool, bytes, int, num, obj, oneOf, opt, strMax, uint, type Infer }
 import { StrataError } from '../protocol/envelope.js';
 import { packRecord, unpackRecord } from '../../transport/codec.js';
 import { joinPath, splitPath } from '../path.js';
+import { HeapInodeStore, type Inode, type InodeStore } from '../../storage/metastore.js';
 
 export const ROOT_ID = 1;
 /** Block ids are fileId * BLOCKS_PER_FILE + index: derived, so never stored. */
 export const BLOCKS_PER_FILE = 2 ** 20;
 
-export interface Inode {
-  readonly id: number;
-  parent: number;
-  name: string;
-  readonly isDir: boolean;
-  length: number;
-  mtimeMs: number;
-  blockSize: number;
-  completed: boolean;
-  /** The inode exists in the UFS (strata knows the UFS holds it). */
-  persisted: boolean;
-  children: Map<string, number> | undefined;
-  /** A directory's children have been listed from the UFS once (load type ONCE). */
-  childrenLoaded: boolean;
-  /** Set on a mount point: the id of the mount whose UFS root this directory is. */
-  mountId?: number;
-  /** Pinned files' blocks are never evicted from workers (fs pin). */
-  pinned?: boolean;
-  /** fs setTtl: `ms` after the modification time, the inode is deleted or its blocks freed. */
-  ttl?: { ms: number; action: 'DELETE' | 'FREE' };
-  owner: string;
-  group: string;
-  /** Permission bits, e.g. 0o755. */
-  mode: number;
-}
+export type { Inode } from '../../storage/metastore.js';
 
 /** Modes of what is found in a UFS (strata cannot read UFS owners yet): like a umask of 022. */
 export const LOADED_DIR_MODE = 0o755;
@@ -98,7 +75,8 @@ export const JournalEntry = {
   sync: obj({ op: oneOf('sync'), dir: uint, remove: arr(name), add: arr(UfsChild), blockSize: uint }),
   /** Replaces the whole namespace with a backup's (only ever the first entry of a journal). */
   restore: obj({ op: oneOf('restore'), data: bytes }),
-  load: obj({ op: oneOf('load'), dir: uint, children: arr(UfsChild), blockSize: uint }),
+  /** `partial`: only some names were looked up (load type ALWAYS), so the directory is not marked loaded. */
+  load: obj({ op: oneOf('load'), dir: uint, children: arr(UfsChild), blockSize: uint, partial: opt(bool) }),
 };
 export type JournalEntry = { [K in keyof typeof JournalEntry]: Infer<(typeof JournalEntry)[K]> }[keyof typeof JournalEntry];
 export type UfsChild = Infer<typeof UfsChild>;
@@ -155,7 +133,7 @@ export class Sessions {
 }
 
 export class Namespace {
-  private readonly inodes = new Map<number, Inode>();
+  private inodes: InodeStore;
   private nextId = ROOT_ID + 1;
   readonly sessions = new Sessions();
   private readonly mounts = new Map<number, MountInfo>();
@@ -168,13 +146,29 @@ export class Namespace {
   private nextMountId = ROOT_MOUNT_ID + 1;
 
   /** `rootUfs`: the UFS mounted at '/', from configuration rather than the journal; `/` belongs to `rootOwner`. */
-  constructor(rootUfs: string, rootOwner = 'strata', rootGroup = 'supergroup') {
-    this.inodes.set(ROOT_ID, {
+  constructor(rootUfs: string, rootOwner = 'strata', rootGroup = 'supergroup', store: InodeStore = new HeapInodeStore()) {
+    this.inodes = store;
+    this.inodes.put({
       id: ROOT_ID, parent: 0, name: '', isDir: true, length: 0, mtimeMs: 0, blockSize: 0,
       completed: true, persisted: true, children: new Map(), childrenLoaded: false, mountId: ROOT_MOUNT_ID,
       owner: rootOwner, group: rootGroup, mode: LOADED_DIR_MODE,
     });
     this.mounts.set(ROOT_MOUNT_ID, { id: ROOT_MOUNT_ID, inode: ROOT_ID, uri: rootUfs, readOnly: false, shared: false, options: [] });
+  }
+
+  /** Where inodes are kept (the metastore). */
+  get store(): InodeStore {
+    return this.inodes;
+  }
+
+  /**
+   * Moves the namespace into another metastore. Only before anything is applied:
+   * the master opens its metastore asynchronously, after the namespace exists.
+   */
+  useStore(store: InodeStore): void {
+    if (this.inodes.size !== 1 || store.size !== 0) throw new Error('a namespace changes metastore only while it holds just the root, into an empty one');
+    store.put(this.root());
+    this.inodes = store;
   }
 
   mountTable(): MountInfo[] {
@@ -254,11 +248,15 @@ export class Namespace {
   /** Applies one committed entry. Throws only on an entry that cannot follow the current state. */
   apply(e: JournalEntry): Inode | RejectedEntry | undefined {
     let inode: Inode | undefined;
+    // Objects got from the store stay the store's own until the change is done.
+    this.inodes.hold();
     try {
       inode = this.applyChange(e);
     } catch (err) {
       if (err instanceof RejectedEntry) return err;
       throw err;
+    } finally {
+      this.inodes.release();
     }
     if (e.op !== 'load' && e.op !== 'restore' && e.op !== 'sync' && e.op !== 'persisted' && e.req) this.sessions.record(e.req.c, e.req.r, inode?.id ?? 0);
     if (e.op === 'rename' && e.undo) this.sessions.forget(e.undo.c, e.undo.r);
@@ -297,6 +295,7 @@ export class Namespace {
         f.completed = true;
         f.persisted = e.persisted !== false;
         if (e.asyncPersist && !f.persisted) this.toPersist.add(f.id);
+        this.inodes.put(f);
         return f;
       }
       case 'delete': {
@@ -311,19 +310,23 @@ export class Namespace {
         if (!n || n.id === ROOT_ID || !to || !to.isDir || to.children!.has(e.name)) {
           throw new RejectedEntry(`journal renames inode ${e.id} to an impossible place (${e.parent}/${e.name})`);
         }
-        this.inodes.get(n.parent)?.children?.delete(n.name);
+        const from = this.inodes.get(n.parent);
+        if (from?.children?.delete(n.name)) this.inodes.put(from);
         n.parent = to.id;
         n.name = e.name;
+        this.inodes.put(n);
         // As in POSIX, a rename leaves the file's own modification time alone (the
         // UFS keeps it too, and reads compare the two); `e.mtimeMs` dates the change.
         to.mtimeMs = e.mtimeMs;
         to.children!.set(e.name, n.id);
+        this.inodes.put(to);
         return n;
       }
       case 'mount': {
         const dir = this.own(this.add(e.parent, e.name, true, 0, 0, e.mtimeMs, true, true, false), e);
         const id = this.nextMountId++;
         dir.mountId = id;
+        this.inodes.put(dir);
         this.mounts.set(id, { id, inode: dir.id, uri: e.uri, readOnly: e.readOnly, shared: e.shared, options: e.options as Array<[string, string]> });
         return dir;
       }
@@ -348,6 +351,7 @@ export class Namespace {
         f.persisted = true;
         f.mtimeMs = e.mtimeMs;
         this.toPersist.delete(f.id);
+        this.inodes.put(f);
         return f;
       }
       case 'restore':
@@ -366,6 +370,7 @@ export class Namespace {
           this.add(dir.id, c.name, c.isDir, c.length, c.isDir ? 0 : e.blockSize, c.mtimeMs, true, true, false);
         }
         dir.childrenLoaded = true;
+        this.inodes.put(dir);
         return dir;
       }
       case 'load': {
@@ -375,7 +380,8 @@ export class Namespace {
           if (dir.children!.has(c.name)) continue;
           this.add(dir.id, c.name, c.isDir, c.length, c.isDir ? 0 : e.blockSize, c.mtimeMs, true, true, false);
         }
-        dir.childrenLoaded = true;
+        if (!e.partial) dir.childrenLoaded = true;
+        this.inodes.put(dir);
         return dir;
       }
     }
@@ -385,6 +391,7 @@ export class Namespace {
     if (e.owner !== undefined && e.owner !== null) n.owner = e.owner;
     if (e.group !== undefined && e.group !== null) n.group = e.group;
     if (e.mode !== undefined && e.mode !== null) n.mode = e.mode & 0o777;
+    this.inodes.put(n);
     return n;
   }
 
@@ -406,18 +413,24 @@ export class Namespace {
       // A directory strata creates is empty in the UFS too: nothing to load. One found in the UFS is loaded on first access.
       childrenLoaded,
     };
-    this.inodes.set(inode.id, inode);
     parent.children!.set(childName, inode.id);
+    this.inodes.put(parent);
+    this.inodes.put(inode);
     return inode;
   }
 
   private remove(n: Inode): void {
-    this.pinnedFiles.delete(n.id);
-    this.ttlInodes.delete(n.id);
-    this.toPersist.delete(n.id);
-    if (n.children) for (const id of [...n.children.values()]) this.remove(this.inodes.get(id)!);
-    this.inodes.delete(n.id);
-    this.inodes.get(n.parent)?.children?.delete(n.name);
+    // The subtree goes as a whole: only its top's parent changes.
+    const drop = (x: Inode): void => {
+      this.pinnedFiles.delete(x.id);
+      this.ttlInodes.delete(x.id);
+      this.toPersist.delete(x.id);
+      if (x.children) for (const id of [...x.children.values()]) drop(this.inodes.get(id)!);
+      this.inodes.remove(x.id);
+    };
+    drop(n);
+    const parent = this.inodes.get(n.parent);
+    if (parent?.children?.delete(n.name)) this.inodes.put(parent);
   }
 
   /** True when `a` is `b` or one of its ancestors. */
@@ -431,9 +444,8 @@ export class Namespace {
    * id counters and the sessions. `restore` of these bytes gives an equal namespace.
    */
   snapshot(): Uint8Array {
-    const inodes = [...this.inodes.values()]
-      .sort((a, b) => a.id - b.id)
-      .map((n) => [n.id, n.parent, n.name, n.isDir, n.length, n.mtimeMs, n.blockSize, n.completed, n.persisted, n.childrenLoaded, n.mountId ?? 0, n.owner, n.group, n.mode, n.pinned ? 1 : 0, n.ttl ? [n.ttl.ms, n.ttl.action] : 0]);
+    const inodes: unknown[] = [];
+    for (const n of this.inodes.inOrder()) inodes.push([n.id, n.parent, n.name, n.isDir, n.length, n.mtimeMs, n.blockSize, n.completed, n.persisted, n.childrenLoaded, n.mountId ?? 0, n.owner, n.group, n.mode, n.pinned ? 1 : 0, n.ttl ? [n.ttl.ms, n.ttl.action] : 0]);
     const mounts = this.mountTable().map((m) => [m.id, m.inode, m.uri, m.readOnly, m.shared, m.options]);
     return packRecord({ v: 1, nextId: this.nextId, nextMountId: this.nextMountId, inodes, mounts, sessions: this.sessions.entries(), toPersist: [...this.toPersist] });
   }
@@ -447,18 +459,19 @@ export class Namespace {
       toPersist?: number[];
     };
     if (s.v !== 1) throw new StrataError('INTERNAL', `namespace snapshot version ${s.v} is not supported`);
-    this.inodes.clear();
+    const all = new Map<number, Inode>();
     this.pinnedFiles.clear();
     this.ttlInodes.clear();
     for (const [id, parent, name, isDir, length, mtimeMs, blockSize, completed, persisted, childrenLoaded, mountId, owner, group, mode, pinned, ttl] of s.inodes) {
       if (pinned) this.pinnedFiles.add(id);
       if (ttl) this.ttlInodes.add(id);
-      this.inodes.set(id, {
+      all.set(id, {
         id, parent, name, isDir, length, mtimeMs, blockSize, completed, persisted, childrenLoaded, owner, group, mode, ...(pinned ? { pinned: true } : {}), ...(ttl ? { ttl: { ms: ttl[0], action: ttl[1] } } : {}),
         children: isDir ? new Map() : undefined, ...(mountId ? { mountId } : {}),
       });
     }
-    for (const n of this.inodes.values()) if (n.id !== ROOT_ID) this.inodes.get(n.parent)!.children!.set(n.name, n.id);
+    for (const n of all.values()) if (n.id !== ROOT_ID) all.get(n.parent)!.children!.set(n.name, n.id);
+    this.inodes.replace(all.values());
     // The root UFS comes from configuration, not from history: keep the configured one.
     const rootUri = this.mounts.get(ROOT_MOUNT_ID)!.uri;
     this.mounts.clear();

@@ -38,10 +38,11 @@ function bitsFor(o: Owned, c: Caller): number {
   return o.mode & 7;
 }
 
-export function check(policy: PermissionPolicy, c: Caller, o: Owned, want: number, path: string): void {
+/** `path` may be a function: the hot path builds it only for the error. */
+export function check(policy: PermissionPolicy, c: Caller, o: Owned, want: number, path: string | (() => string)): void {
   if (isSuper(policy, c)) return;
   if ((bitsFor(o, c) & want) === want) return;
-  throw new StrataError('PERMISSION_DENIED', `user ${c.user} lacks ${describe(want)} permission on ${path} (${o.owner}:${o.group} ${modeString(o.mode, false).slice(1)})`);
+  throw new StrataError('PERMISSION_DENIED', `user ${c.user} lacks ${describe(want)} permission on ${typeof path === 'string' ? path : path()} (${o.owner}:${o.group} ${modeString(o.mode, false).slice(1)})`);
 }
 
 function describe(bits: number): string {

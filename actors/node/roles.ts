@@ -49,6 +49,24 @@ function umask(conf: Conf): number {
   return Number.parseInt(raw, 8) & 0o777;
 }
 
+function ratio(conf: Conf, key: string): number {
+  const raw = conf.str(key).trim();
+  const v = Number(raw);
+  if (raw === '' || !Number.isFinite(v) || v <= 0 || v > 1) throw new ConfError(`${key}: not a ratio in (0, 1]: ${JSON.stringify(raw)}`);
+  return v;
+}
+
+/** strata.master.metastore and, for ROCKS, its inode cache. */
+export function metastoreOptions(conf: Conf): Pick<MasterOptions, 'metastore'> {
+  if (conf.str(K.masterMetastore) !== 'ROCKS') return {};
+  const cacheMaxSize = conf.int(K.metastoreCacheMax);
+  if (cacheMaxSize < 1) throw new ConfError(`${K.metastoreCacheMax}: must be at least 1, not ${cacheMaxSize}`);
+  const highWaterMark = ratio(conf, K.metastoreCacheHigh);
+  const lowWaterMark = ratio(conf, K.metastoreCacheLow);
+  if (lowWaterMark > highWaterMark) throw new ConfError(`${K.metastoreCacheLow} (${lowWaterMark}) is above ${K.metastoreCacheHigh} (${highWaterMark})`);
+  return { metastore: { type: 'ROCKS', cacheMaxSize, highWaterMark, lowWaterMark } };
+}
+
 /** `superuser`: the user the master process runs as (Alluxio's rule). */
 export function masterOptions(conf: Conf, cwd: string, superuser = 'strata'): MasterOptions {
   const group = masterGroup(conf);
@@ -61,6 +79,7 @@ export function masterOptions(conf: Conf, cwd: string, superuser = 'strata'): Ma
     persistCheckIntervalMs: conf.ms(K.persistCheckInterval),
     rpcTimeoutMs: conf.ms(K.rpcTimeout),
     journalDir: 'journal',
+    ...metastoreOptions(conf),
     ...(group.embedded
       ? {
           journal: {
@@ -103,6 +122,7 @@ export function clientOptions(conf: Conf, identity?: { user: string; groups: rea
   return {
     ...(identity ? { user: identity.user, groups: identity.groups } : {}),
     syncIntervalMs: conf.ms(K.metadataSyncInterval),
+    metadataLoadType: conf.str(K.metadataLoadType) as NonNullable<ClientOptions['metadataLoadType']>,
     durableReplication: conf.int(K.durableReplication),
     locationPolicy: conf.str(K.writeLocationPolicy) as LocationPolicy,
     ...(conf.str(K.writeSpecificHost) ? { specificHost: conf.str(K.writeSpecificHost) } : {}),

@@ -71,9 +71,10 @@ export const HeartbeatReply = msg('HeartbeatReply', { cmd: strMax(16), pinnedFil
 /**
  * `syncMs`: strata.user.file.metadata.sync.interval: -1 never re-checks the UFS, 0
  * always does, N does when the directory was last synced more than N ms ago.
+ * `load`: strata.user.file.metadata.load.type (absent: ONCE).
  */
-export const GetStatus = msg('GetStatus', { path, forRead: opt(bool), syncMs: opt(int) });
-export const ListStatus = msg('ListStatus', { path, syncMs: opt(int) });
+export const GetStatus = msg('GetStatus', { path, forRead: opt(bool), syncMs: opt(int), load: opt(oneOf('ONCE', 'ALWAYS', 'NEVER')) });
+export const ListStatus = msg('ListStatus', { path, syncMs: opt(int), load: opt(oneOf('ONCE', 'ALWAYS', 'NEVER')) });
 /** fs checkConsistency: paths whose metadata differs from the UFS; with `repair`, synced. */
 export const CheckConsistency = msg('CheckConsistency', { path, repair: bool });
 export const ConsistencyReply = msg('ConsistencyReply', { inconsistent: arr(strMax(4096), 1_000_000) });

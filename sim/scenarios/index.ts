@@ -5,11 +5,11 @@ import type { Scenario } from '../scenario.js';
 import { eviction } from './eviction.js';
 import { ping } from './ping.js';
 import { readThrough } from './read-through.js';
-import { namespaceLinearizable, namespaceLinearizableSingle } from './namespace-linearizable.js';
+import { namespaceLinearizable, namespaceLinearizableRocks, namespaceLinearizableSingle } from './namespace-linearizable.js';
 import { raftChurn } from './raft-churn.js';
 import { raftElection } from './raft-election.js';
 import { raftFigure8Unreliable } from './raft-figure8-unreliable.js';
 import { raftMembership } from './raft-membership.js';
 import { raftSnapshot } from './raft-snapshot.js';
 
-export const SCENARIOS: readonly Scenario[] = [readThrough, eviction, namespaceLinearizable, namespaceLinearizableSingle, ping, raftElection, raftFigure8Unreliable, raftChurn, raftSnapshot, raftMembership];
+export const SCENARIOS: readonly Scenario[] = [readThrough, eviction, namespaceLinearizable, namespaceLinearizableSingle, namespaceLinearizableRocks, ping, raftElection, raftFigure8Unreliable, raftChurn, raftSnapshot, raftMembership];

@@ -18,8 +18,8 @@ const NAMES = ['a', 'b', 'c', 'd'];
 const DEFINITE = new Set(['ALREADY_EXISTS', 'NOT_FOUND']);
 
 /** Masters under test: one with a local journal, or a Raft group of three. */
-function makeScenario(name: string, description: string, masterCount: 1 | 3): Scenario {
-  return { name, description, run: (ctx) => runNamespaceWorkload(ctx, masterCount) };
+function makeScenario(name: string, description: string, masterCount: 1 | 3, metastore: MasterOptions['metastore'] = { type: 'HEAP' }): Scenario {
+  return { name, description, run: (ctx) => runNamespaceWorkload(ctx, masterCount, metastore) };
 }
 
 export const namespaceLinearizable = makeScenario(
@@ -34,15 +34,22 @@ export const namespaceLinearizableSingle = makeScenario(
   1,
 );
 
+export const namespaceLinearizableRocks = makeScenario(
+  'namespace-linearizable-rocks',
+  'the Raft workload with every master on the ROCKS metastore and an inode cache of 8, so lookups miss, write back and evict while snapshots are taken and installed',
+  3,
+  { type: 'ROCKS', cacheMaxSize: 8, highWaterMark: 0.75, lowWaterMark: 0.5, batchSize: 3 },
+);
+
 const RAFT_TIMING = { electionTimeoutMinMs: 300, electionTimeoutMaxMs: 600, heartbeatIntervalMs: 50 };
 
-async function runNamespaceWorkload(ctx: ScenarioContext, masterCount: 1 | 3): Promise<void> {
+async function runNamespaceWorkload(ctx: ScenarioContext, masterCount: 1 | 3, metastore: MasterOptions['metastore']): Promise<void> {
     const { sim, cluster, net, rng } = ctx;
     const masters = masterCount === 1 ? [MASTER_ID] : Array.from({ length: masterCount }, (_, i) => `master-${i}`);
     const diskModel = swarmDiskFaults(rng.fork('disk'));
     for (const id of masters) {
       const masterOpts: MasterOptions = {
-        rootUfs: 'sim://ufs', blockSize: 1 << 20, workerTimeoutMs: 3000, rpcTimeoutMs: 2000, journalDir: 'journal',
+        rootUfs: 'sim://ufs', blockSize: 1 << 20, workerTimeoutMs: 3000, rpcTimeoutMs: 2000, journalDir: 'journal', metastore,
         ...(masterCount > 1 ? { journal: { type: 'EMBEDDED' as const, voters: masters, checkpointEntries: 50, ...RAFT_TIMING } } : {}),
       };
       cluster.addNode(id, (env) => new MasterActor(env, masterOpts), { disk: diskModel, allowStartFailure: true });

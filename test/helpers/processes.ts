@@ -1,21 +1,12 @@
 // Real strata processes on loopback for integration tests: free ports, spawned
 // CLI processes that are always killed at the end, and polling.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 
 export const CLI = resolve('dist/cli/strata.js');
 
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
+export { freePort, waitFor } from '../../cli/local-processes.js';
 
 export interface Proc {
   child: ChildProcess;
@@ -71,19 +62,4 @@ export function runCli(args: string[], cwd: string, timeoutMs = 60_000): Promise
       done({ code: code ?? -1, stdout: Buffer.concat(out), stderr: err });
     });
   });
-}
-
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }

@@ -1,0 +1,346 @@
+// The ROCKS metastore: inodes live in a key-value store (classic-level on a real
+// host), one record per inode holding its attributes and its directory edges
+// (child name → id), with a bounded in-memory cache in front (Alluxio's
+// `inode.cache.max.size` and high/low water marks).
+//
+// The state machine applies entries synchronously, so a cache miss is a
+// synchronous read (`getSync`) and writes are write-back: a changed inode stays
+// in the cache, dirty, until a batch carries it to the store; only clean inodes
+// are evicted. Which ids exist is kept in a bitmap (a bit per id ever assigned),
+// so misses for absent ids never reach the store and a checkpoint can walk the
+// live ids in order.
+//
+// Eviction is CLOCK, an approximation of LRU: a hit only gives the inode credit,
+// and the hand, going round, spends one credit per pass and evicts what has none.
+// (Moving an entry to the end of a Map on every hit, the usual JS LRU, makes V8
+// rehash the whole table every few hits once evictions have shrunk it.) A
+// directory gets more credit than a file: its record carries all its edges, so
+// reloading it costs far more, and every lookup below it passes through it.
+//
+// The store is a cache of journaled state, never the source of truth: the master
+// empties it on start and rebuilds it from the checkpoint and the journal, so a
+// store left ahead of or behind the journal by a crash cannot leak into state.
+import { packRecord, unpackRecord } from '../transport/codec.js';
+import type { Kv } from '../actors/env.js';
+import type { Inode, InodeStore } from './metastore.js';
+
+export interface RocksStoreOptions {
+  /** strata.master.metastore.inode.cache.max.size: inodes held in memory at most (dirty ones aside). */
+  cacheMaxSize: number;
+  /** Above this fraction of the maximum, clean inodes are evicted... */
+  highWaterMark: number;
+  /** ...down to this fraction. */
+  lowWaterMark: number;
+  /** Changes gathered before a batch is written. */
+  batchSize?: number;
+}
+
+type Record = [
+  parent: number, name: string, isDir: boolean, length: number, mtimeMs: number, blockSize: number,
+  completed: boolean, persisted: boolean, childrenLoaded: boolean, mountId: number, owner: string, group: string,
+  mode: number, pinned: 0 | 1, ttl: 0 | [number, 'DELETE' | 'FREE'], childNames: string[], childIds: number[],
+];
+
+export function encodeInode(n: Inode): Uint8Array {
+  const names: string[] = [];
+  const ids: number[] = [];
+  if (n.children) for (const [k, v] of n.children) (names.push(k), ids.push(v));
+  const r: Record = [
+    n.parent, n.name, n.isDir, n.length, n.mtimeMs, n.blockSize, n.completed, n.persisted, n.childrenLoaded,
+    n.mountId ?? 0, n.owner, n.group, n.mode, n.pinned ? 1 : 0, n.ttl ? [n.ttl.ms, n.ttl.action] : 0, names, ids,
+  ];
+  return packRecord(r);
+}
+
+export function decodeInode(id: number, bytes: Uint8Array): Inode {
+  const [parent, name, isDir, length, mtimeMs, blockSize, completed, persisted, childrenLoaded, mountId, owner, group, mode, pinned, ttl, names, ids] =
+    unpackRecord(bytes) as Record;
+  let children: Map<string, number> | undefined;
+  if (isDir) {
+    children = new Map();
+    for (let i = 0; i < names.length; i++) children.set(names[i]!, ids[i]!);
+  }
+  return {
+    id, parent, name, isDir, length, mtimeMs, blockSize, completed, persisted, childrenLoaded, owner, group, mode, children,
+    ...(mountId ? { mountId } : {}), ...(pinned ? { pinned: true } : {}), ...(ttl ? { ttl: { ms: ttl[0], action: ttl[1] } } : {}),
+  };
+}
+
+const keyOf = (id: number): string => 'i' + id.toString(36);
+
+/** A growable bitmap of the ids in use. */
+class IdSet {
+  private bits = new Uint8Array(1024);
+  size = 0;
+
+  has(id: number): boolean {
+    const byte = id >>> 3;
+    return byte < this.bits.length && (this.bits[byte]! & (1 << (id & 7))) !== 0;
+  }
+
+  add(id: number): void {
+    const byte = id >>> 3;
+    if (byte >= this.bits.length) {
+      const grown = new Uint8Array(Math.max(byte + 1, this.bits.length * 2));
+      grown.set(this.bits);
+      this.bits = grown;
+    }
+    if ((this.bits[byte]! & (1 << (id & 7))) === 0) this.size++;
+    this.bits[byte]! |= 1 << (id & 7);
+  }
+
+  delete(id: number): void {
+    if (!this.has(id)) return;
+    this.bits[id >>> 3]! &= ~(1 << (id & 7));
+    this.size--;
+  }
+
+  clear(): void {
+    this.bits = new Uint8Array(1024);
+    this.size = 0;
+  }
+
+  *ascending(): Generator<number> {
+    for (let byte = 0; byte < this.bits.length; byte++) {
+      const b = this.bits[byte]!;
+      if (b === 0) continue;
+      for (let bit = 0; bit < 8; bit++) if (b & (1 << bit)) yield byte * 8 + bit;
+    }
+  }
+}
+
+export class RocksInodeStore implements InodeStore {
+  readonly type = 'ROCKS';
+  private readonly ids = new IdSet();
+  private readonly cache = new Map<number, Inode>();
+  /** Cached ids in the order the clock hand visits them; -1 or ids no longer cached are dead slots. */
+  private ring: number[] = [];
+  private hand = 0;
+  /** Per id, the passes of the hand an inode survives without being used again. */
+  private credit = new Uint8Array(1024);
+  /** Cached inodes changed since they were last encoded. */
+  private readonly dirty = new Set<number>();
+  /** Encoded but not yet handed to the store (null: delete). */
+  private pending = new Map<number, Uint8Array | null>();
+  /** Handed to the store in the batch now being written. */
+  private inFlight = new Map<number, Uint8Array | null>();
+  private writing: Promise<void> | undefined;
+  private readonly high: number;
+  private readonly low: number;
+  private readonly batchSize: number;
+  /** The last failed write, reported by the next `flush`. */
+  private writeError: Error | undefined;
+  private closed = false;
+  /** Nesting depth of `hold`: evictions wait until it is back to 0. */
+  private held = 0;
+  readonly stats = { hits: 0, misses: 0, dirMisses: 0, evictions: 0, batches: 0 };
+
+  constructor(
+    private readonly kv: Kv,
+    opts: RocksStoreOptions,
+  ) {
+    if (!(opts.cacheMaxSize >= 1)) throw new RangeError(`inode cache max size must be at least 1, not ${opts.cacheMaxSize}`);
+    if (!(opts.lowWaterMark > 0 && opts.lowWaterMark <= opts.highWaterMark && opts.highWaterMark <= 1)) {
+      throw new RangeError(`inode cache water marks must satisfy 0 < low (${opts.lowWaterMark}) <= high (${opts.highWaterMark}) <= 1`);
+    }
+    this.high = Math.max(1, Math.floor(opts.cacheMaxSize * opts.highWaterMark));
+    this.low = Math.max(1, Math.floor(opts.cacheMaxSize * opts.lowWaterMark));
+    this.batchSize = opts.batchSize ?? 4096;
+  }
+
+  /** Empties the key-value store: what it held is not trusted (see the header). */
+  static async open(kv: Kv, opts: RocksStoreOptions): Promise<RocksInodeStore> {
+    await kv.clear();
+    return new RocksInodeStore(kv, opts);
+  }
+
+  get size(): number {
+    return this.ids.size;
+  }
+
+  get cached(): number {
+    return this.cache.size;
+  }
+
+  get(id: number): Inode | undefined {
+    if (!this.ids.has(id)) return undefined;
+    const hit = this.cache.get(id);
+    if (hit) {
+      this.stats.hits++;
+      this.use(hit);
+      return hit;
+    }
+    this.stats.misses++;
+    const n = this.load(id);
+    if (n.isDir) this.stats.dirMisses++;
+    this.cache.set(id, n);
+    this.ring.push(id);
+    this.use(n);
+    this.evictIfFull();
+    return n;
+  }
+
+  put(n: Inode): void {
+    this.ids.add(n.id);
+    const had = this.cache.get(n.id);
+    if (had !== n) {
+      this.cache.set(n.id, n);
+      if (!had) this.ring.push(n.id);
+    }
+    this.use(n);
+    this.dirty.add(n.id);
+    this.afterChange();
+  }
+
+  remove(id: number): void {
+    this.ids.delete(id);
+    this.cache.delete(id);
+    this.dirty.delete(id);
+    this.pending.set(id, null);
+    this.afterChange();
+  }
+
+  hold(): void {
+    this.held++;
+  }
+
+  release(): void {
+    if (--this.held === 0) this.evictIfFull();
+  }
+
+  *inOrder(): Generator<Inode> {
+    for (const id of this.ids.ascending()) yield this.cache.get(id) ?? this.load(id);
+  }
+
+  replace(all: Iterable<Inode>): void {
+    this.ids.clear();
+    this.cache.clear();
+    this.ring = [];
+    this.hand = 0;
+    this.credit = new Uint8Array(1024);
+    this.dirty.clear();
+    // Keys of ids no longer in use may stay in the store: the id bitmap masks them,
+    // and an id is only used again after a put, which overwrites its key.
+    this.pending = new Map();
+    for (const n of all) {
+      this.ids.add(n.id);
+      this.pending.set(n.id, encodeInode(n));
+    }
+    this.startWrite();
+  }
+
+  async flush(): Promise<void> {
+    while (this.writing || this.dirty.size > 0 || this.pending.size > 0) {
+      if (!this.writing) this.startWrite();
+      await this.writing;
+      if (this.writeError) {
+        const e = this.writeError;
+        this.writeError = undefined;
+        throw e;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.flush();
+    } finally {
+      this.closed = true;
+      await this.kv.close();
+    }
+  }
+
+  private load(id: number): Inode {
+    const bytes = this.pending.get(id) ?? this.inFlight.get(id) ?? this.kv.getSync(keyOf(id));
+    // The bitmap says the id is in use, so a record must exist somewhere.
+    if (!bytes) throw new Error(`metastore has no record of inode ${id}, which is in use`);
+    return decodeInode(id, bytes);
+  }
+
+  private afterChange(): void {
+    if (!this.writing && this.dirty.size + this.pending.size >= this.batchSize) this.startWrite();
+    this.evictIfFull();
+  }
+
+  private use(n: Inode): void {
+    if (n.id >= this.credit.length) {
+      const grown = new Uint8Array(Math.max(n.id + 1, this.credit.length * 2));
+      grown.set(this.credit);
+      this.credit = grown;
+    }
+    this.credit[n.id] = n.isDir ? 3 : 1;
+  }
+
+  private evictIfFull(): void {
+    if (this.held > 0) return;
+    if (this.cache.size <= this.high) {
+      // Removed inodes leave dead slots: drop them before the ring outgrows the cache.
+      if (this.ring.length > 2 * this.cache.size + 1024) this.compactRing();
+      return;
+    }
+    // At most four turns of the hand (a directory's full credit and one more): past
+    // that, what is left is dirty and waits for its write.
+    let steps = 4 * this.ring.length;
+    while (this.cache.size > this.low && steps-- > 0) {
+      if (this.hand >= this.ring.length) {
+        this.compactRing();
+        this.hand = 0;
+        if (this.ring.length === 0) break;
+      }
+      const id = this.ring[this.hand]!;
+      if (id < 0 || !this.cache.has(id)) this.ring[this.hand] = -1;
+      else if (this.credit[id]! > 0) this.credit[id]!--;
+      else if (!this.dirty.has(id)) {
+        this.cache.delete(id);
+        this.ring[this.hand] = -1;
+        this.stats.evictions++;
+      }
+      this.hand++;
+    }
+    // Only dirty inodes left above the mark: write them so they can go.
+    if (this.cache.size > this.low && !this.writing && this.dirty.size > 0) this.startWrite();
+  }
+
+  /** Drops dead slots, keeping the order and the hand's place. */
+  private compactRing(): void {
+    const kept: number[] = [];
+    let hand = 0;
+    for (let i = 0; i < this.ring.length; i++) {
+      const id = this.ring[i]!;
+      if (id < 0 || !this.cache.has(id)) continue;
+      if (i < this.hand) hand++;
+      kept.push(id);
+    }
+    this.ring = kept;
+    this.hand = hand;
+  }
+
+  private startWrite(): void {
+    if (this.writing || this.closed) return;
+    for (const id of this.dirty) this.pending.set(id, encodeInode(this.cache.get(id)!));
+    this.dirty.clear();
+    if (this.pending.size === 0) return;
+    this.inFlight = this.pending;
+    this.pending = new Map();
+    const ops: Array<[string, Uint8Array | undefined]> = [];
+    for (const [id, v] of this.inFlight) ops.push([keyOf(id), v ?? undefined]);
+    this.stats.batches++;
+    // Not synced: after a crash the store is rebuilt from the journal anyway.
+    this.writing = this.kv.batch(ops, false).then(
+      () => {
+        this.inFlight = new Map();
+        this.writing = undefined;
+        this.evictIfFull();
+        if (this.dirty.size + this.pending.size >= this.batchSize) this.startWrite();
+      },
+      (e: unknown) => {
+        // Nothing is lost: what failed goes back to pending, behind anything newer.
+        for (const [id, v] of this.inFlight) if (!this.pending.has(id) && !this.dirty.has(id)) this.pending.set(id, v);
+        this.inFlight = new Map();
+        this.writing = undefined;
+        this.writeError = e instanceof Error ? e : new Error(String(e));
+      },
+    );
+  }
+}
