@@ -84,6 +84,16 @@ export class StrataClient implements Actor {
     if (!this.rpc.handle(envelope)) this.rpc.replyError(envelope, new StrataError('INVALID_ARGUMENT', `a client does not serve ${envelope.m.t}`));
   }
 
+  /** Whether `envelope` answers one of this client's requests (a client hosted inside another actor). */
+  expects(envelope: Envelope): boolean {
+    return this.rpc.expects(envelope);
+  }
+
+  /** A request to the leading master for another service's client (jobs); `mutation` gives it a request id for retries. */
+  callMaster<T extends Message>(m: Message & Record<string, unknown>, expect: T['t'], mutation = false): Promise<T> {
+    return mutation ? this.mutate<T>(m, expect) : this.master<T>(m, expect);
+  }
+
   private master<T extends Message>(m: Message & Record<string, unknown>, expect: T['t']): Promise<T> {
     return this.masters.call<T>(m, expect);
   }

@@ -12,6 +12,8 @@ import { BLOCKS_PER_FILE, Namespace, RejectedEntry, ROOT_ID, type Inode, type Jo
 import { LocalJournal, RaftJournal, type JournalBackend, type RaftJournalOptions } from './journal-backend.js';
 import { WorkerRegistry } from './workers.js';
 import { EXECUTE, READ, WRITE, check, isSuper, type Caller, type PermissionPolicy } from './permissions.js';
+import { JobMaster, type JobMasterOptions } from '../job/job-master.js';
+import { packMasterSnapshot, unpackMasterSnapshot } from '../job/state.js';
 
 export const MASTER_ID = 'master';
 export const STRATA_VERSION = '0.1.0';
@@ -34,6 +36,8 @@ export interface MasterOptions {
   restore?: Uint8Array;
   /** UFS (default): this master alone, with a local write-ahead journal. EMBEDDED: a Raft group of masters. */
   journal?: { type: 'UFS' } | ({ type: 'EMBEDDED' } & Omit<RaftJournalOptions, 'dir'>);
+  /** The job service hosted with the leading master (strata.job.*, strata.master.persistence.*, replication checker). */
+  jobs?: JobMasterOptions;
 }
 
 /** Requests any master answers, leader or not. */
@@ -65,9 +69,8 @@ export class MasterActor implements Actor {
   private readonly journal: JournalBackend;
   private expiryTimer: Timer | undefined;
   private ttlTimer: Timer | undefined;
-  private persistTimer: Timer | undefined;
-  /** Files a worker is persisting right now. */
-  private readonly persisting = new Set<number>();
+  /** The job master: jobs journaled here, run while this master leads (ASYNC_THROUGH persistence too). */
+  readonly jobs: JobMaster;
   private startedAtMs = 0;
   /** Set when the journal failed: state may be ahead of the journal, so nothing more is served. */
   private fatal: string | undefined;
@@ -85,14 +88,39 @@ export class MasterActor implements Actor {
     this.journal =
       j?.type === 'EMBEDDED'
         ? new RaftJournal(env, { ...j, dir: opts.journalDir }, {
-              snapshot: () => this.ns.snapshot(),
-              restore: (b) => {
-                this.ns.restore(b);
+              snapshot: () => packMasterSnapshot(this.ns.snapshot(), this.jobs.state.snapshot()),
+              restore: (bytes) => {
+                const b = unpackMasterSnapshot(bytes);
+                this.ns.restore(b.namespace);
+                if (b.jobs) this.jobs.state.restore(b.jobs);
                 // What the last applied entry was is now unknown: never redo an older one.
                 this.lastEntry = undefined;
               },
             }, () => this.onLeadership())
         : new LocalJournal(env.disk, opts.journalDir, env.log);
+    this.jobs = new JobMaster({
+      env, rpc: this.rpc, ns: this.ns, lock: this.lock, superuser: this.policy.superuser,
+      workers: () => this.workers,
+      serving: () => this.journal.isLeader() && this.caughtUpTerm === this.journal.term() && !this.failed,
+      journal: (entry) => this.journalAndApply(entry),
+      resolve: async (path, deep) => {
+        const top = await this.resolve(path);
+        const load = async (n: Inode): Promise<void> => {
+          if (!n.isDir) return;
+          await this.loadChildren(n);
+          for (const child of this.ns.children(n)) await load(child);
+        };
+        if (deep) await load(top);
+        return top;
+      },
+      access: (r, n, bits) => {
+        const c = this.caller(r);
+        this.traverse(c, n);
+        this.allow(c, n, bits);
+      },
+      ufsOf: (n) => this.ufsOf(n),
+      ufsDisk: (uri) => this.ufsDisk(uri),
+    }, { ...opts.jobs, persistence: { schedulerMs: opts.persistCheckIntervalMs ?? 1000, ...opts.jobs?.persistence } });
     const dedup = new ReplyCache(() => env.now(), 10 * 60_000);
     const h: Array<[string, Handler]> = [
       ['RegisterWorker', (r) => this.registerWorker(r as Req<typeof M.RegisterWorker>)],
@@ -119,6 +147,7 @@ export class MasterActor implements Actor {
       ['AddMaster', dedup.wrap((r) => this.changeMembers(r as Req<typeof M.AddMaster>))],
       ['GetWorkers', () => ({ t: 'WorkersReply', workers: this.workers.infos() })],
       ['GetMasterInfo', () => this.masterInfo()],
+      ...this.jobs.handlers().map(([t, h]): [string, Handler] => [t, dedup.wrap(h)]),
     ];
     this.handlers = new Map(h);
   }
@@ -140,6 +169,7 @@ export class MasterActor implements Actor {
   async start(): Promise<void> {
     this.startedAtMs = this.env.now();
     const last = await this.journal.start((entry) => {
+      if (entry.op === 'job') return this.jobs.apply(entry);
       this.lastEntry = entry;
       return this.ns.apply(entry);
     });
@@ -148,64 +178,7 @@ export class MasterActor implements Actor {
     if (this.opts.restore && !(this.journal instanceof RaftJournal)) await this.restoreBackup(this.opts.restore);
     this.scheduleExpiry();
     this.scheduleTtlCheck();
-    this.schedulePersist();
-  }
-
-  private schedulePersist(): void {
-    this.persistTimer = this.env.setTimer(this.opts.persistCheckIntervalMs ?? 1000, () => {
-      this.persistSome();
-      this.schedulePersist();
-    });
-  }
-
-  /**
-   * The persistence scheduler (ASYNC_THROUGH): each unpersisted file goes to a
-   * worker holding all its blocks, which writes it to the UFS; the result is
-   * journaled only if the file is still there, unchanged and at the same UFS path.
-   */
-  private persistSome(): void {
-    if (!this.journal.isLeader() || this.caughtUpTerm !== this.journal.term()) return;
-    for (const id of this.ns.toPersist) {
-      if (this.persisting.has(id)) continue;
-      const f = this.ns.get(id);
-      if (!f) continue;
-      const blocks = this.ns.blockIds(f).map((b, i) => ({ id: b, length: Math.min(f.blockSize, f.length - i * f.blockSize) }));
-      // A worker holding every block of the file (any live worker for an empty file).
-      let common: Set<string> | undefined;
-      for (const b of blocks) {
-        const here = new Set(this.workers.locationsOf(b.id).map((l) => l.workerId));
-        common = common ? new Set([...common].filter((w) => here.has(w))) : here;
-      }
-      const holders = common ? [...common] : this.workers.infos().filter((w) => w.state === 'LIVE').map((w) => w.id);
-      const worker = holders[0];
-      if (!worker) continue;
-      const { uri, path } = this.ufsOf(f);
-      this.persisting.add(id);
-      // The worker writes beside the target; the master publishes it (see below).
-      const tmpPath = `${path}.strata-persist-${id}`;
-      const ask: Infer<typeof W.PersistFile> = { t: 'PersistFile', fileId: id, ufsMount: uri, ufsPath: tmpPath, blocks };
-      const task = this.rpc
-        .request(worker, ask, 'PersistDone', Math.max(this.opts.rpcTimeoutMs, 60_000))
-        .then((reply) => {
-          const done = reply as Infer<typeof W.PersistDone>;
-          return this.lock.run(async () => {
-            const now = this.ns.get(id);
-            const where = now ? this.ufsOf(now) : undefined;
-            if (!now || !this.ns.toPersist.has(id) || where?.uri !== uri || where.path !== path) {
-              // Deleted or moved while the worker wrote it: the copy belongs to no file.
-              await this.removeFromUfs(uri, tmpPath);
-              return;
-            }
-            // Published under the lock, so nothing else can claim the path in between.
-            await this.ufsDisk(uri).rename(tmpPath, path);
-            const st = await this.ufsDisk(uri).stat(path);
-            await this.journalAndApply({ op: 'persisted', id, mtimeMs: st?.mtimeMs ?? done.mtimeMs });
-          });
-        })
-        .catch((e: unknown) => this.env.log.log('warn', `persisting file ${id} on ${worker} failed (will retry): ${(e as Error).message}`))
-        .finally(() => this.persisting.delete(id));
-      void task;
-    }
+    this.jobs.start();
   }
 
   private scheduleTtlCheck(): void {
@@ -240,7 +213,7 @@ export class MasterActor implements Actor {
   async stop(): Promise<void> {
     this.expiryTimer?.cancel();
     this.ttlTimer?.cancel();
-    this.persistTimer?.cancel();
+    this.jobs.stop();
     this.rpc.stop();
     await this.journal.stop();
   }

@@ -6,6 +6,7 @@ import { arr, bool, bytes, int, num, obj, oneOf, opt, strMax, uint, type Infer }
 import { StrataError } from '../protocol/envelope.js';
 import { packRecord, unpackRecord } from '../../transport/codec.js';
 import { joinPath, splitPath } from '../path.js';
+import { JobEntry } from '../job/state.js';
 
 export const ROOT_ID = 1;
 /** Block ids are fileId * BLOCKS_PER_FILE + index: derived, so never stored. */
@@ -99,6 +100,8 @@ export const JournalEntry = {
   /** Replaces the whole namespace with a backup's (only ever the first entry of a journal). */
   restore: obj({ op: oneOf('restore'), data: bytes }),
   load: obj({ op: oneOf('load'), dir: uint, children: arr(UfsChild), blockSize: uint }),
+  /** The job service's state (actors/job/state.ts): applied by the job master, not here. */
+  job: JobEntry,
 };
 export type JournalEntry = { [K in keyof typeof JournalEntry]: Infer<(typeof JournalEntry)[K]> }[keyof typeof JournalEntry];
 export type UfsChild = Infer<typeof UfsChild>;
@@ -253,6 +256,7 @@ export class Namespace {
 
   /** Applies one committed entry. Throws only on an entry that cannot follow the current state. */
   apply(e: JournalEntry): Inode | RejectedEntry | undefined {
+    if (e.op === 'job') throw new StrataError('INTERNAL', 'a job entry reached the namespace; the job master applies those');
     let inode: Inode | undefined;
     try {
       inode = this.applyChange(e);

@@ -4,6 +4,7 @@ import { ErrorReply, OkReply } from './envelope.js';
 import { MASTER_MESSAGES } from './master.js';
 import { RAFT_MESSAGES } from './raft.js';
 import { WORKER_MESSAGES } from './worker.js';
+import { JOB_MESSAGES } from './job.js';
 
 export * from './envelope.js';
 
@@ -22,4 +23,5 @@ export const MESSAGES: ReadonlyMap<string, Schema<unknown>> = registry([
   ...MASTER_MESSAGES,
   ...WORKER_MESSAGES,
   ...RAFT_MESSAGES,
+  ...JOB_MESSAGES,
 ] as ReadonlyArray<MsgSchema<unknown>>);

@@ -12,6 +12,7 @@ import * as W from '../protocol/worker.js';
 import { Rpc, serve, type Handler } from '../rpc.js';
 import { MasterChannel } from '../master-channel.js';
 import { BLOCKS_PER_FILE } from '../master/namespace.js';
+import { JobWorker, type JobWorkerHost } from '../job/job-worker.js';
 
 export interface WorkerOptions {
   masterId: string;
@@ -101,7 +102,7 @@ class HotBlocks {
   }
 }
 
-export class WorkerActor implements Actor {
+export class WorkerActor implements Actor, JobWorkerHost {
   private readonly rpc: Rpc;
   private readonly masters: MasterChannel;
   /** Open once start() has recovered it from disk. */
@@ -126,6 +127,8 @@ export class WorkerActor implements Actor {
   private unsent = { added: new Set<number>(), removed: new Set<number>() };
   /** Bytes served, split as Alluxio's metrics do; read by the metrics issue. */
   readonly counters = { bytesReadCache: 0, bytesReadUfs: 0, bytesWrittenUfs: 0, ufsBlockReads: 0, blocksEvicted: 0 };
+  /** The job worker hosted here: runs the job master's tasks. */
+  readonly jobs: JobWorker;
 
   constructor(
     private readonly env: Env,
@@ -140,8 +143,12 @@ export class WorkerActor implements Actor {
       ['WriteOpen', (r) => this.writeOpen(r as Req<typeof W.WriteOpen>)],
       ['WriteChunk', (r) => this.writeChunk(r as Req<typeof W.WriteChunk>)],
       ['WriteClose', (r) => this.writeClose(r as Req<typeof W.WriteClose>)],
-      ['PersistFile', (r) => this.persistFile(r as Req<typeof W.PersistFile>)],
+      ['PersistFile', (r) => this.persistBlocks((r as Req<typeof W.PersistFile>).m, () => false).then((d) => ({ t: 'PersistDone', ...d }))],
     ];
+    this.jobs = new JobWorker(env, this, {
+      masterId: opts.masterId, ...(opts.masterIds ? { masterIds: opts.masterIds } : {}), rpcTimeoutMs: opts.rpcTimeoutMs, chunkSize: opts.chunkSize, readWindow: 8, blockSize: 64 * 1024 * 1024,
+    });
+    h.push(...this.jobs.handlers());
     this.handlers = new Map(h);
   }
 
@@ -176,10 +183,12 @@ export class WorkerActor implements Actor {
     for (const s of this.reads.values()) s.idle.cancel();
     for (const s of this.writes.values()) s.idle.cancel();
     this.rpc.stop();
+    await this.jobs.stop();
     if (this.storeReady) await this.store.close();
   }
 
   receive(envelope: Envelope): void {
+    if (this.jobs.takes(envelope)) return;
     if (!this.storeReady && envelope.re === undefined) {
       this.rpc.replyError(envelope, new StrataError('UNAVAILABLE', `${this.env.self} is still recovering its cache`));
       return;
@@ -392,13 +401,13 @@ export class WorkerActor implements Actor {
   // ---- persistence (ASYNC_THROUGH) ----
 
   /** Writes a file from its cached blocks to the UFS path the master names, durably. */
-  private async persistFile(r: Req<typeof W.PersistFile>): Promise<Infer<typeof W.PersistDone>> {
-    const m = r.m;
+  async persistBlocks(m: { fileId: number; ufsMount: string; ufsPath: string; blocks: ReadonlyArray<{ id: number; length: number }> }, canceled: () => boolean): Promise<{ length: number; mtimeMs: number }> {
     const ufs = this.ufs(m.ufsMount);
     await ufs.writeFile(m.ufsPath, new Uint8Array(0));
     let length = 0;
     try {
       for (const b of m.blocks) {
+        if (canceled()) throw new StrataError('FAILED_PRECONDITION', `persisting file ${m.fileId} was canceled`);
         const data = this.hot.get(b.id) ?? (await this.store.get(b.id));
         if (!data || data.byteLength !== b.length) throw new StrataError('FAILED_PRECONDITION', `block ${b.id} of file ${m.fileId} is no longer cached on ${this.env.self}`);
         await ufs.append(m.ufsPath, data);
@@ -411,7 +420,27 @@ export class WorkerActor implements Actor {
     }
     this.counters.bytesWrittenUfs += length;
     const st = await ufs.stat(m.ufsPath);
-    return { t: 'PersistDone', length, mtimeMs: st?.mtimeMs ?? 0 };
+    return { length, mtimeMs: st?.mtimeMs ?? 0 };
+  }
+
+  // ---- job worker hooks (actors/job/job-worker.ts) ----
+
+  async loadBlock(b: { blockId: number; ufsMount: string; ufsPath: string; fileOffset: number; blockLength: number; ufsLength: number; ufsMtimeMs: number }): Promise<void> {
+    if (this.store.has(b.blockId)) return;
+    await this.readThrough({ t: 'ReadBlock', ...b, offset: 0, length: b.blockLength, window: 1, cache: true });
+  }
+
+  hasBlock(id: number): boolean {
+    return this.store.has(id);
+  }
+
+  putBlock(id: number, data: Uint8Array): Promise<void> {
+    return this.cache(id, data, 'replicated but not cached');
+  }
+
+  async dropBlock(id: number): Promise<void> {
+    this.hot.delete(id);
+    if (this.store.has(id)) await this.store.free(id, { force: true });
   }
 
   // ---- writes ----
