@@ -13,6 +13,7 @@ import { registerFsCommands } from './fs-commands.js';
 import { registerSimCommands } from './sim-commands.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerInspectCommands } from './fs-inspect-commands.js';
+import { registerJobCommands } from './job-commands.js';
 import type { NodeHost } from '../actors/node/nact-host.js';
 
 const out = (line: string): void => void process.stdout.write(line + '\n');
@@ -157,6 +158,7 @@ const fsCommand = program.command('fs').description('file system commands agains
 registerFsCommands(fsCommand, conf, out);
 registerInspectCommands(fsCommand, conf, out);
 registerAdminCommands(fsCommand, program.command('fsadmin').description('administration of a running cluster'), conf, out);
+registerJobCommands(fsCommand, program.command('job').description('the job service: list, inspect and cancel jobs'), conf, out);
 registerSimCommands(program.command('sim').description('deterministic simulation'), out);
 
 try {

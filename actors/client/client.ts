@@ -26,6 +26,8 @@ export interface ClientOptions {
   retryForMs?: number;
   /** strata.user.file.replication.durable: workers that must hold every block before a write is acknowledged. */
   durableReplication?: number;
+  /** strata.user.file.replication.min|max: replication targets set on every file this client writes. */
+  replication?: { min: number; max: number };
   /** strata.user.block.write.location.policy.class (default LocalFirst), with its host options. */
   locationPolicy?: LocationPolicy;
   localHosts?: readonly string[];
@@ -389,7 +391,10 @@ export class StrataClient implements Actor {
       for (const t of streams) this.rpc.send(t.worker, { t: 'WriteClose', stream: t.stream, chunks: seq, abort: true } satisfies Infer<typeof W.WriteClose>);
       throw e;
     }
-    return (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CompleteFile', path, length, fileId: created.fileId, ...(workersOnly ? { persisted: false } : {}), ...(writeType === 'ASYNC_THROUGH' ? { asyncPersist: true } : {}) }, 'FileInfoReply')).info;
+    const done = (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CompleteFile', path, length, fileId: created.fileId, ...(workersOnly ? { persisted: false } : {}), ...(writeType === 'ASYNC_THROUGH' ? { asyncPersist: true } : {}) }, 'FileInfoReply')).info;
+    const rep = this.opts.replication;
+    if (rep) await this.mutate({ t: 'SetReplication', path, min: rep.min, max: rep.max, recursive: false }, 'Ok');
+    return done;
   }
 
 

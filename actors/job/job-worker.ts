@@ -69,11 +69,13 @@ export class JobWorker {
     await Promise.all([...this.clients.values()].map((c) => c.stop()));
   }
 
-  private client(user: string): StrataClient {
-    let c = this.clients.get(user);
+  /** A client acting for `user`; copies keep their source's block size. */
+  private client(user: string, blockSize = this.clientBase.blockSize): StrataClient {
+    const k = `${user}/${blockSize}`;
+    let c = this.clients.get(k);
     if (!c) {
-      c = new StrataClient(this.env, { ...this.clientBase, user, writeType: 'CACHE_THROUGH', readType: 'NO_CACHE' });
-      this.clients.set(user, c);
+      c = new StrataClient(this.env, { ...this.clientBase, user, blockSize, writeType: 'CACHE_THROUGH', readType: 'NO_CACHE' });
+      this.clients.set(k, c);
     }
     return c;
   }
@@ -160,7 +162,7 @@ export class JobWorker {
    * so it is not written again; a move then deletes the source.
    */
   private async copy(f: TaskFile, user: string, move: boolean, writeType: WriteType): Promise<void> {
-    const c = this.client(user);
+    const c = this.client(user, f.blockSize || this.clientBase.blockSize);
     const dst = f.dst;
     if (!dst) throw new StrataError('INVALID_ARGUMENT', `no destination for ${f.path}`);
     const existing = await c.getStatus(dst).catch((e: unknown) => {
