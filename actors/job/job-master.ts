@@ -13,6 +13,7 @@ import type { Inode, JournalEntry, Namespace } from '../master/namespace.js';
 import type { WorkerRegistry } from '../master/workers.js';
 import { READ, WRITE } from '../master/permissions.js';
 import { JobState, type Job, type JobEntry, type Task, type TaskFileRef, type TaskResult } from './state.js';
+import { copyTempPrefix } from './job-worker.js';
 import { DEFAULT_ACTIVE_TASKS, copiesOf, copyTarget, pickWorker, planTasks, validateRequest, workerAllowed, type PlanFile } from './plans.js';
 
 /** What the job master needs of the master hosting it. */
@@ -33,6 +34,8 @@ export interface JobMasterHost {
   access(r: Envelope, n: Inode, bits: number): void;
   ufsOf(n: Inode): { uri: string; path: string };
   ufsDisk(uri: string): Disk;
+  /** Deletes a file as the superuser (an attempt's leftover copy). */
+  remove(path: string): Promise<void>;
   /** The user the master acts as (persist jobs, replication). */
   readonly superuser: string;
 }
@@ -73,8 +76,12 @@ interface PersistBackoff {
 }
 
 const key = (job: number, task: number) => `${job}/${task}`;
-/** Errors another worker would only repeat. */
-const FINAL = new Set(['INVALID_ARGUMENT', 'NOT_FOUND', 'PERMISSION_DENIED', 'ALREADY_EXISTS']);
+/**
+ * Errors another worker would only repeat. NOT_FOUND is not one: a worker that
+ * restarted mid-copy answers it for its lost stream; a deleted source is caught
+ * before each attempt.
+ */
+const FINAL = new Set(['INVALID_ARGUMENT', 'PERMISSION_DENIED', 'ALREADY_EXISTS']);
 
 export class JobMaster {
   readonly state: JobState;
@@ -87,6 +94,8 @@ export class JobMaster {
   private readonly flushing = new Set<number>();
   private readonly persistBackoff = new Map<number, PersistBackoff>();
   private readonly perWorker = new Map<string, number>();
+  /** Copy and move jobs over whose attempts' leftover copies this leadership has cleared. */
+  private readonly cleaned = new Set<number>();
   /** Bumped when leadership is lost or gained: answers to an older generation's tasks are ignored. */
   private generation = 0;
   private wasServing = false;
@@ -248,6 +257,7 @@ export class JobMaster {
       this.claimed.clear();
       this.results.clear();
       this.perWorker.clear();
+      this.cleaned.clear();
       this.wasServing = serving;
     }
     if (!serving) return;
@@ -270,6 +280,40 @@ export class JobMaster {
     }
     for (const job of this.state.running()) this.dispatch(job, live);
     for (const jobId of [...this.results.keys()]) this.flush(jobId);
+    for (const job of this.state.all()) {
+      if ((job.kind !== 'copy' && job.kind !== 'move') || job.status === 'RUNNING' || this.cleaned.has(job.id)) continue;
+      this.cleaned.add(job.id);
+      void this.clearCopies(job);
+    }
+  }
+
+  /**
+   * Removes what attempts of a copy or move job left beside its targets (an
+   * attempt that crashed, or lost the race to rename). Run before the job's last
+   * tasks are journaled, and once per leadership for every job already over.
+   */
+  private async clearCopies(job: Job): Promise<void> {
+    const byParent = new Map<string, Set<string>>();
+    for (const t of job.tasks) {
+      for (const f of t.files) {
+        if (f.dst === undefined) continue;
+        const cut = f.dst.lastIndexOf('/');
+        const parent = f.dst.slice(0, cut) || '/';
+        if (!byParent.has(parent)) byParent.set(parent, new Set());
+        byParent.get(parent)!.add(copyTempPrefix(f.dst, job.id).slice(cut + 1));
+      }
+    }
+    const marker = copyTempPrefix('', job.id);
+    for (const [parent, prefixes] of byParent) {
+      const dir = this.host.ns.lookup(parent);
+      if (!dir?.children) continue;
+      for (const name of [...dir.children.keys()]) {
+        const at = name.indexOf(marker);
+        if (at < 0 || !prefixes.has(name.slice(0, at + marker.length))) continue;
+        const path = parent === '/' ? `/${name}` : `${parent}/${name}`;
+        await this.host.remove(path).catch((e: unknown) => this.host.env.log.log('warn', `could not remove ${path}, left by job ${job.id}: ${(e as Error).message}`));
+      }
+    }
   }
 
   private dispatch(job: Job, live: Map<string, { id: string; address: string }>): void {
@@ -457,8 +501,11 @@ export class JobMaster {
     this.results.delete(jobId);
     this.flushing.add(jobId);
     const generation = this.generation;
-    void this.host
-      .journal({ op: 'job', a: 'progress', id: jobId, results, mtimeMs: this.host.env.now() })
+    const job = this.state.get(jobId);
+    // A copy's last results end the job: its leftovers go first, so a finished job leaves only its targets.
+    const last = job !== undefined && (job.kind === 'copy' || job.kind === 'move') && job.open <= results.length;
+    void (last ? this.clearCopies(job) : Promise.resolve())
+      .then(() => this.host.journal({ op: 'job', a: 'progress', id: jobId, results, mtimeMs: this.host.env.now() }))
       .catch((e: unknown) => this.host.env.log.log('warn', `journaling progress of job ${jobId} failed (its tasks will run again): ${(e as Error).message}`))
       .finally(() => {
         this.flushing.delete(jobId);

@@ -10,7 +10,7 @@ import type { Infer } from '../../transport/schema.js';
 import type * as J from '../protocol/job.js';
 import type { TaskFile } from '../protocol/job.js';
 import type { Handler } from '../rpc.js';
-import { StrataClient, type ClientOptions, type WriteType } from '../client/client.js';
+import { StrataClient, type ClientOptions } from '../client/client.js';
 import { BLOCKS_PER_FILE } from '../master/namespace.js';
 
 /** What a job worker needs of the worker hosting it. */
@@ -25,6 +25,16 @@ export interface JobWorkerHost {
   persistBlocks(m: { fileId: number; ufsMount: string; ufsPath: string; blocks: Array<{ id: number; length: number }> }, canceled: () => boolean): Promise<{ length: number; mtimeMs: number }>;
 }
 
+/** Where one attempt of a copy task writes before renaming into place: beside the target, named for the job, task and worker. */
+export function copyTempName(dst: string, jobId: number, taskId: number, worker: string): string {
+  return `${copyTempPrefix(dst, jobId)}${taskId}-${worker}`;
+}
+
+/** What every attempt's name for a target starts with: what the job master clears once the job is over. */
+export function copyTempPrefix(dst: string, jobId: number): string {
+  return `${dst}.strata-job-${jobId}-`;
+}
+
 type Req<S> = Envelope<Infer<S> & { t: string }>;
 type ClientBase = Omit<ClientOptions, 'user' | 'groups' | 'writeType' | 'readType'>;
 
@@ -33,7 +43,7 @@ const blocksOf = (f: TaskFile) => Array.from({ length: f.blockSize > 0 ? Math.ce
 }));
 
 export class JobWorker {
-  private readonly running = new Map<string, { canceled: boolean }>();
+  private readonly running = new Map<string, { canceled: boolean; done: Promise<Infer<typeof J.TaskDone>> }>();
   /** One client per user the tasks act for (copy and move check that user's permissions). */
   private readonly clients = new Map<string, StrataClient>();
   /** Tasks this worker finished, for its metrics and tests. */
@@ -85,11 +95,18 @@ export class JobWorker {
     if (t) t.canceled = true;
   }
 
-  private async runTask(r: Req<typeof J.RunTask>): Promise<Infer<typeof J.TaskDone>> {
-    const m = r.m;
-    const k = `${m.jobId}/${m.taskId}`;
-    const flag = { canceled: false };
+  /** A task already running here (the request came twice) is not started again: both get its answer. */
+  private runTask(r: Req<typeof J.RunTask>): Promise<Infer<typeof J.TaskDone>> {
+    const k = `${r.m.jobId}/${r.m.taskId}`;
+    const running = this.running.get(k);
+    if (running) return running.done;
+    const flag = { canceled: false, done: Promise.resolve({ t: 'TaskDone', bytes: 0 } as Infer<typeof J.TaskDone>) };
+    flag.done = this.execute(r.m, flag).finally(() => this.running.delete(k));
     this.running.set(k, flag);
+    return flag.done;
+  }
+
+  private async execute(m: Infer<typeof J.RunTask>, flag: { canceled: boolean }): Promise<Infer<typeof J.TaskDone>> {
     const check = () => {
       if (flag.canceled) throw new StrataError('FAILED_PRECONDITION', `task ${m.taskId} of job ${m.jobId} was canceled`);
     };
@@ -115,7 +132,7 @@ export class JobWorker {
           }
           case 'copy':
           case 'move':
-            await this.copy(f, m.user, m.kind === 'move', m.writeType ?? 'CACHE_THROUGH');
+            await this.copy(f, m);
             break;
         }
         bytes += f.length;
@@ -126,8 +143,6 @@ export class JobWorker {
       if (flag.canceled) this.counters.tasksCanceled++;
       else this.counters.tasksFailed++;
       throw e;
-    } finally {
-      this.running.delete(k);
     }
   }
 
@@ -157,27 +172,69 @@ export class JobWorker {
   }
 
   /**
-   * Copies a file to its target. A target already complete with the source's
-   * length is this task's own earlier copy (the plan refused existing targets),
-   * so it is not written again; a move then deletes the source.
+   * Copies a file to its target. The copy is written beside the target under a
+   * name of this task and this worker, then renamed into place: another attempt
+   * of the task (one that timed out but still runs elsewhere) writes its own
+   * name, so two attempts never write one file; the first rename wins and the
+   * loser drops its copy. A target already complete with the source's length is
+   * an earlier attempt's (the plan refused existing targets). A move then
+   * deletes the source.
    */
-  private async copy(f: TaskFile, user: string, move: boolean, writeType: WriteType): Promise<void> {
-    const c = this.client(user, f.blockSize || this.clientBase.blockSize);
+  private async copy(f: TaskFile, m: Infer<typeof J.RunTask>): Promise<void> {
+    const c = this.client(m.user, f.blockSize || this.clientBase.blockSize);
     const dst = f.dst;
     if (!dst) throw new StrataError('INVALID_ARGUMENT', `no destination for ${f.path}`);
-    const existing = await c.getStatus(dst).catch((e: unknown) => {
-      if (isStrataError(e, 'NOT_FOUND')) return undefined;
-      throw e;
-    });
-    if (!existing?.completed || existing.length !== f.length) {
+    const copied = async () => {
+      const d = await c.getStatus(dst).catch((e: unknown) => {
+        if (isStrataError(e, 'NOT_FOUND')) return undefined;
+        throw e;
+      });
+      if (d && !(d.completed && d.length === f.length)) throw new StrataError('ALREADY_EXISTS', `${dst} exists and is not a copy of ${f.path}`);
+      return d !== undefined;
+    };
+    if (!(await copied())) {
+      const tmp = copyTempName(dst, m.jobId, m.taskId, this.env.self);
       const data = await c.readFile(f.path);
-      await c.writeFile(dst, data, { overwrite: true, writeType });
+      try {
+        await c.writeFile(tmp, data, { overwrite: true, writeType: m.writeType ?? 'CACHE_THROUGH' });
+      } catch (e) {
+        await this.discard(c, tmp);
+        throw e;
+      }
+      try {
+        await c.rename(tmp, dst);
+      } catch (e) {
+        if (!isStrataError(e, 'ALREADY_EXISTS')) throw e;
+        // Another attempt got there first; its copy stands if it is whole.
+        await c.delete(tmp);
+        await copied();
+      }
     }
-    if (move) {
+    if (m.kind === 'move') {
       await c.delete(f.path).catch((e: unknown) => {
         // Already deleted by an earlier run of this task.
         if (!isStrataError(e, 'NOT_FOUND')) throw e;
       });
+    }
+  }
+
+  /**
+   * Drops a failed attempt's copy from the namespace and from the UFS: if the job
+   * master cleared the name while this attempt was still writing, the bytes already
+   * in the UFS belong to no file. The name is this worker's own for this task, so
+   * nothing else can be at that UFS path.
+   */
+  private async discard(c: StrataClient, tmp: string): Promise<void> {
+    try {
+      await c.delete(tmp).catch((e: unknown) => {
+        if (!isStrataError(e, 'NOT_FOUND')) throw e;
+      });
+      const cut = tmp.lastIndexOf('/');
+      const dir = await c.getStatus(tmp.slice(0, cut) || '/');
+      const name = tmp.slice(cut + 1);
+      await this.env.openUfs(dir.ufsMount).remove(dir.ufsPath === '' ? name : `${dir.ufsPath}/${name}`);
+    } catch (e) {
+      this.env.log.log('warn', `could not remove ${tmp}, left by a failed copy: ${(e as Error).message}`);
     }
   }
 }

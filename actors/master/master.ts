@@ -120,6 +120,9 @@ export class MasterActor implements Actor {
       },
       ufsOf: (n) => this.ufsOf(n),
       ufsDisk: (uri) => this.ufsDisk(uri),
+      remove: async (path) => {
+        await this.delete({ f: env.self, to: env.self, id: 0, u: this.policy.superuser, g: [], m: { t: 'Delete', path, recursive: false } });
+      },
     }, { ...opts.jobs, persistence: { schedulerMs: opts.persistCheckIntervalMs ?? 1000, ...opts.jobs?.persistence } });
     const dedup = new ReplyCache(() => env.now(), 10 * 60_000);
     const h: Array<[string, Handler]> = [
