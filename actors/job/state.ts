@@ -257,7 +257,12 @@ export function packMasterSnapshot(namespace: Uint8Array, jobs: Uint8Array): Uin
 
 /** Splits a checkpoint; one taken before the job service existed is the namespace alone. */
 export function unpackMasterSnapshot(bytes: Uint8Array): { namespace: Uint8Array; jobs: Uint8Array | undefined } {
-  const v = unpackRecord(bytes) as { kind?: unknown; namespace?: unknown; jobs?: unknown };
+  let v: { kind?: unknown; namespace?: unknown; jobs?: unknown };
+  try {
+    v = unpackRecord(bytes) as typeof v;
+  } catch {
+    return { namespace: bytes, jobs: undefined };
+  }
   if (v && v.kind === 'strata-master' && v.namespace instanceof Uint8Array && v.jobs instanceof Uint8Array) return { namespace: v.namespace, jobs: v.jobs };
   return { namespace: bytes, jobs: undefined };
 }
