@@ -96,12 +96,15 @@ export class JobMaster {
   private readonly perWorker = new Map<string, number>();
   /** Copy and move jobs over whose attempts' leftover copies this leadership has cleared. */
   private readonly cleaned = new Set<number>();
+  private readonly queues = new Map<number, number[]>();
   /** Bumped when leadership is lost or gained: answers to an older generation's tasks are ignored. */
   private generation = 0;
   private wasServing = false;
   private turn = 0;
   private timer: Timer | undefined;
   private lastReplicationCheck = 0;
+  /** The live workers as of the last tick: what a task finishing between ticks hands the next one to. */
+  private live = new Map<string, { id: string; address: string }>();
   private lastPersistCheck = 0;
   private readonly o: Required<Omit<JobMasterOptions, 'persistence'>> & { persistence: Required<NonNullable<JobMasterOptions['persistence']>> };
 
@@ -258,11 +261,13 @@ export class JobMaster {
       this.results.clear();
       this.perWorker.clear();
       this.cleaned.clear();
+      this.queues.clear();
       this.wasServing = serving;
     }
     if (!serving) return;
     const now = this.host.env.now();
     const live = new Map(this.host.workers().infos().filter((w) => w.state === 'LIVE').map((w) => [w.id, w]));
+    this.live = live;
     // A task on a worker that is gone is tried on another.
     for (const [k, f] of [...this.flights]) {
       if (f.phase === 'running' && !live.has(f.worker)) {
@@ -278,6 +283,7 @@ export class JobMaster {
       this.lastReplicationCheck = now;
       void this.checkReplication().catch((e: unknown) => this.host.env.log.log('warn', `replication checker: ${(e as Error).message}`));
     }
+    for (const id of [...this.queues.keys()]) if (this.state.get(id)?.status !== 'RUNNING') this.queues.delete(id);
     for (const job of this.state.running()) this.dispatch(job, live);
     for (const jobId of [...this.results.keys()]) this.flush(jobId);
     for (const job of this.state.all()) {
@@ -321,18 +327,40 @@ export class JobMaster {
     for (const f of this.flights.values()) if (f.job === job.id) inFlight++;
     const limit = job.opts.activeJobs ?? DEFAULT_ACTIVE_TASKS;
     const allowed = [...live.values()].filter((w) => workerAllowed(job.opts, w)).map((w) => w.id);
-    for (const task of job.tasks) {
-      if (inFlight >= limit) return;
-      if (task.state !== 'PENDING' || this.flights.has(key(job.id, task.id))) continue;
+    const queue = this.queue(job);
+    // Tasks that cannot be placed yet keep their place; the rest leave the queue.
+    const kept: number[] = [];
+    let i = 0;
+    for (; i < queue.length; i++) {
+      // Every worker that may run this job is full: the rest waits for a slot.
+      if (inFlight >= limit || allowed.every((w) => (this.perWorker.get(w) ?? 0) >= this.o.workerSlots)) break;
+      const task = job.tasks[queue[i]!];
+      if (!task || task.state !== 'PENDING' || this.flights.has(key(job.id, task.id))) continue;
       const choice = this.chooseWorker(job, task, allowed);
       if (choice === 'done') {
         this.record(job.id, { task: task.id, ok: true, bytes: task.files.reduce((n, f) => n + f.length, 0) });
-        continue;
+      } else if (choice === undefined) {
+        kept.push(task.id);
+      } else {
+        this.run(job, task, choice);
+        inFlight++;
       }
-      if (choice === undefined) continue;
-      this.run(job, task, choice);
-      inFlight++;
     }
+    queue.splice(0, i, ...kept);
+  }
+
+  /**
+   * A job's tasks waiting for a worker, in order: built from the journaled state
+   * when this leadership first dispatches the job, so handing out the next task
+   * never rescans the finished ones.
+   */
+  private queue(job: Job): number[] {
+    let q = this.queues.get(job.id);
+    if (!q) {
+      q = job.tasks.filter((t) => t.state === 'PENDING' && !this.flights.has(key(job.id, t.id))).map((t) => t.id);
+      this.queues.set(job.id, q);
+    }
+    return q;
   }
 
   /** The worker for a task now; 'done' when nothing is left to do (the copies it would make exist). */
@@ -446,6 +474,9 @@ export class JobMaster {
         flight.phase = 'reporting';
         this.release(worker);
         this.record(job.id, { task: task.id, ok: true, bytes: done.bytes });
+        // The freed slot takes the next task now rather than at the next tick.
+        const now = this.state.get(job.id);
+        if (now?.status === 'RUNNING') this.dispatch(now, this.live);
       })
       .catch((e: unknown) => {
         if (!this.current(k, flight)) return;
@@ -461,12 +492,13 @@ export class JobMaster {
     this.perWorker.set(worker, Math.max(0, (this.perWorker.get(worker) ?? 1) - 1));
   }
 
-  /** Ends a flight without a result: the task goes back to pending. */
+  /** Ends a flight without a result: the task goes back to the queue. */
   private land(k: string): void {
     const f = this.flights.get(k);
     if (!f) return;
     this.flights.delete(k);
     if (f.phase === 'running') this.release(f.worker);
+    this.queues.get(f.job)?.push(f.task);
   }
 
   private retry(k: string, f: Flight, e: StrataError): void {
@@ -506,11 +538,20 @@ export class JobMaster {
     const last = job !== undefined && (job.kind === 'copy' || job.kind === 'move') && job.open <= results.length;
     void (last ? this.clearCopies(job) : Promise.resolve())
       .then(() => this.host.journal({ op: 'job', a: 'progress', id: jobId, results, mtimeMs: this.host.env.now() }))
-      .catch((e: unknown) => this.host.env.log.log('warn', `journaling progress of job ${jobId} failed (its tasks will run again): ${(e as Error).message}`))
-      .finally(() => {
+      .then(
+        () => true,
+        (e: unknown) => {
+          this.host.env.log.log('warn', `journaling progress of job ${jobId} failed (its tasks will run again): ${(e as Error).message}`);
+          return false;
+        },
+      )
+      .then((journaled) => {
         this.flushing.delete(jobId);
         if (generation !== this.generation) return;
-        for (const r of results) this.flights.delete(key(jobId, r.task));
+        for (const r of results) {
+          this.flights.delete(key(jobId, r.task));
+          if (!journaled) this.queues.get(jobId)?.push(r.task);
+        }
       });
   }
 
