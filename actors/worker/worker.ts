@@ -229,11 +229,12 @@ export class WorkerActor implements Actor, JobWorkerHost {
 
   private async heartbeat(): Promise<void> {
     const ch = this.store.drainChanges();
-    for (const b of ch.added) {
-      if (!this.unsent.removed.delete(b)) this.unsent.added.add(b);
-    }
-    for (const b of ch.removed) {
-      if (!this.unsent.added.delete(b)) this.unsent.removed.add(b);
+    // The drained sets lose their order (a block freed and then loaded again is in
+    // both): what the store holds now is what the master must hear.
+    for (const b of new Set([...ch.added, ...ch.removed])) {
+      const present = this.store.has(b);
+      (present ? this.unsent.removed : this.unsent.added).delete(b);
+      (present ? this.unsent.added : this.unsent.removed).add(b);
     }
     const added = [...this.unsent.added];
     const removed = [...this.unsent.removed];
