@@ -71,20 +71,36 @@ async function runJob(conf: Conf, out: Out, req: JobRequest, o: { async?: boolea
   });
 }
 
+/** The flags every batch job command shares: how its work is cut and run, and how the command reports. */
+interface BatchFlags {
+  batchSize: string;
+  activeJobs: string;
+  async?: boolean;
+  json?: boolean;
+}
+
+function batchFlags(c: Command): Command {
+  return c
+    .option('--batch-size <n>', 'files per task', '1')
+    .option('--active-jobs <n>', 'tasks of this job running at once', '3000')
+    .option('--async', 'print the job id and return at once')
+    .option('--json', 'print JSON');
+}
+
+function batch(o: BatchFlags): { batchSize?: number; activeJobs?: number } {
+  return { batchSize: count('--batch-size', o.batchSize, 1), activeJobs: count('--active-jobs', o.activeJobs, 1) };
+}
+
 export function registerJobCommands(fs: Command, job: Command, conf: () => Conf, out: Out): void {
-  fs.command('distributedLoad')
+  batchFlags(fs.command('distributedLoad')
     .description('load files into the workers\' cache with a job (every worker can run its tasks)')
     .argument('<path>')
     .option('--replication <n>', 'workers each file is loaded onto', '1')
-    .option('--batch-size <n>', 'files per task', '1')
-    .option('--active-jobs <n>', 'tasks of this job running at once', '3000')
     .option('--hosts <list>', 'only workers on these hosts (or with these ids), comma-separated')
-    .option('--excluded-hosts <list>', 'no workers on these hosts (or with these ids), comma-separated')
-    .option('--async', 'print the job id and return at once')
-    .option('--json', 'print JSON')
-    .action((path: string, o: { replication: string; batchSize: string; activeJobs: string; hosts?: string; excludedHosts?: string; async?: boolean; json?: boolean }) =>
+    .option('--excluded-hosts <list>', 'no workers on these hosts (or with these ids), comma-separated'))
+    .action((path: string, o: BatchFlags & { replication: string; hosts?: string; excludedHosts?: string }) =>
       runJob(conf(), out, {
-        kind: 'load', path, replication: count('--replication', o.replication, 1), batchSize: count('--batch-size', o.batchSize, 1), activeJobs: count('--active-jobs', o.activeJobs, 1),
+        kind: 'load', path, replication: count('--replication', o.replication, 1), ...batch(o),
         ...(list(o.hosts) ? { hosts: list(o.hosts) } : {}), ...(list(o.excludedHosts) ? { excludedHosts: list(o.excludedHosts) } : {}),
       }, o, 'load'));
 
@@ -97,20 +113,16 @@ export function registerJobCommands(fs: Command, job: Command, conf: () => Conf,
       runJob(conf(), out, { kind: 'load', path, ...(o.local ? { hosts: [hostname(), '127.0.0.1', 'localhost', '::1'] } : {}) }, o, 'load'));
 
   for (const [name, kind, what] of [['distributedCp', 'copy', 'copy'], ['distributedMv', 'move', 'move']] as const) {
-    fs.command(name)
+    batchFlags(fs.command(name)
       .description(`${what} files with a job, spread over the workers`)
       .argument('<src>')
       .argument('<dst>')
-      .option('--batch-size <n>', 'files per task', '1')
-      .option('--active-jobs <n>', 'tasks of this job running at once', '3000')
-      .option('--write-type <type>', 'write type of the copies: MUST_CACHE, CACHE_THROUGH, THROUGH or ASYNC_THROUGH', 'CACHE_THROUGH')
-      .option('--async', 'print the job id and return at once')
-      .option('--json', 'print JSON')
-      .action((src: string, dst: string, o: { batchSize: string; activeJobs: string; writeType: string; async?: boolean; json?: boolean }) => {
+      .option('--write-type <type>', 'write type of the copies: MUST_CACHE, CACHE_THROUGH, THROUGH or ASYNC_THROUGH', 'CACHE_THROUGH'))
+      .action((src: string, dst: string, o: BatchFlags & { writeType: string }) => {
         const types = ['MUST_CACHE', 'CACHE_THROUGH', 'THROUGH', 'ASYNC_THROUGH'] as const;
         const writeType = types.find((t) => t === o.writeType);
         if (!writeType) throw new StrataError('INVALID_ARGUMENT', `--write-type must be one of ${types.join(', ')}, got ${o.writeType}`);
-        return runJob(conf(), out, { kind, path: src, dst, batchSize: count('--batch-size', o.batchSize, 1), activeJobs: count('--active-jobs', o.activeJobs, 1), writeType }, o, what);
+        return runJob(conf(), out, { kind, path: src, dst, ...batch(o), writeType }, o, what);
       });
   }
 

@@ -8,6 +8,7 @@ import { WorkerActor, type WorkerOptions } from '../actors/worker/worker.js';
 import { JobClient } from '../actors/job/job-client.js';
 import { isStrataError } from '../actors/protocol/envelope.js';
 import { createSimBed } from '../sim/scenario.js';
+import { SHARED_UFS } from '../sim/env.js';
 
 const BS = 4096;
 const masterOpts: MasterOptions = { rootUfs: 'sim://ufs', blockSize: BS, workerTimeoutMs: 1500, rpcTimeoutMs: 2000, journalDir: 'journal', persistCheckIntervalMs: 200, jobs: { tickMs: 50, replicationCheckMs: 200 } };
@@ -21,8 +22,9 @@ function bytes(n: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed * 7) & 0xff);
 }
 
-async function bed(seed: number, files: number, o: { workers?: number; master?: Partial<MasterOptions> } = {}) {
-  const b = createSimBed(seed, { network: 'quiet' });
+async function bed(seed: number, files: number, o: { workers?: number; master?: Partial<MasterOptions>; slowUfs?: boolean } = {}) {
+  // A slow UFS (an object store far away) keeps a persist running long enough to be interrupted.
+  const b = createSimBed(seed, { network: 'quiet', ...(o.slowUfs ? { cluster: { ufs: { ...SHARED_UFS, opLatencyMs: [20, 30] as const } } } : {}) });
   const ufs = b.cluster.ufsDisk('sim://ufs');
   const data = new Map<string, Uint8Array>();
   for (let i = 0; i < files; i++) {
@@ -108,10 +110,14 @@ describe('job service', () => {
   });
 
   it('deleting a file being persisted cancels its persist job and leaves nothing in the UFS', async () => {
-    const t = await bed(5, 0, { master: { jobs: { tickMs: 50, persistence: { initialWaitMs: 0 } } } });
+    const t = await bed(5, 0, { slowUfs: true });
     const big = bytes(200_000, 3);
     await t.sim.settle(t.c().writeFile('/doomed', big, { writeType: 'ASYNC_THROUGH' }));
-    const running = async () => (await t.sim.settle(t.jobs().list())).find((j) => j.kind === 'persist');
+    // The persist task must be on a worker, writing, when the file goes.
+    const running = async () => {
+      const j = (await t.sim.settle(t.jobs().list())).find((x) => x.kind === 'persist');
+      return j && (await t.sim.settle(t.jobs().get(j.id, true))).tasks?.[0]?.state === 'RUNNING' ? j : undefined;
+    };
     let job = await running();
     for (let i = 0; i < 40 && !job; i++) {
       await t.sim.run({ until: t.sim.now + 25 });
@@ -119,9 +125,11 @@ describe('job service', () => {
     }
     expect(job).toBeDefined();
     await t.sim.settle(t.c().delete('/doomed'));
+
     await t.sim.run({ until: t.sim.now + 1500 });
-    const after = (await t.sim.settle(t.jobs().get(job!.id)));
-    expect(['CANCELED', 'COMPLETED']).toContain(after.status);
+    const after = await t.sim.settle(t.jobs().get(job!.id));
+    expect(after).toMatchObject({ status: 'CANCELED', error: expect.stringContaining('deleted while it was being persisted') });
+    expect(t.workers.reduce((n, w) => n + t.worker(w).jobs.counters.tasksCanceled, 0)).toBe(1);
     expect((await t.ufs.list('')).filter((n) => n.startsWith('doomed'))).toEqual([]);
   });
 

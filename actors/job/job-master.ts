@@ -446,6 +446,10 @@ export class JobMaster {
     try {
       files = task.files.map((f) => this.taskFile(f));
     } catch (e) {
+      if (job.kind === 'persist') {
+        void this.cancelDeleted(job);
+        return;
+      }
       // A file deleted since the plan: a copy has lost its source (a move too, unless
       // an earlier run of this task moved it); a load or persist has nothing left to do.
       const moved = job.kind === 'move' && task.files.every((f) => f.dst !== undefined && this.host.ns.lookup(f.dst)?.completed === true);
@@ -460,7 +464,7 @@ export class JobMaster {
       this.claimed.get(b)!.add(worker);
     }
     this.perWorker.set(worker, (this.perWorker.get(worker) ?? 0) + 1);
-    const persistTo = job.kind === 'persist' ? this.persistTmp(files[0]!) : undefined;
+    const persistTo = job.kind === 'persist' ? this.persistTmp(files[0]!, worker, this.tries.get(k)?.attempts ?? 0) : undefined;
     const m: Infer<typeof J.RunTask> = {
       t: 'RunTask', jobId: job.id, taskId: task.id, kind: job.kind, user: job.user, files,
       ...(job.opts.writeType ? { writeType: job.opts.writeType } : {}), ...(persistTo ? { persistTo } : {}),
@@ -468,7 +472,11 @@ export class JobMaster {
     this.host.rpc
       .request<Infer<typeof J.TaskDone>>(worker, m, 'TaskDone', this.o.taskTimeoutMs)
       .then(async (done) => {
-        if (!this.current(k, flight)) return;
+        if (!this.current(k, flight)) {
+          // Canceled (or superseded) while the worker wrote: its finished copy belongs to no one.
+          if (persistTo) await this.host.ufsDisk(files[0]!.ufsMount).remove(persistTo).catch(() => undefined);
+          return;
+        }
         if (job.kind === 'persist') await this.publish(files[0]!, persistTo!, done.mtimeMs ?? 0);
         if (!this.current(k, flight)) return;
         flight.phase = 'reporting';
@@ -480,6 +488,10 @@ export class JobMaster {
       })
       .catch((e: unknown) => {
         if (!this.current(k, flight)) return;
+        if (job.kind === 'persist' && !this.host.ns.get(files[0]!.fileId)) {
+          void this.cancelDeleted(job);
+          return;
+        }
         this.retry(k, flight, isStrataError(e) ? e : new StrataError('INTERNAL', String(e)));
       });
   }
@@ -594,7 +606,7 @@ export class JobMaster {
     for (const [id, job] of active) {
       if (this.host.ns.get(id)) continue;
       const reporting = [...this.flights.values()].some((f) => f.job === job.id && f.phase === 'reporting');
-      if (!reporting) await this.cancel(job, `${job.path} was deleted while it was being persisted`);
+      if (!reporting) await this.cancelDeleted(job);
     }
     for (const [id, b] of [...this.persistBackoff]) if (!this.host.ns.toPersist.has(id)) this.persistBackoff.delete(id);
     for (const id of [...this.host.ns.toPersist]) {
@@ -622,9 +634,19 @@ export class JobMaster {
     }
   }
 
-  /** Where a worker writes a persisted file: beside its target, published by the master (below). */
-  private persistTmp(f: TaskFile): string {
-    return `${f.ufsPath}.strata-persist-${f.fileId}`;
+  /** A persist job whose file was deleted is canceled: its task stops and its copy is dropped. */
+  private async cancelDeleted(job: Job): Promise<void> {
+    if (this.state.get(job.id)?.status !== 'RUNNING') return;
+    await this.cancel(job, `${job.path} was deleted while it was being persisted`).catch((e: unknown) => this.host.env.log.log('warn', `could not cancel job ${job.id}: ${(e as Error).message}`));
+  }
+
+  /**
+   * Where a worker writes a persisted file: beside its target, published by the
+   * master (below). Named for this attempt (master, leadership, worker, try), so
+   * dropping the copy of an attempt that was superseded never touches another's.
+   */
+  private persistTmp(f: TaskFile, worker: string, attempt: number): string {
+    return `${f.ufsPath}.strata-persist-${f.fileId}-${this.host.env.self}-${this.generation}-${worker}-${attempt}`;
   }
 
   /** Publishes a persisted copy if its file is still there, unchanged and at the same UFS path; else discards it. */

@@ -121,7 +121,6 @@ export class JobWorker {
             await this.load(f, m.user, check);
             break;
           case 'evict':
-          case 'free':
             for (const b of blocksOf(f)) await this.host.dropBlock(b.id);
             break;
           case 'persist': {

@@ -6,7 +6,7 @@ import { arr, bool, int, msg, num, obj, oneOf, opt, strMax, uint, type Infer } f
 const path = strMax(4096);
 const host = strMax(256);
 
-export const JOB_KINDS = ['load', 'persist', 'copy', 'move', 'replicate', 'evict', 'free'] as const;
+export const JOB_KINDS = ['load', 'persist', 'copy', 'move', 'replicate', 'evict'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 export const JOB_STATUSES = ['RUNNING', 'COMPLETED', 'FAILED', 'CANCELED'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
