@@ -67,6 +67,14 @@ describe('strata job and job-backed fs commands', () => {
     for (const f of files) for (const b of f.blocks) expect(b.locations.map((l) => l.workerId).sort()).toEqual(['worker-0', 'worker-1']);
   });
 
+  it('fs load --local loads onto the workers on this host (both, on loopback); --json prints the job', async () => {
+    await withClient(conf, (c) => c.writeFile('/local-one', Buffer.alloc(3000, 5), { writeType: 'THROUGH' }));
+    const j = JSON.parse((await strata('fs', 'load', '--local', '--json', '/local-one')).at(-1)!);
+    expect(j).toMatchObject({ kind: 'load', status: 'COMPLETED', filesDone: 1, bytesDone: 3000 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await withClient(conf, (c) => c.getStatus('/local-one'))).blocks[0]!.locations).toHaveLength(1);
+  });
+
   it('fs distributedCp copies byte for byte and refuses an existing target; distributedMv moves', async () => {
     expect((await strata('fs', 'distributedCp', '/in', '/copy')).at(-1)).toMatch(/COMPLETED: 5\/5 files/);
     for (const p of ['f0', 'sub/f1', 'f4']) expect(readFileSync(join(dir, 'ufs', 'copy', p)).equals(readFileSync(join(dir, 'ufs', 'in', p)))).toBe(true);

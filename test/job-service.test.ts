@@ -146,6 +146,15 @@ describe('job service', () => {
     expect(isStrataError(bad, 'INVALID_ARGUMENT')).toBe(true);
   });
 
+  it('a client with strata.user.file.replication.min gets that many copies of what it writes', async () => {
+    const t = await bed(9, 0);
+    t.cluster.addNode('client-r', (env) => new StrataClient(env, { ...clientOpts, replication: { min: 2, max: -1 } }));
+    await t.sim.settle(t.cluster.start('client-r'));
+    await t.sim.settle(t.cluster.actor<StrataClient>('client-r').writeFile('/two', bytes(9000, 4), { writeType: 'THROUGH' }));
+    await t.sim.run({ until: t.sim.now + 2000 });
+    expect((await t.holders('/two')).length).toBe(2);
+  });
+
   it('cancel stops a job: its pending tasks never run', async () => {
     const t = await bed(7, 8);
     const id = await t.sim.settle(t.jobs().submit({ kind: 'load', path: '/in', activeJobs: 1 }));
