@@ -283,7 +283,7 @@ export class JobMaster {
       this.lastReplicationCheck = now;
       void this.checkReplication().catch((e: unknown) => this.host.env.log.log('warn', `replication checker: ${(e as Error).message}`));
     }
-    for (const id of [...this.queues.keys()]) if (this.state.get(id)?.status !== 'RUNNING') this.queues.delete(id);
+    for (const id of [...this.queues.keys()]) if (this.state.get(id)?.status !== 'RUNNING') this.forget(id);
     for (const job of this.state.running()) this.dispatch(job, live);
     for (const jobId of [...this.results.keys()]) this.flush(jobId);
     for (const job of this.state.all()) {
@@ -347,6 +347,14 @@ export class JobMaster {
       }
     }
     queue.splice(0, i, ...kept);
+  }
+
+  /** Drops what this leadership kept in memory for a job that is over. */
+  private forget(jobId: number): void {
+    this.queues.delete(jobId);
+    const prefix = `${jobId}/`;
+    for (const k of [...this.tries.keys()]) if (k.startsWith(prefix)) this.tries.delete(k);
+    for (const k of [...this.claimed.keys()]) if (k.startsWith(prefix)) this.claimed.delete(k);
   }
 
   /**

@@ -4,7 +4,6 @@ import type { Actor, Disk, Env, Timer } from '../env.js';
 import { StrataError, notLeader, type Envelope, type Message } from '../protocol/envelope.js';
 import type { Infer } from '../../transport/schema.js';
 import * as M from '../protocol/master.js';
-import type * as W from '../protocol/worker.js';
 import { ReplyCache, Rpc, serve, type Handler } from '../rpc.js';
 import { splitPath } from '../path.js';
 import { Mutex } from '../mutex.js';

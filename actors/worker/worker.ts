@@ -143,7 +143,6 @@ export class WorkerActor implements Actor, JobWorkerHost {
       ['WriteOpen', (r) => this.writeOpen(r as Req<typeof W.WriteOpen>)],
       ['WriteChunk', (r) => this.writeChunk(r as Req<typeof W.WriteChunk>)],
       ['WriteClose', (r) => this.writeClose(r as Req<typeof W.WriteClose>)],
-      ['PersistFile', (r) => this.persistBlocks((r as Req<typeof W.PersistFile>).m, () => false).then((d) => ({ t: 'PersistDone', ...d }))],
     ];
     this.jobs = new JobWorker(env, this, {
       masterId: opts.masterId, ...(opts.masterIds ? { masterIds: opts.masterIds } : {}), rpcTimeoutMs: opts.rpcTimeoutMs, chunkSize: opts.chunkSize, readWindow: 8, blockSize: 64 * 1024 * 1024,
