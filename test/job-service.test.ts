@@ -158,6 +158,11 @@ describe('job service', () => {
   it('cancel stops a job: its pending tasks never run', async () => {
     const t = await bed(7, 8);
     const id = await t.sim.settle(t.jobs().submit({ kind: 'load', path: '/in', activeJobs: 1 }));
+    // Only its owner (or the superuser) may cancel a job.
+    t.cluster.addNode('client-alice', (env) => new StrataClient(env, { ...clientOpts, user: 'alice' }));
+    await t.sim.settle(t.cluster.start('client-alice'));
+    const alice = new JobClient(t.cluster.actor<StrataClient>('client-alice'), t.cluster.env('client-alice'));
+    expect(isStrataError(await t.sim.settle(alice.cancel(id).then(() => undefined, (e: unknown) => e)), 'PERMISSION_DENIED')).toBe(true);
     await t.sim.settle(t.jobs().cancel(id));
     const j = await t.sim.settle(t.jobs().get(id, true));
     expect(j.status).toBe('CANCELED');

@@ -32,6 +32,8 @@ export interface JobMasterHost {
   resolve(path: string, deep: boolean): Promise<Inode>;
   /** Throws PERMISSION_DENIED unless the request's caller may reach `n` and has `bits` on it. */
   access(r: Envelope, n: Inode, bits: number): void;
+  /** Whether the request's caller is the superuser (or in the supergroup). */
+  isSuper(r: Envelope): boolean;
   ufsOf(n: Inode): { uri: string; path: string };
   ufsDisk(uri: string): Disk;
   /** Deletes a file as the superuser (an attempt's leftover copy). */
@@ -211,8 +213,10 @@ export class JobMaster {
   private async cancelRequest(r: Req<typeof J.CancelJob>): Promise<Message> {
     const job = this.state.get(r.m.jobId);
     if (!job) throw new StrataError('NOT_FOUND', `no job ${r.m.jobId}`);
+    const who = r.u ?? 'anonymous';
+    if (who !== job.user && !this.host.isSuper(r)) throw new StrataError('PERMISSION_DENIED', `only ${job.user} (who started job ${job.id}) or the superuser may cancel it`);
     if (job.status !== 'RUNNING') return { t: 'Ok' };
-    await this.cancel(job, `canceled by ${r.u ?? 'anonymous'}`);
+    await this.cancel(job, `canceled by ${who}`);
     return { t: 'Ok' };
   }
 

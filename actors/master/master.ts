@@ -117,6 +117,7 @@ export class MasterActor implements Actor {
         this.traverse(c, n);
         this.allow(c, n, bits);
       },
+      isSuper: (r) => isSuper(this.policy, this.caller(r)),
       ufsOf: (n) => this.ufsOf(n),
       ufsDisk: (uri) => this.ufsDisk(uri),
       remove: async (path) => {
