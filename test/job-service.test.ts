@@ -65,6 +65,21 @@ describe('job service', () => {
     expect(t.workers.reduce((n, w) => n + t.worker(w).jobs.counters.bytesLoaded, 0)).toBe(loaded);
   });
 
+  it('a file freed and loaded again at once is known to be cached (the master hears of the new copy)', async () => {
+    const t = await bed(10, 0, { workers: 1 });
+    await t.sim.settle(t.c().writeFile('/again', bytes(6000, 2), { writeType: 'CACHE_THROUGH' }));
+    await t.sim.run({ until: t.sim.now + 300 });
+    expect(await t.holders('/again')).toEqual(['worker-0']);
+    await t.sim.settle(t.c().free('/again'));
+    // Loaded again the moment the worker has dropped it, before its next heartbeat.
+    await t.sim.run({ until: t.sim.now + 1000, stopWhen: () => t.worker('worker-0').store.blockIds().length === 0 });
+    const id = await t.sim.settle(t.jobs().submit({ kind: 'load', path: '/again' }));
+    expect((await t.sim.settle(t.jobs().wait(id, { pollMs: 10 }))).status).toBe('COMPLETED');
+    await t.sim.run({ until: t.sim.now + 500 });
+    expect(t.worker('worker-0').store.blockIds().length).toBe(2);
+    expect(await t.holders('/again')).toEqual(['worker-0']);
+  });
+
   it('--replication puts each file on that many workers, within --hosts', async () => {
     const t = await bed(2, 4, { workers: 4 });
     const id = await t.sim.settle(t.jobs().submit({ kind: 'load', path: '/in', replication: 2, batchSize: 2, excludedHosts: ['worker-3'] }));

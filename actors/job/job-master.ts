@@ -77,6 +77,12 @@ interface PersistBackoff {
   gaveUp: boolean;
 }
 
+/** Task ids waiting for a worker; those before `head` were handed out. */
+interface TaskQueue {
+  ids: number[];
+  head: number;
+}
+
 const key = (job: number, task: number) => `${job}/${task}`;
 /**
  * Errors another worker would only repeat. NOT_FOUND is not one: a worker that
@@ -98,7 +104,7 @@ export class JobMaster {
   private readonly perWorker = new Map<string, number>();
   /** Copy and move jobs over whose attempts' leftover copies this leadership has cleared. */
   private readonly cleaned = new Set<number>();
-  private readonly queues = new Map<number, number[]>();
+  private readonly queues = new Map<number, TaskQueue>();
   /** Bumped when leadership is lost or gained: answers to an older generation's tasks are ignored. */
   private generation = 0;
   private wasServing = false;
@@ -332,25 +338,27 @@ export class JobMaster {
     const limit = job.opts.activeJobs ?? DEFAULT_ACTIVE_TASKS;
     const allowed = [...live.values()].filter((w) => workerAllowed(job.opts, w)).map((w) => w.id);
     const queue = this.queue(job);
-    // Tasks that cannot be placed yet keep their place; the rest leave the queue.
-    const kept: number[] = [];
-    let i = 0;
-    for (; i < queue.length; i++) {
+    // Tasks that cannot be placed yet go to the back of the queue; each is looked at once per call.
+    for (let left = queue.ids.length - queue.head; left > 0 && queue.head < queue.ids.length; left--) {
       // Every worker that may run this job is full: the rest waits for a slot.
       if (inFlight >= limit || allowed.every((w) => (this.perWorker.get(w) ?? 0) >= this.o.workerSlots)) break;
-      const task = job.tasks[queue[i]!];
+      const task = job.tasks[queue.ids[queue.head++]!];
       if (!task || task.state !== 'PENDING' || this.flights.has(key(job.id, task.id))) continue;
       const choice = this.chooseWorker(job, task, allowed);
       if (choice === 'done') {
         this.record(job.id, { task: task.id, ok: true, bytes: task.files.reduce((n, f) => n + f.length, 0) });
       } else if (choice === undefined) {
-        kept.push(task.id);
+        queue.ids.push(task.id);
       } else {
         this.run(job, task, choice);
         inFlight++;
       }
     }
-    queue.splice(0, i, ...kept);
+    // What was handed out is dropped now and then, not on every call (that would copy the whole queue each time).
+    if (queue.head > 1024 && queue.head * 2 > queue.ids.length) {
+      queue.ids = queue.ids.slice(queue.head);
+      queue.head = 0;
+    }
   }
 
   /** Drops what this leadership kept in memory for a job that is over. */
@@ -366,10 +374,10 @@ export class JobMaster {
    * when this leadership first dispatches the job, so handing out the next task
    * never rescans the finished ones.
    */
-  private queue(job: Job): number[] {
+  private queue(job: Job): TaskQueue {
     let q = this.queues.get(job.id);
     if (!q) {
-      q = job.tasks.filter((t) => t.state === 'PENDING' && !this.flights.has(key(job.id, t.id))).map((t) => t.id);
+      q = { ids: job.tasks.filter((t) => t.state === 'PENDING' && !this.flights.has(key(job.id, t.id))).map((t) => t.id), head: 0 };
       this.queues.set(job.id, q);
     }
     return q;
@@ -522,7 +530,7 @@ export class JobMaster {
     if (!f) return;
     this.flights.delete(k);
     if (f.phase === 'running') this.release(f.worker);
-    this.queues.get(f.job)?.push(f.task);
+    this.queues.get(f.job)?.ids.push(f.task);
   }
 
   private retry(k: string, f: Flight, e: StrataError): void {
@@ -574,7 +582,7 @@ export class JobMaster {
         if (generation !== this.generation) return;
         for (const r of results) {
           this.flights.delete(key(jobId, r.task));
-          if (!journaled) this.queues.get(jobId)?.push(r.task);
+          if (!journaled) this.queues.get(jobId)?.ids.push(r.task);
         }
       });
   }

@@ -125,6 +125,12 @@ export class WorkerActor implements Actor, JobWorkerHost {
   private stopped = false;
   /** Block changes drained for a heartbeat that failed: sent again with the next one. */
   private unsent = { added: new Set<number>(), removed: new Set<number>() };
+  /**
+   * Blocks the master told this worker to free: it forgot their locations at once,
+   * so one cached again before the next heartbeat must be reported as added, even
+   * though the store nets the drop and the re-add out to no change.
+   */
+  private readonly freedByMaster = new Set<number>();
   /** Bytes served, split as Alluxio's metrics do; read by the metrics issue. */
   readonly counters = { bytesReadCache: 0, bytesReadUfs: 0, bytesWrittenUfs: 0, ufsBlockReads: 0, blocksEvicted: 0 };
   /** The job worker hosted here: runs the job master's tasks. */
@@ -228,13 +234,14 @@ export class WorkerActor implements Actor, JobWorkerHost {
 
   private async heartbeat(): Promise<void> {
     const ch = this.store.drainChanges();
-    // The drained sets lose their order (a block freed and then loaded again is in
-    // both): what the store holds now is what the master must hear.
-    for (const b of new Set([...ch.added, ...ch.removed])) {
+    // For every block that changed, or that the master dropped when it asked for it
+    // to be freed, what the store holds now is what the master must hear.
+    for (const b of new Set([...ch.added, ...ch.removed, ...this.freedByMaster])) {
       const present = this.store.has(b);
       (present ? this.unsent.removed : this.unsent.added).delete(b);
       (present ? this.unsent.added : this.unsent.removed).add(b);
     }
+    this.freedByMaster.clear();
     const added = [...this.unsent.added];
     const removed = [...this.unsent.removed];
     try {
@@ -269,6 +276,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
       }
     }
     for (const b of reply.free ?? []) {
+      this.freedByMaster.add(b);
       this.hot.delete(b);
       await this.store.free(b, { force: true }).catch((e: unknown) => this.env.log.log('warn', `could not free block ${b}: ${(e as Error).message}`));
     }
