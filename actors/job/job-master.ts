@@ -14,6 +14,7 @@ import type { WorkerRegistry } from '../master/workers.js';
 import { READ, WRITE } from '../master/permissions.js';
 import { JobState, type Job, type JobEntry, type Task, type TaskFileRef, type TaskResult } from './state.js';
 import { copyTempPrefix } from './job-worker.js';
+import { DEFAULT_PERSISTENCE, PersistScheduler, persistTempName, type PersistenceOptions } from './persistence.js';
 import { DEFAULT_ACTIVE_TASKS, copiesOf, copyTarget, pickWorker, planTasks, validateRequest, workerAllowed, type PlanFile } from './plans.js';
 
 /** What the job master needs of the master hosting it. */
@@ -56,7 +57,7 @@ export interface JobMasterOptions {
   /** strata.master.replication.check.interval */
   replicationCheckMs?: number;
   /** strata.master.persistence.* (Alluxio's names): when ASYNC_THROUGH files are persisted and retried. */
-  persistence?: { schedulerMs?: number; initialWaitMs?: number; initialIntervalMs?: number; maxIntervalMs?: number; maxTotalWaitMs?: number };
+  persistence?: Partial<PersistenceOptions>;
 }
 
 type Req<S> = Envelope<Infer<S> & Message>;
@@ -70,12 +71,6 @@ interface Flight {
   readonly generation: number;
 }
 
-interface PersistBackoff {
-  firstMs: number;
-  nextMs: number;
-  intervalMs: number;
-  gaveUp: boolean;
-}
 
 /** Task ids waiting for a worker; those before `head` were handed out. */
 interface TaskQueue {
@@ -100,7 +95,7 @@ export class JobMaster {
   private readonly claimed = new Map<string, Set<string>>();
   private readonly results = new Map<number, TaskResult[]>();
   private readonly flushing = new Set<number>();
-  private readonly persistBackoff = new Map<number, PersistBackoff>();
+  private readonly persistence: PersistScheduler;
   private readonly perWorker = new Map<string, number>();
   /** Copy and move jobs over whose attempts' leftover copies this leadership has cleared. */
   private readonly cleaned = new Set<number>();
@@ -114,7 +109,7 @@ export class JobMaster {
   /** The live workers as of the last tick: what a task finishing between ticks hands the next one to. */
   private live = new Map<string, { id: string; address: string }>();
   private lastPersistCheck = 0;
-  private readonly o: Required<Omit<JobMasterOptions, 'persistence'>> & { persistence: Required<NonNullable<JobMasterOptions['persistence']>> };
+  private readonly o: Required<Omit<JobMasterOptions, 'persistence'>> & { persistence: PersistenceOptions };
 
   constructor(
     private readonly host: JobMasterHost,
@@ -123,9 +118,15 @@ export class JobMaster {
     this.o = {
       tickMs: opts.tickMs ?? 100, workerSlots: opts.workerSlots ?? 10, taskTimeoutMs: opts.taskTimeoutMs ?? 600_000, maxAttempts: opts.maxAttempts ?? 5,
       jobCapacity: opts.jobCapacity ?? 100_000, replicationCheckMs: opts.replicationCheckMs ?? 60_000,
-      persistence: { schedulerMs: 1000, initialWaitMs: 0, initialIntervalMs: 1000, maxIntervalMs: 3_600_000, maxTotalWaitMs: 86_400_000, ...opts.persistence },
+      persistence: { ...DEFAULT_PERSISTENCE, ...opts.persistence },
     };
     this.state = new JobState(this.o.jobCapacity);
+    this.persistence = new PersistScheduler(host, this.o.persistence, {
+      running: () => this.state.running(),
+      reporting: (jobId) => [...this.flights.values()].some((f) => f.job === jobId && f.phase === 'reporting'),
+      createPersist: (ref) => this.create({ kind: 'persist', path: ref.path }, this.host.superuser, [[ref]]),
+      cancel: (job, reason) => this.cancel(job, reason),
+    });
   }
 
   /** The job service's requests, for the master's handler table. */
@@ -287,7 +288,7 @@ export class JobMaster {
     }
     if (now - this.lastPersistCheck >= this.o.persistence.schedulerMs) {
       this.lastPersistCheck = now;
-      void this.schedulePersists(now).catch((e: unknown) => this.host.env.log.log('warn', `persistence scheduler: ${(e as Error).message}`));
+      void this.persistence.schedule(now).catch((e: unknown) => this.host.env.log.log('warn', `persistence scheduler: ${(e as Error).message}`));
     }
     if (now - this.lastReplicationCheck >= this.o.replicationCheckMs) {
       this.lastReplicationCheck = now;
@@ -467,7 +468,7 @@ export class JobMaster {
       files = task.files.map((f) => this.taskFile(f));
     } catch (e) {
       if (job.kind === 'persist') {
-        void this.cancelDeleted(job);
+        void this.persistence.cancelDeleted(job);
         return;
       }
       // A file deleted since the plan: a copy has lost its source (a move too, unless
@@ -484,7 +485,7 @@ export class JobMaster {
       this.claimed.get(b)!.add(worker);
     }
     this.perWorker.set(worker, (this.perWorker.get(worker) ?? 0) + 1);
-    const persistTo = job.kind === 'persist' ? this.persistTmp(files[0]!, worker, this.tries.get(k)?.attempts ?? 0) : undefined;
+    const persistTo = job.kind === 'persist' ? persistTempName(files[0]!, this.host.env.self, this.generation, worker, this.tries.get(k)?.attempts ?? 0) : undefined;
     const m: Infer<typeof J.RunTask> = {
       t: 'RunTask', jobId: job.id, taskId: task.id, kind: job.kind, user: job.user, files,
       ...(job.opts.writeType ? { writeType: job.opts.writeType } : {}), ...(persistTo ? { persistTo } : {}),
@@ -497,7 +498,7 @@ export class JobMaster {
           if (persistTo) await this.host.ufsDisk(files[0]!.ufsMount).remove(persistTo).catch(() => undefined);
           return;
         }
-        if (job.kind === 'persist') await this.publish(files[0]!, persistTo!, done.mtimeMs ?? 0);
+        if (job.kind === 'persist') await this.persistence.publish(files[0]!, persistTo!, done.mtimeMs ?? 0);
         if (!this.current(k, flight)) return;
         flight.phase = 'reporting';
         this.release(worker);
@@ -509,7 +510,7 @@ export class JobMaster {
       .catch((e: unknown) => {
         if (!this.current(k, flight)) return;
         if (job.kind === 'persist' && !this.host.ns.get(files[0]!.fileId)) {
-          void this.cancelDeleted(job);
+          void this.persistence.cancelDeleted(job);
           return;
         }
         this.retry(k, flight, isStrataError(e) ? e : new StrataError('INTERNAL', String(e)));
@@ -610,82 +611,5 @@ export class JobMaster {
       }
     }
     if (gone.length > 0) await this.host.journal({ op: 'job', a: 'replication', files: gone.map((id) => ({ id, min: 0, max: -1 })), mtimeMs: this.host.env.now() });
-  }
-
-  // ---- persistence (ASYNC_THROUGH) ----
-
-  /**
-   * Each unpersisted ASYNC_THROUGH file gets a persist job once it has waited the
-   * initial wait time; a failed one is tried again after a growing interval, until
-   * the total wait is spent. A persist job whose file was deleted is canceled.
-   */
-  private async schedulePersists(now: number): Promise<void> {
-    const p = this.o.persistence;
-    const active = new Map<number, Job>();
-    for (const j of this.state.running()) if (j.kind === 'persist') for (const t of j.tasks) for (const f of t.files) active.set(f.id, j);
-    for (const [id, job] of active) {
-      if (this.host.ns.get(id)) continue;
-      const reporting = [...this.flights.values()].some((f) => f.job === job.id && f.phase === 'reporting');
-      if (!reporting) await this.cancelDeleted(job);
-    }
-    for (const [id, b] of [...this.persistBackoff]) if (!this.host.ns.toPersist.has(id)) this.persistBackoff.delete(id);
-    for (const id of [...this.host.ns.toPersist]) {
-      if (active.has(id)) continue;
-      const f = this.host.ns.get(id);
-      if (!f) continue;
-      let b = this.persistBackoff.get(id);
-      if (!b) {
-        b = { firstMs: f.mtimeMs + p.initialWaitMs, nextMs: f.mtimeMs + p.initialWaitMs, intervalMs: p.initialIntervalMs, gaveUp: false };
-        this.persistBackoff.set(id, b);
-      } else if (!b.gaveUp && b.nextMs <= now) {
-        // The previous persist job of this file did not succeed: wait longer before the next.
-        b.nextMs = now + b.intervalMs;
-        b.intervalMs = Math.min(p.maxIntervalMs, b.intervalMs * 2);
-        if (now - b.firstMs > p.maxTotalWaitMs) {
-          b.gaveUp = true;
-          this.host.env.log.log('error', `gave up persisting ${this.host.ns.pathOf(f)} after ${p.maxTotalWaitMs} ms (strata.master.persistence.max.total.wait.time)`);
-        }
-        continue;
-      }
-      if (b.gaveUp || b.nextMs > now) continue;
-      // Marks the attempt: if this job fails, the branch above schedules the next one later.
-      b.nextMs = now;
-      await this.create({ kind: 'persist', path: this.host.ns.pathOf(f) }, this.host.superuser, [[{ id, path: this.host.ns.pathOf(f), length: f.length }]]);
-    }
-  }
-
-  /** A persist job whose file was deleted is canceled: its task stops and its copy is dropped. */
-  private async cancelDeleted(job: Job): Promise<void> {
-    if (this.state.get(job.id)?.status !== 'RUNNING') return;
-    await this.cancel(job, `${job.path} was deleted while it was being persisted`).catch((e: unknown) => this.host.env.log.log('warn', `could not cancel job ${job.id}: ${(e as Error).message}`));
-  }
-
-  /**
-   * Where a worker writes a persisted file: beside its target, published by the
-   * master (below). Named for this attempt (master, leadership, worker, try), so
-   * dropping the copy of an attempt that was superseded never touches another's.
-   */
-  private persistTmp(f: TaskFile, worker: string, attempt: number): string {
-    return `${f.ufsPath}.strata-persist-${f.fileId}-${this.host.env.self}-${this.generation}-${worker}-${attempt}`;
-  }
-
-  /** Publishes a persisted copy if its file is still there, unchanged and at the same UFS path; else discards it. */
-  private publish(f: TaskFile, tmp: string, mtimeMs: number): Promise<void> {
-    return this.host.lock.run(async () => {
-      const n = this.host.ns.get(f.fileId);
-      const where = n ? this.host.ufsOf(n) : undefined;
-      const disk = this.host.ufsDisk(f.ufsMount);
-      if (!n || where?.uri !== f.ufsMount || where.path !== f.ufsPath) {
-        await disk.remove(tmp).catch(() => undefined);
-        throw new StrataError('NOT_FOUND', `${f.path} was deleted or moved while it was being persisted`);
-      }
-      if (!n.persisted) {
-        await disk.rename(tmp, f.ufsPath);
-        const st = await disk.stat(f.ufsPath);
-        await this.host.journal({ op: 'persisted', id: n.id, mtimeMs: st?.mtimeMs ?? mtimeMs });
-      } else {
-        await disk.remove(tmp).catch(() => undefined);
-      }
-    });
   }
 }
