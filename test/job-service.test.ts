@@ -148,6 +148,25 @@ describe('job service', () => {
     expect((await t.ufs.list('')).filter((n) => n.startsWith('doomed'))).toEqual([]);
   });
 
+  it('a persist that keeps failing is tried again after a doubling interval, then given up', async () => {
+    const t = await bed(12, 0, { workers: 2, master: { jobs: { tickMs: 50, maxAttempts: 2, persistence: { initialIntervalMs: 400, maxIntervalMs: 10_000, maxTotalWaitMs: 3000 } } } });
+    // The only copy is on a worker that dies: no persist job can succeed.
+    await t.sim.settle(t.c().writeFile('/stuck', bytes(5000, 1), { writeType: 'ASYNC_THROUGH' }));
+    const holder = (await t.holders('/stuck'))[0]!;
+    t.cluster.crash(holder);
+    await t.sim.run({ until: t.sim.now + 15_000 });
+    const jobs = (await t.sim.settle(t.jobs().list())).filter((j) => j.kind === 'persist').sort((a, b) => a.id - b.id);
+    expect(jobs.every((j) => j.status === 'FAILED')).toBe(true);
+    // Tried again after waits that double (0.4 s, 0.8 s, ...; the scheduler runs every 0.2 s), until 3 s have passed.
+    const waits = jobs.slice(1).map((j, i) => j.createdMs - jobs[i]!.endMs!);
+    expect(jobs.length).toBeGreaterThanOrEqual(3);
+    expect(waits[0]).toBeGreaterThanOrEqual(400);
+    for (let i = 1; i < waits.length; i++) expect(waits[i]!).toBeGreaterThan(waits[i - 1]! * 1.5);
+    // Given up: no persist job started in the last 10 s.
+    expect(jobs.at(-1)!.createdMs).toBeLessThan(jobs[0]!.createdMs + 6000);
+    expect((await t.sim.settle(t.c().getStatus('/stuck'))).persisted).toBe(false);
+  });
+
   it('setReplication --min adds copies and --max removes them', async () => {
     const t = await bed(6, 1);
     const p = '/in/d0/f0';

@@ -34,8 +34,12 @@ export interface PersistJobs {
 
 interface Backoff {
   firstMs: number;
+  /** When the next persist job may start. */
   nextMs: number;
+  /** The wait after the next failure. */
   intervalMs: number;
+  /** A persist job was started and has not been judged yet. */
+  launched: boolean;
   gaveUp: boolean;
 }
 
@@ -61,21 +65,23 @@ export class PersistScheduler {
       if (!f) continue;
       let b = this.backoff.get(id);
       if (!b) {
-        b = { firstMs: f.mtimeMs + p.initialWaitMs, nextMs: f.mtimeMs + p.initialWaitMs, intervalMs: p.initialIntervalMs, gaveUp: false };
+        b = { firstMs: f.mtimeMs + p.initialWaitMs, nextMs: f.mtimeMs + p.initialWaitMs, intervalMs: p.initialIntervalMs, launched: false, gaveUp: false };
         this.backoff.set(id, b);
-      } else if (!b.gaveUp && b.nextMs <= now) {
-        // The previous persist job of this file did not succeed: wait longer before the next.
-        b.nextMs = now + b.intervalMs;
-        b.intervalMs = Math.min(p.maxIntervalMs, b.intervalMs * 2);
+      }
+      if (b.gaveUp) continue;
+      if (b.launched) {
+        // Its last persist job is over and the file is still not persisted: that job failed.
+        b.launched = false;
         if (now - b.firstMs > p.maxTotalWaitMs) {
           b.gaveUp = true;
           this.host.env.log.log('error', `gave up persisting ${this.host.ns.pathOf(f)} after ${p.maxTotalWaitMs} ms (strata.master.persistence.max.total.wait.time)`);
+          continue;
         }
-        continue;
+        b.nextMs = now + b.intervalMs;
+        b.intervalMs = Math.min(p.maxIntervalMs, b.intervalMs * 2);
       }
-      if (b.gaveUp || b.nextMs > now) continue;
-      // Marks the attempt: if this job fails, the branch above schedules the next one later.
-      b.nextMs = now;
+      if (b.nextMs > now) continue;
+      b.launched = true;
       await this.jobs.createPersist({ id, path: this.host.ns.pathOf(f), length: f.length });
     }
   }
