@@ -277,7 +277,9 @@ export class JobMaster {
     }
     if (!serving) return;
     const now = this.host.env.now();
-    const live = new Map(this.host.workers().infos().filter((w) => w.state === 'LIVE').map((w) => [w.id, w]));
+    const running = this.state.running();
+    // An idle job master (most ticks) does not even list the workers.
+    const live = running.length > 0 || this.flights.size > 0 ? new Map(this.host.workers().infos().filter((w) => w.state === 'LIVE').map((w) => [w.id, w])) : this.live;
     this.live = live;
     // A task on a worker that is gone is tried on another.
     for (const [k, f] of [...this.flights]) {
@@ -295,7 +297,7 @@ export class JobMaster {
       void this.checkReplication().catch((e: unknown) => this.host.env.log.log('warn', `replication checker: ${(e as Error).message}`));
     }
     for (const id of [...this.queues.keys()]) if (this.state.get(id)?.status !== 'RUNNING') this.forget(id);
-    for (const job of this.state.running()) this.dispatch(job, live);
+    for (const job of running) this.dispatch(job, live);
     for (const jobId of [...this.results.keys()]) this.flush(jobId);
     for (const job of this.state.all()) {
       if ((job.kind !== 'copy' && job.kind !== 'move') || job.status === 'RUNNING' || this.cleaned.has(job.id)) continue;
