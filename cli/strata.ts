@@ -23,7 +23,8 @@ const program = new Command();
 program
   .name('strata')
   .description('strata: one namespace over many storage systems, cached close to the compute')
-  .version(STRATA_VERSION, '-v, --version')
+  // -V, not -v: subcommands use -v for --verbose (job stat -v, as in Alluxio).
+  .version(STRATA_VERSION, '-V, --version')
   .option('--conf <key=value>', 'set a property (repeatable)', collect, [] as string[])
   .option('--debug', 'print stack traces on errors');
 
