@@ -157,6 +157,11 @@ export class Rpc {
     return true;
   }
 
+  /** Whether `env` answers a request this Rpc is waiting on (for hosts that run several Rpcs on one node). */
+  expects(env: Envelope): boolean {
+    return env.re !== undefined && this.pending.has(env.re);
+  }
+
   reply<S extends Message>(req: Envelope, m: S): void {
     if (req.id === 0) return;
     this.send(req.f, m, req.id);

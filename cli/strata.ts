@@ -14,6 +14,7 @@ import { registerFsCommands } from './fs-commands.js';
 import { registerSimCommands } from './sim-commands.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerInspectCommands } from './fs-inspect-commands.js';
+import { registerJobCommands } from './job-commands.js';
 import type { NodeHost } from '../actors/node/nact-host.js';
 
 const out = (line: string): void => void process.stdout.write(line + '\n');
@@ -23,7 +24,8 @@ const program = new Command();
 program
   .name('strata')
   .description('strata: one namespace over many storage systems, cached close to the compute')
-  .version(STRATA_VERSION, '-v, --version')
+  // -V, not -v: subcommands use -v for --verbose (job stat -v, as in Alluxio).
+  .version(STRATA_VERSION, '-V, --version')
   .option('--conf <key=value>', 'set a property (repeatable)', collect, [] as string[])
   .option('--debug', 'print stack traces on errors');
 
@@ -171,6 +173,7 @@ registerInspectCommands(fsCommand, conf, out);
 const fsadmin = program.command('fsadmin').description('administration of a running cluster');
 registerAdminCommands(fsCommand, fsadmin, conf, out);
 registerOpsCommands(program, fsadmin, conf, out);
+registerJobCommands(fsCommand, program.command('job').description('the job service: list, inspect and cancel jobs'), conf, out);
 registerSimCommands(program.command('sim').description('deterministic simulation'), out);
 
 /** Alluxio spells some long flags with one dash (report capacity -live); commander wants two. */

@@ -25,7 +25,9 @@ describe('UFS locations come from the master', () => {
     // A cached write for a complete file would poison its blocks: refused too.
     expect(await sim.settle(raw.refusal('worker-0', { t: 'WriteOpen', fileId: done.fileId, cache: true, ufs: false }))).toBe('FAILED_PRECONDITION');
     // Persisting is the leading master's to ask.
-    expect(await sim.settle(raw.refusal('worker-0', { t: 'PersistFile', fileId: done.fileId, ufsMount: 'sim://other', ufsPath: 'secret', blocks: [{ id: done.fileId * 2 ** 20, length: 4096 }] }))).toBe('PERMISSION_DENIED');
+    const task = { t: 'RunTask', jobId: 1, taskId: 1, kind: 'persist', user: 'root', files: [{ path: '/done', fileId: done.fileId, length: 5000, blockSize: 4096, persisted: false, ufsMount: 'sim://other', ufsPath: 'secret', mtimeMs: 0 }] };
+    expect(await sim.settle(raw.refusal('worker-0', task))).toBe('PERMISSION_DENIED');
+    expect(await sim.settle(raw.refusal('worker-0', { t: 'CancelTask', jobId: 1, taskId: 1 }))).toBe('PERMISSION_DENIED');
     // And the master tells UFS locations to registered workers only.
     expect(await sim.settle(raw.refusal(MASTER_ID, { t: 'GetUfsLocation', fileId: done.fileId, write: false }))).toBe('UNAVAILABLE');
 

@@ -29,6 +29,8 @@ export interface ClientOptions {
   retryForMs?: number;
   /** strata.user.file.replication.durable: workers that must hold every block before a write is acknowledged. */
   durableReplication?: number;
+  /** strata.user.file.replication.min|max: replication targets set on every file this client writes. */
+  replication?: { min: number; max: number };
   /** strata.user.block.write.location.policy.class (default LocalFirst), with its host options. */
   locationPolicy?: LocationPolicy;
   localHosts?: readonly string[];
@@ -100,6 +102,16 @@ export class StrataClient implements Actor {
   receive(envelope: Envelope): void {
     // A client serves nothing: anything that is not an answer is refused.
     if (!this.rpc.handle(envelope)) this.rpc.replyError(envelope, new StrataError('INVALID_ARGUMENT', `a client does not serve ${envelope.m.t}`));
+  }
+
+  /** Whether `envelope` answers one of this client's requests (a client hosted inside another actor). */
+  expects(envelope: Envelope): boolean {
+    return this.rpc.expects(envelope);
+  }
+
+  /** A request to the leading master for another service's client (jobs); `mutation` gives it a request id for retries. */
+  callMaster<T extends Message>(m: Message & Record<string, unknown>, expect: T['t'], mutation = false): Promise<T> {
+    return mutation ? this.mutate<T>(m, expect) : this.master<T>(m, expect);
   }
 
   private master<T extends Message>(m: Message & Record<string, unknown>, expect: T['t']): Promise<T> {
@@ -455,7 +467,10 @@ export class StrataClient implements Actor {
       for (const t of streams) this.rpc.send(t.worker, { t: 'WriteClose', stream: t.stream, chunks: seq, abort: true } satisfies Infer<typeof W.WriteClose>);
       throw e;
     }
-    return (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CompleteFile', path, length, fileId: created.fileId, ...(workersOnly ? { persisted: false } : {}), ...(writeType === 'ASYNC_THROUGH' ? { asyncPersist: true } : {}) }, 'FileInfoReply')).info;
+    const done = (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CompleteFile', path, length, fileId: created.fileId, ...(workersOnly ? { persisted: false } : {}), ...(writeType === 'ASYNC_THROUGH' ? { asyncPersist: true } : {}) }, 'FileInfoReply')).info;
+    const rep = this.opts.replication;
+    if (rep) await this.mutate({ t: 'SetReplication', path, min: rep.min, max: rep.max, recursive: false }, 'Ok');
+    return done;
   }
 
 

@@ -4,7 +4,7 @@ import type { Actor, Disk, Env, Timer } from '../env.js';
 import { StrataError, notLeader, type Envelope, type Message } from '../protocol/envelope.js';
 import type { Infer } from '../../transport/schema.js';
 import * as M from '../protocol/master.js';
-import type * as W from '../protocol/worker.js';
+import * as W from '../protocol/worker.js';
 import { ReplyCache, Rpc, serve, type Handler } from '../rpc.js';
 import { splitPath } from '../path.js';
 import { Mutex } from '../mutex.js';
@@ -18,6 +18,8 @@ import { RocksInodeStore, type RocksStoreOptions } from '../../storage/metastore
 
 /** strata.user.file.metadata.load.type: when a lookup or a listing consults the UFS. */
 export type LoadType = 'ONCE' | 'ALWAYS' | 'NEVER';
+import { JobMaster, type JobMasterOptions } from '../job/job-master.js';
+import { packMasterSnapshot, unpackMasterSnapshot } from '../job/state.js';
 
 export const MASTER_ID = 'master';
 export const STRATA_VERSION = '0.1.0';
@@ -42,6 +44,8 @@ export interface MasterOptions {
   journal?: { type: 'UFS' } | ({ type: 'EMBEDDED' } & Omit<RaftJournalOptions, 'dir'>);
   /** strata.master.metastore: HEAP (default) or ROCKS, rebuilt from the journal on every start. */
   metastore?: { type: 'HEAP' } | ({ type: 'ROCKS' } & RocksStoreOptions);
+  /** The job service hosted with the leading master (strata.job.*, strata.master.persistence.*, replication checker). */
+  jobs?: JobMasterOptions;
 }
 
 /** Requests any master answers, leader or not. */
@@ -73,9 +77,8 @@ export class MasterActor implements Actor {
   private readonly journal: JournalBackend;
   private expiryTimer: Timer | undefined;
   private ttlTimer: Timer | undefined;
-  private persistTimer: Timer | undefined;
-  /** Files a worker is persisting right now. */
-  private readonly persisting = new Set<number>();
+  /** The job master: jobs journaled here, run while this master leads (ASYNC_THROUGH persistence too). */
+  readonly jobs: JobMaster;
   private startedAtMs = 0;
   /** Set when the journal failed: state may be ahead of the journal, so nothing more is served. */
   private fatal: string | undefined;
@@ -93,14 +96,43 @@ export class MasterActor implements Actor {
     this.journal =
       j?.type === 'EMBEDDED'
         ? new RaftJournal(env, { ...j, dir: opts.journalDir }, {
-              snapshot: () => this.ns.snapshot(),
-              restore: (b) => {
-                this.ns.restore(b);
+              snapshot: () => packMasterSnapshot(this.ns.snapshot(), this.jobs.state.snapshot()),
+              restore: (bytes) => {
+                const b = unpackMasterSnapshot(bytes);
+                this.ns.restore(b.namespace);
+                if (b.jobs) this.jobs.state.restore(b.jobs);
                 // What the last applied entry was is now unknown: never redo an older one.
                 this.lastEntry = undefined;
               },
             }, () => this.onLeadership())
         : new LocalJournal(env.disk, opts.journalDir, env.log);
+    this.jobs = new JobMaster({
+      env, rpc: this.rpc, ns: this.ns, lock: this.lock, superuser: this.policy.superuser,
+      workers: () => this.workers,
+      serving: () => this.journal.isLeader() && this.caughtUpTerm === this.journal.term() && !this.failed,
+      journal: (entry) => this.journalAndApply(entry),
+      resolve: async (path, deep) => {
+        const top = await this.resolve(path);
+        const load = async (n: Inode): Promise<void> => {
+          if (!n.isDir) return;
+          await this.loadChildren(n);
+          for (const child of this.ns.children(n)) await load(child);
+        };
+        if (deep) await load(top);
+        return top;
+      },
+      access: (r, n, bits) => {
+        const c = this.caller(r);
+        this.traverse(c, n);
+        this.allow(c, n, bits);
+      },
+      isSuper: (r) => isSuper(this.policy, this.caller(r)),
+      ufsOf: (n) => this.ufsOf(n),
+      ufsDisk: (uri) => this.ufsDisk(uri),
+      remove: async (path) => {
+        await this.delete({ f: env.self, to: env.self, id: 0, u: this.policy.superuser, g: [], m: { t: 'Delete', path, recursive: false } });
+      },
+    }, { ...opts.jobs, persistence: { schedulerMs: opts.persistCheckIntervalMs ?? 1000, ...opts.jobs?.persistence } });
     const dedup = new ReplyCache(() => env.now(), 10 * 60_000);
     const h: Array<[string, Handler]> = [
       ['RegisterWorker', (r) => this.registerWorker(r as Req<typeof M.RegisterWorker>)],
@@ -128,6 +160,7 @@ export class MasterActor implements Actor {
       ['AddMaster', dedup.wrap((r) => this.changeMembers(r as Req<typeof M.AddMaster>))],
       ['GetWorkers', () => ({ t: 'WorkersReply', workers: this.workers.infos() })],
       ['GetMasterInfo', () => this.masterInfo()],
+      ...this.jobs.handlers().map(([t, h]): [string, Handler] => [t, dedup.wrap(h)]),
     ];
     this.handlers = new Map(h);
     registerMasterMetrics(metricsOf(env), () => ({ paths: this.ns.size, liveWorkers: this.workers.infos().filter((w) => w.state === 'LIVE').map((w) => w.id), lostWorkers: this.workers.lostCount(), term: this.journal.term(), leader: this.journal.isLeader() }));
@@ -152,6 +185,7 @@ export class MasterActor implements Actor {
     const ms = this.opts.metastore;
     if (ms?.type === 'ROCKS') this.ns.useStore(await RocksInodeStore.open(await this.env.openKv('metastore'), ms));
     const last = await this.journal.start((entry) => {
+      if (entry.op === 'job') return this.jobs.apply(entry);
       this.lastEntry = entry;
       return this.ns.apply(entry);
     });
@@ -160,64 +194,7 @@ export class MasterActor implements Actor {
     if (this.opts.restore && !(this.journal instanceof RaftJournal)) await this.restoreBackup(this.opts.restore);
     this.scheduleExpiry();
     this.scheduleTtlCheck();
-    this.schedulePersist();
-  }
-
-  private schedulePersist(): void {
-    this.persistTimer = this.env.setTimer(this.opts.persistCheckIntervalMs ?? 1000, () => {
-      this.persistSome();
-      this.schedulePersist();
-    });
-  }
-
-  /**
-   * The persistence scheduler (ASYNC_THROUGH): each unpersisted file goes to a
-   * worker holding all its blocks, which writes it to the UFS; the result is
-   * journaled only if the file is still there, unchanged and at the same UFS path.
-   */
-  private persistSome(): void {
-    if (!this.journal.isLeader() || this.caughtUpTerm !== this.journal.term()) return;
-    for (const id of this.ns.toPersist) {
-      if (this.persisting.has(id)) continue;
-      const f = this.ns.get(id);
-      if (!f) continue;
-      const blocks = this.ns.blockIds(f).map((b, i) => ({ id: b, length: Math.min(f.blockSize, f.length - i * f.blockSize) }));
-      // A worker holding every block of the file (any live worker for an empty file).
-      let common: Set<string> | undefined;
-      for (const b of blocks) {
-        const here = new Set(this.workers.locationsOf(b.id).map((l) => l.workerId));
-        common = common ? new Set([...common].filter((w) => here.has(w))) : here;
-      }
-      const holders = common ? [...common] : this.workers.infos().filter((w) => w.state === 'LIVE').map((w) => w.id);
-      const worker = holders[0];
-      if (!worker) continue;
-      const { uri, path } = this.ufsOf(f);
-      this.persisting.add(id);
-      // The worker writes beside the target; the master publishes it (see below).
-      const tmpPath = `${path}.strata-persist-${id}`;
-      const ask: Infer<typeof W.PersistFile> = { t: 'PersistFile', fileId: id, ufsMount: uri, ufsPath: tmpPath, blocks };
-      const task = this.rpc
-        .request(worker, ask, 'PersistDone', Math.max(this.opts.rpcTimeoutMs, 60_000))
-        .then((reply) => {
-          const done = reply as Infer<typeof W.PersistDone>;
-          return this.lock.run(async () => {
-            const now = this.ns.get(id);
-            const where = now ? this.ufsOf(now) : undefined;
-            if (!now || !this.ns.toPersist.has(id) || where?.uri !== uri || where.path !== path) {
-              // Deleted or moved while the worker wrote it: the copy belongs to no file.
-              await this.removeFromUfs(uri, tmpPath);
-              return;
-            }
-            // Published under the lock, so nothing else can claim the path in between.
-            await this.ufsDisk(uri).rename(tmpPath, path);
-            const st = await this.ufsDisk(uri).stat(path);
-            await this.journalAndApply({ op: 'persisted', id, mtimeMs: st?.mtimeMs ?? done.mtimeMs });
-          });
-        })
-        .catch((e: unknown) => this.env.log.log('warn', `persisting file ${id} on ${worker} failed (will retry): ${(e as Error).message}`))
-        .finally(() => this.persisting.delete(id));
-      void task;
-    }
+    this.jobs.start();
   }
 
   private scheduleTtlCheck(): void {
@@ -252,7 +229,7 @@ export class MasterActor implements Actor {
   async stop(): Promise<void> {
     this.expiryTimer?.cancel();
     this.ttlTimer?.cancel();
-    this.persistTimer?.cancel();
+    this.jobs.stop();
     this.rpc.stop();
     await this.journal.stop();
     await this.ns.store.close();

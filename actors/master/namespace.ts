@@ -7,6 +7,7 @@ import { StrataError } from '../protocol/envelope.js';
 import { packRecord, unpackRecord } from '../../transport/codec.js';
 import { joinPath, splitPath } from '../path.js';
 import { HeapInodeStore, type Inode, type InodeStore } from '../../storage/metastore.js';
+import { JobEntry } from '../job/state.js';
 
 export const ROOT_ID = 1;
 /** Block ids are fileId * BLOCKS_PER_FILE + index: derived, so never stored. */
@@ -77,6 +78,8 @@ export const JournalEntry = {
   restore: obj({ op: oneOf('restore'), data: bytes }),
   /** `partial`: only some names were looked up (load type ALWAYS), so the directory is not marked loaded. */
   load: obj({ op: oneOf('load'), dir: uint, children: arr(UfsChild), blockSize: uint, partial: opt(bool) }),
+  /** The job service's state (actors/job/state.ts): applied by the job master, not here. */
+  job: JobEntry,
 };
 export type JournalEntry = { [K in keyof typeof JournalEntry]: Infer<(typeof JournalEntry)[K]> }[keyof typeof JournalEntry];
 export type UfsChild = Infer<typeof UfsChild>;
@@ -247,6 +250,7 @@ export class Namespace {
 
   /** Applies one committed entry. Throws only on an entry that cannot follow the current state. */
   apply(e: JournalEntry): Inode | RejectedEntry | undefined {
+    if (e.op === 'job') throw new StrataError('INTERNAL', 'a job entry reached the namespace; the job master applies those');
     let inode: Inode | undefined;
     // Objects got from the store stay the store's own until the change is done.
     this.inodes.hold();

@@ -77,6 +77,14 @@ export function masterOptions(conf: Conf, cwd: string, superuser = 'strata'): Ma
     workerTimeoutMs: conf.ms(K.workerTimeout),
     ttlCheckIntervalMs: conf.ms(K.ttlCheckInterval),
     persistCheckIntervalMs: conf.ms(K.persistCheckInterval),
+    jobs: {
+      jobCapacity: conf.int(K.jobCapacity), taskTimeoutMs: conf.ms(K.jobTaskTimeout), maxAttempts: conf.int(K.jobTaskMaxAttempts), workerSlots: conf.int(K.jobWorkerThreads),
+      replicationCheckMs: conf.ms(K.replicationCheckInterval),
+      persistence: {
+        schedulerMs: conf.ms(K.persistCheckInterval), initialWaitMs: conf.ms(K.persistInitialWait), initialIntervalMs: conf.ms(K.persistInitialInterval),
+        maxIntervalMs: conf.ms(K.persistMaxInterval), maxTotalWaitMs: conf.ms(K.persistMaxTotalWait),
+      },
+    },
     rpcTimeoutMs: conf.ms(K.rpcTimeout),
     journalDir: 'journal',
     ...metastoreOptions(conf),
@@ -124,6 +132,7 @@ export function clientOptions(conf: Conf, identity?: { user: string; groups: rea
     syncIntervalMs: conf.ms(K.metadataSyncInterval),
     metadataLoadType: conf.str(K.metadataLoadType) as NonNullable<ClientOptions['metadataLoadType']>,
     durableReplication: conf.int(K.durableReplication),
+    ...(conf.int(K.userReplicationMin) > 0 || conf.int(K.userReplicationMax) >= 0 ? { replication: { min: conf.int(K.userReplicationMin), max: conf.int(K.userReplicationMax) } } : {}),
     locationPolicy: conf.str(K.writeLocationPolicy) as LocationPolicy,
     ...(conf.str(K.writeSpecificHost) ? { specificHost: conf.str(K.writeSpecificHost) } : {}),
     masterId: masterGroup(conf).ids[0]!,

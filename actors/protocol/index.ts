@@ -5,6 +5,7 @@ import { MASTER_MESSAGES } from './master.js';
 import { RAFT_MESSAGES } from './raft.js';
 import { WORKER_MESSAGES } from './worker.js';
 import { OPS_MESSAGES } from './ops.js';
+import { JOB_MESSAGES } from './job.js';
 
 export * from './envelope.js';
 
@@ -24,4 +25,5 @@ export const MESSAGES: ReadonlyMap<string, Schema<unknown>> = registry([
   ...WORKER_MESSAGES,
   ...RAFT_MESSAGES,
   ...OPS_MESSAGES,
+  ...JOB_MESSAGES,
 ] as ReadonlyArray<MsgSchema<unknown>>);

@@ -1,5 +1,5 @@
 // Worker service: block reads (streamed with credits) and writes through to the UFS.
-import { arr, bool, bytes, msg, num, obj, opt, strMax, uint, type Infer } from '../../transport/schema.js';
+import { bool, bytes, msg, num, opt, strMax, uint, type Infer } from '../../transport/schema.js';
 
 /**
  * Streams `length` bytes from `offset` inside block `blockId`. On a cache miss the
@@ -66,17 +66,7 @@ export const WriteAck = msg('WriteAck', { seq: uint });
 export const WriteClose = msg('WriteClose', { stream: uint, chunks: uint, abort: bool });
 export const WriteDone = msg('WriteDone', { length: uint, mtimeMs: uint });
 
-/** The leading master asks a worker holding every block of a file to write it to the UFS (ASYNC_THROUGH). */
-export const PersistFile = msg('PersistFile', {
-  fileId: uint,
-  ufsMount: strMax(4096),
-  ufsPath: strMax(4096),
-  blocks: arr(obj({ id: uint, length: uint }), 1_000_000),
-});
-export const PersistDone = msg('PersistDone', { length: uint, mtimeMs: num });
-
 export const WORKER_MESSAGES = [
-  PersistFile, PersistDone,
   ReadBlock, BlockChunk, ReadCredit, ReadCancel, OpenLocalBlock, LocalBlock, CloseLocalBlock, GetUfsLocation, UfsLocation, WriteOpen, WriteReady, WriteChunk, WriteAck, WriteClose, WriteDone,
 ] as const;
 

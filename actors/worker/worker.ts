@@ -14,6 +14,7 @@ import { MasterChannel } from '../master-channel.js';
 import { BLOCKS_PER_FILE } from '../master/namespace.js';
 import { metricsOf } from '../metrics.js';
 import { registerWorkerMetrics, workerReport } from './worker-metrics.js';
+import { JobWorker, type JobWorkerHost } from '../job/job-worker.js';
 
 export interface WorkerOptions {
   masterId: string;
@@ -121,7 +122,7 @@ class HotBlocks {
   }
 }
 
-export class WorkerActor implements Actor {
+export class WorkerActor implements Actor, JobWorkerHost {
   private readonly rpc: Rpc;
   private readonly masters: MasterChannel;
   /** Open once start() has recovered it from disk. */
@@ -149,8 +150,16 @@ export class WorkerActor implements Actor {
   private stopped = false;
   /** Block changes drained for a heartbeat that failed: sent again with the next one. */
   private unsent = { added: new Set<number>(), removed: new Set<number>() };
+  /**
+   * Blocks the master told this worker to free: it forgot their locations at once,
+   * so one cached again before the next heartbeat must be reported as added, even
+   * though the store nets the drop and the re-add out to no change.
+   */
+  private readonly freedByMaster = new Set<number>();
   /** Bytes served, split as Alluxio's metrics do; read by the metrics issue. */
   readonly counters = { bytesReadCache: 0, bytesReadUfs: 0, bytesWrittenUfs: 0, ufsBlockReads: 0, blocksEvicted: 0, bytesServed: 0, bytesWrittenCache: 0, blocksLent: 0 };
+  /** The job worker hosted here: runs the job master's tasks. */
+  readonly jobs: JobWorker;
 
   constructor(
     private readonly env: Env,
@@ -169,8 +178,11 @@ export class WorkerActor implements Actor {
       ['WriteOpen', (r) => this.writeOpen(r as Req<typeof W.WriteOpen>)],
       ['WriteChunk', (r) => this.writeChunk(r as Req<typeof W.WriteChunk>)],
       ['WriteClose', (r) => this.writeClose(r as Req<typeof W.WriteClose>)],
-      ['PersistFile', (r) => this.persistFile(r as Req<typeof W.PersistFile>)],
     ];
+    this.jobs = new JobWorker(env, this, {
+      masterId: opts.masterId, ...(opts.masterIds ? { masterIds: opts.masterIds } : {}), rpcTimeoutMs: opts.rpcTimeoutMs, chunkSize: opts.chunkSize, readWindow: 8, blockSize: 64 * 1024 * 1024,
+    });
+    h.push(...this.jobs.handlers());
     this.handlers = new Map(h);
     registerWorkerMetrics(metricsOf(env), this);
   }
@@ -207,10 +219,12 @@ export class WorkerActor implements Actor {
     for (const s of this.writes.values()) s.idle.cancel();
     for (const id of [...this.leases.keys()]) this.closeLease(id);
     this.rpc.stop();
+    await this.jobs.stop();
     if (this.storeReady) await this.store.close();
   }
 
   receive(envelope: Envelope): void {
+    if (this.jobs.takes(envelope)) return;
     if (!this.storeReady && envelope.re === undefined) {
       this.rpc.replyError(envelope, new StrataError('UNAVAILABLE', `${this.env.self} is still recovering its cache`));
       return;
@@ -251,12 +265,14 @@ export class WorkerActor implements Actor {
 
   private async heartbeat(): Promise<void> {
     const ch = this.store.drainChanges();
-    for (const b of ch.added) {
-      if (!this.unsent.removed.delete(b)) this.unsent.added.add(b);
+    // For every block that changed, or that the master dropped when it asked for it
+    // to be freed, what the store holds now is what the master must hear.
+    for (const b of new Set([...ch.added, ...ch.removed, ...this.freedByMaster])) {
+      const present = this.store.has(b);
+      (present ? this.unsent.removed : this.unsent.added).delete(b);
+      (present ? this.unsent.added : this.unsent.removed).add(b);
     }
-    for (const b of ch.removed) {
-      if (!this.unsent.added.delete(b)) this.unsent.removed.add(b);
-    }
+    this.freedByMaster.clear();
     const added = [...this.unsent.added];
     const removed = [...this.unsent.removed];
     try {
@@ -291,6 +307,7 @@ export class WorkerActor implements Actor {
       }
     }
     for (const b of reply.free ?? []) {
+      this.freedByMaster.add(b);
       this.hot.delete(b);
       // A short-circuit reader keeps the file it opened (an unlinked file stays readable);
       // its lease must not hold up the store until it expires.
@@ -589,14 +606,13 @@ export class WorkerActor implements Actor {
   // ---- persistence (ASYNC_THROUGH) ----
 
   /** Writes a file from its cached blocks to the UFS path the master names, durably. */
-  private async persistFile(r: Req<typeof W.PersistFile>): Promise<Infer<typeof W.PersistDone>> {
-    const m = r.m;
-    if (!(this.opts.masterIds ?? [this.opts.masterId]).includes(r.f)) throw new StrataError('PERMISSION_DENIED', `only a master may ask ${this.env.self} to persist a file, not ${r.f}`);
+  async persistBlocks(m: { fileId: number; ufsMount: string; ufsPath: string; blocks: ReadonlyArray<{ id: number; length: number }> }, canceled: () => boolean): Promise<{ length: number; mtimeMs: number }> {
     const ufs = this.ufs(m.ufsMount);
     await ufs.writeFile(m.ufsPath, new Uint8Array(0));
     let length = 0;
     try {
       for (const b of m.blocks) {
+        if (canceled()) throw new StrataError('FAILED_PRECONDITION', `persisting file ${m.fileId} was canceled`);
         const data = this.hot.get(b.id) ?? (await this.store.get(b.id));
         if (!data || data.byteLength !== b.length) throw new StrataError('FAILED_PRECONDITION', `block ${b.id} of file ${m.fileId} is no longer cached on ${this.env.self}`);
         await ufs.append(m.ufsPath, data);
@@ -609,7 +625,28 @@ export class WorkerActor implements Actor {
     }
     this.counters.bytesWrittenUfs += length;
     const st = await ufs.stat(m.ufsPath);
-    return { t: 'PersistDone', length, mtimeMs: st?.mtimeMs ?? 0 };
+    return { length, mtimeMs: st?.mtimeMs ?? 0 };
+  }
+
+  // ---- job worker hooks (actors/job/job-worker.ts) ----
+
+  async loadBlock(b: { blockId: number; ufsMount: string; ufsPath: string; fileOffset: number; blockLength: number; ufsLength: number; ufsMtimeMs: number }): Promise<void> {
+    if (this.store.has(b.blockId)) return;
+    // The UFS location comes from the master again, as for any read-through, and is checked there.
+    await this.readThrough(b.blockId, true);
+  }
+
+  hasBlock(id: number): boolean {
+    return this.store.has(id);
+  }
+
+  putBlock(id: number, data: Uint8Array): Promise<void> {
+    return this.cache(id, data, 'replicated but not cached');
+  }
+
+  async dropBlock(id: number): Promise<void> {
+    this.hot.delete(id);
+    if (this.store.has(id)) await this.store.free(id, { force: true });
   }
 
   // ---- writes ----

@@ -3,6 +3,7 @@
 // this folder and a line here.
 import type { Scenario } from '../scenario.js';
 import { eviction } from './eviction.js';
+import { jobs } from './jobs.js';
 import { ping } from './ping.js';
 import { readThrough } from './read-through.js';
 import { namespaceLinearizable, namespaceLinearizableRocks, namespaceLinearizableSingle } from './namespace-linearizable.js';
@@ -12,4 +13,4 @@ import { raftFigure8Unreliable } from './raft-figure8-unreliable.js';
 import { raftMembership } from './raft-membership.js';
 import { raftSnapshot } from './raft-snapshot.js';
 
-export const SCENARIOS: readonly Scenario[] = [readThrough, eviction, namespaceLinearizable, namespaceLinearizableSingle, namespaceLinearizableRocks, ping, raftElection, raftFigure8Unreliable, raftChurn, raftSnapshot, raftMembership];
+export const SCENARIOS: readonly Scenario[] = [readThrough, eviction, namespaceLinearizable, namespaceLinearizableSingle, namespaceLinearizableRocks, ping, raftElection, raftFigure8Unreliable, raftChurn, raftSnapshot, raftMembership, jobs];

@@ -1,0 +1,117 @@
+// The job service's CLI against an in-process cluster (a master and two workers
+// over WebSocket on loopback): every command a user sees, and its errors.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Conf, K } from '../actors/conf.js';
+import type { NodeHost } from '../actors/node/nact-host.js';
+import { isStrataError } from '../actors/protocol/envelope.js';
+import { startMaster, startWorker, withClient } from '../cli/cluster.js';
+import { registerJobCommands } from '../cli/job-commands.js';
+import { freePort } from './helpers/processes.js';
+
+let dir: string;
+let conf: Conf;
+const hosts: NodeHost[] = [];
+
+/** Runs one `strata ...` command line in this process; returns what it printed. */
+async function strata(...args: string[]): Promise<string[]> {
+  const lines: string[] = [];
+  const program = new Command().exitOverride();
+  registerJobCommands(program.command('fs'), program.command('job'), () => conf, (l) => lines.push(l));
+  await program.parseAsync(['node', 'strata', ...args]);
+  return lines;
+}
+
+async function fails(args: string[]): Promise<unknown> {
+  return strata(...args).then(() => undefined, (e: unknown) => e);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'strata-jobcli-'));
+  conf = new Conf().with({
+    [K.workDir]: dir, [K.masterRpcPort]: String(await freePort()), [K.workerRpcPort]: '0', [K.workerHeartbeatInterval]: '100ms',
+    [K.persistCheckInterval]: '100ms', [K.replicationCheckInterval]: '200ms', [K.userBlockSize]: '64KB', [K.logLevel]: 'error', [K.rpcTimeout]: '5s',
+  });
+  mkdirSync(join(dir, 'ufs', 'in', 'sub'), { recursive: true });
+  for (let i = 0; i < 5; i++) writeFileSync(join(dir, 'ufs', 'in', i % 2 ? 'sub' : '', `f${i}`), Buffer.alloc(10_000 + i * 70_000, i + 1));
+  hosts.push(await startMaster(conf));
+  for (let i = 0; i < 2; i++) hosts.push(await startWorker(conf, `worker-${i}`, await freePort()));
+  // Both workers registered before the first job.
+  for (let i = 0; i < 100; i++) {
+    if ((await withClient(conf, (c) => c.workers())).filter((w) => w.state === 'LIVE').length === 2) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}, 30_000);
+
+afterAll(async () => {
+  await Promise.all(hosts.map((h) => h.shutdown()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('strata job and job-backed fs commands', () => {
+  it('fs distributedLoad waits and reports files and bytes; job ls and job stat show it', async () => {
+    const out = await strata('fs', 'distributedLoad', '/in', '--replication', '2', '--batch-size', '2');
+    expect(out.at(-1)).toMatch(/^Job \d+ COMPLETED: 10\/10 files/);
+    const id = /^Job (\d+)/.exec(out.at(-1)!)![1]!;
+    const ls = await strata('job', 'ls');
+    expect(ls.some((l) => l.includes(`${id}  load`) && l.includes('COMPLETED'))).toBe(true);
+    const stat = JSON.parse((await strata('job', 'stat', '-v', '--json', id))[0]!);
+    expect(stat).toMatchObject({ kind: 'load', status: 'COMPLETED', filesDone: 10, tasksTotal: 6 });
+    expect(stat.tasks).toHaveLength(6);
+    // Every file is now on both workers.
+    await new Promise((r) => setTimeout(r, 300));
+    const files = await withClient(conf, async (c) => Promise.all(['/in/f0', '/in/sub/f1', '/in/f4'].map((p) => c.getStatus(p))));
+    for (const f of files) for (const b of f.blocks) expect(b.locations.map((l) => l.workerId).sort()).toEqual(['worker-0', 'worker-1']);
+  });
+
+  it('fs load --local loads onto the workers on this host (both, on loopback); --json prints the job', async () => {
+    await withClient(conf, (c) => c.writeFile('/local-one', Buffer.alloc(3000, 5), { writeType: 'THROUGH' }));
+    const j = JSON.parse((await strata('fs', 'load', '--local', '--json', '/local-one')).at(-1)!);
+    expect(j).toMatchObject({ kind: 'load', status: 'COMPLETED', filesDone: 1, bytesDone: 3000 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await withClient(conf, (c) => c.getStatus('/local-one'))).blocks[0]!.locations).toHaveLength(1);
+  });
+
+  it('fs distributedCp copies byte for byte and refuses an existing target; distributedMv moves', async () => {
+    expect((await strata('fs', 'distributedCp', '/in', '/copy')).at(-1)).toMatch(/COMPLETED: 5\/5 files/);
+    for (const p of ['f0', 'sub/f1', 'f4']) expect(readFileSync(join(dir, 'ufs', 'copy', p)).equals(readFileSync(join(dir, 'ufs', 'in', p)))).toBe(true);
+    const e = await fails(['fs', 'distributedCp', '/in/f0', '/copy/f0']);
+    expect(isStrataError(e, 'ALREADY_EXISTS')).toBe(true);
+    expect((await strata('fs', 'distributedMv', '/copy/sub', '/moved')).at(-1)).toMatch(/COMPLETED: 2\/2 files/);
+    expect(readFileSync(join(dir, 'ufs', 'moved', 'f1')).equals(readFileSync(join(dir, 'ufs', 'in', 'sub', 'f1')))).toBe(true);
+    expect(await withClient(conf, (c) => c.exists('/copy/sub/f1'))).toBe(false);
+  });
+
+  it('fs persist writes a MUST_CACHE file to the UFS', async () => {
+    await withClient(conf, (c) => c.writeFile('/cached', Buffer.alloc(5000, 7), { writeType: 'MUST_CACHE' }));
+    expect((await strata('fs', 'persist', '/cached')).at(-1)).toMatch(/COMPLETED: 1\/1 files/);
+    expect(readFileSync(join(dir, 'ufs', 'cached')).equals(Buffer.alloc(5000, 7))).toBe(true);
+  });
+
+  it('fs setReplication adds and evicts copies; bad flags are refused', async () => {
+    await strata('fs', 'setReplication', '--min', '2', '/in/f2');
+    const copies = () => withClient(conf, async (c) => Math.min(...(await c.getStatus('/in/f2')).blocks.map((b) => b.locations.length)));
+    for (let i = 0; i < 60 && (await copies()) !== 2; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await copies()).toBe(2);
+    await strata('fs', 'setReplication', '--min', '0', '--max', '1', '/in/f2');
+    for (let i = 0; i < 60 && (await copies()) !== 1; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await copies()).toBe(1);
+    expect(isStrataError(await fails(['fs', 'setReplication', '--min', '3', '--max', '2', '/in/f2']), 'INVALID_ARGUMENT')).toBe(true);
+    expect(isStrataError(await fails(['fs', 'setReplication', '/in/f2']), 'INVALID_ARGUMENT')).toBe(true);
+  });
+
+  it('job cancel stops a job; --async returns its id; unknown jobs are NOT_FOUND', async () => {
+    const sub = JSON.parse((await strata('fs', 'distributedCp', '/in', '/cancelled', '--active-jobs', '1', '--async', '--json'))[0]!);
+    expect(await strata('job', 'cancel', String(sub.jobId))).toEqual([`Canceled job ${sub.jobId}`]);
+    const stat = JSON.parse((await strata('job', 'stat', '--json', String(sub.jobId)))[0]!);
+    expect(['CANCELED', 'COMPLETED']).toContain(stat.status);
+    if (stat.status === 'CANCELED') expect(stat.filesDone).toBeLessThan(5);
+    expect(isStrataError(await fails(['job', 'stat', '99999']), 'NOT_FOUND')).toBe(true);
+    expect(isStrataError(await fails(['job', 'stat', 'x']), 'INVALID_ARGUMENT')).toBe(true);
+    expect(isStrataError(await fails(['fs', 'distributedLoad', '/nope']), 'NOT_FOUND')).toBe(true);
+    expect(isStrataError(await fails(['fs', 'distributedLoad', '/in', '--replication', '0']), 'INVALID_ARGUMENT')).toBe(true);
+  });
+});
