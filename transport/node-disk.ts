@@ -74,6 +74,8 @@ export class NodeDisk implements Disk {
   private sweeper: NodeJS.Timeout | undefined;
   /** Files whose creation has not been made durable by a directory fsync. */
   private readonly unsyncedEntries = new Set<string>();
+  /** Directory fsyncs running, and the one queued behind each (shared by whoever asks meanwhile). */
+  private readonly dirSyncs = new Map<string, { running: Promise<void>; next?: Promise<void> }>();
   private closed = false;
 
   constructor(root: string, opts: NodeDiskOptions = {}) {
@@ -464,16 +466,36 @@ export class NodeDisk implements Disk {
     }
   }
 
-  private async syncDir(dir: string): Promise<void> {
-    let fh: FileHandle | undefined;
-    try {
-      fh = await open(dir, 'r');
-      await fh.sync();
-    } catch {
-      // Some file systems refuse fsync on directories; the data fsync still holds.
-    } finally {
-      await fh?.close().catch(() => {});
-    }
+  /**
+   * Makes a directory's entries durable. Calls that arrive while one fsync of the
+   * directory runs share the next one (group commit): it starts after every
+   * change they made, so it covers them all, and many creates in one directory
+   * cost a few directory fsyncs instead of one each.
+   */
+  private syncDir(dir: string): Promise<void> {
+    const s = this.dirSyncs.get(dir);
+    if (!s) return this.startDirSync(dir, Promise.resolve());
+    s.next ??= this.startDirSync(dir, s.running);
+    return s.next;
+  }
+
+  private startDirSync(dir: string, after: Promise<void>): Promise<void> {
+    const running = after.then(async () => {
+      const s = this.dirSyncs.get(dir);
+      if (s && s.next === running) this.dirSyncs.set(dir, { running });
+      let fh: FileHandle | undefined;
+      try {
+        fh = await open(dir, 'r');
+        await fh.sync();
+      } catch {
+        // Some file systems refuse fsync on directories; the data fsync still holds.
+      } finally {
+        await fh?.close().catch(() => {});
+        if (this.dirSyncs.get(dir)?.running === running && this.dirSyncs.get(dir)?.next === undefined) this.dirSyncs.delete(dir);
+      }
+    });
+    if (!this.dirSyncs.has(dir)) this.dirSyncs.set(dir, { running });
+    return running;
   }
 }
 
