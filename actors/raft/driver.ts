@@ -307,9 +307,15 @@ export class RaftDriver<R> {
     const core = this.core!;
     while (!this.stopped && this.fatal === null && core.hasReady()) {
       const rd = core.ready();
-      await this.persist(rd);
-      if (this.stopped) return;
-      for (const out of rd.messages) this.env.send(out.to, { f: this.env.self, to: out.to, id: 0, m: out.m });
+      if (this.sendsBeforePersist(rd)) {
+        this.sendAll(rd);
+        await this.persist(rd);
+        if (this.stopped) return;
+      } else {
+        await this.persist(rd);
+        if (this.stopped) return;
+        this.sendAll(rd);
+      }
       if (rd.softState) {
         this.role = rd.softState.role;
         this.lead = rd.softState.lead;
@@ -330,6 +336,23 @@ export class RaftDriver<R> {
       this.opts.observer?.afterReady?.(core);
       this.maybeCheckpoint(core);
     }
+  }
+
+  private sendAll(rd: Ready): void {
+    for (const out of rd.messages) this.env.send(out.to, { f: this.env.self, to: out.to, id: 0, m: out.m });
+  }
+
+  /**
+   * A leader's own log write may run while its appends travel to the followers
+   * (Raft thesis §10.2.1; etcd does the same): the core counts the leader in a
+   * quorum only for entries it has persisted. Anything that depends on a new term
+   * or vote, or a snapshot, still waits for the disk first.
+   */
+  private sendsBeforePersist(rd: Ready): boolean {
+    if (rd.snapshot || (rd.softState?.role ?? this.role) !== 'leader') return false;
+    const h = rd.hardState;
+    const saved = this.savedHard;
+    return h === undefined || (saved !== undefined && h.term === saved.term && h.vote === saved.vote);
   }
 
   private async persist(rd: Ready): Promise<void> {
