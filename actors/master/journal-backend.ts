@@ -126,6 +126,8 @@ export interface RaftJournalOptions {
   readonly electionTimeoutMinMs: number;
   readonly electionTimeoutMaxMs: number;
   readonly heartbeatIntervalMs: number;
+  /** strata.master.embedded.journal.read.lease.enabled: reads skip the ReadIndex round (see the key's description). */
+  readonly leaseReads?: boolean;
   /** strata.master.journal.checkpoint.period.entries */
   readonly checkpointEntries: number;
   /** Folder on the master's disk for the Raft log, hard state and snapshots. */
@@ -181,6 +183,7 @@ export class RaftJournal implements JournalBackend {
         electionTimeoutMaxMs: this.opts.electionTimeoutMaxMs,
         heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
         checkpointEntries: this.opts.checkpointEntries,
+        readOnly: this.opts.leaseReads ? 'lease' : 'safe',
         observer: {
           afterReady: () => {
             const leading = this.driver?.status().role === 'leader';

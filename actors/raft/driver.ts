@@ -93,6 +93,8 @@ interface PendingProposal<R> {
 interface PendingRead {
   readonly term: number;
   index: number | null;
+  /** Everyone waiting on this round. */
+  readonly waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }>;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
 }
@@ -115,6 +117,8 @@ export class RaftDriver<R> {
   private readonly reads = new Map<string, PendingRead>();
   private readonly readsWaitingApply: PendingRead[] = [];
   private readSeq = 0;
+  /** The read round the next Ready will start, which later reads may still join. */
+  private openRead: PendingRead | undefined;
   /** The hard state last written to disk, and the newest one the core has handed out. */
   private savedHard: HardState | undefined;
   private latestHard: HardState | undefined;
@@ -189,13 +193,26 @@ export class RaftDriver<R> {
   read(): Promise<void> {
     const core = this.usable();
     if (core instanceof Error) return Promise.reject(core);
+    // Reads asked before the core's next Ready share one ReadIndex round: while
+    // the driver is busy with a Ready, any number of them cost one heartbeat.
+    const open = this.openRead;
+    if (open) return new Promise<void>((resolve, reject) => open.waiters.push({ resolve, reject }));
     const ctx = `${this.env.self}:${++this.readSeq}`;
     const r = core.readIndex(ctx);
     if (!r.ok) return Promise.reject(new NotLeaderError(r.lead, 'not-applied'));
-    return new Promise<void>((resolve, reject) => {
-      this.reads.set(ctx, { term: this.core!.status().term, index: null, resolve, reject });
-      this.kick();
-    });
+    const waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+    const read: PendingRead = {
+      term: core.status().term,
+      index: null,
+      waiters,
+      resolve: () => waiters.forEach((w) => w.resolve()),
+      reject: (e) => waiters.forEach((w) => w.reject(e)),
+    };
+    const done = new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
+    this.reads.set(ctx, read);
+    this.openRead = read;
+    this.kick();
+    return done;
   }
 
   /** Adds a voter; resolves once the change is applied here. One change at a time. */
@@ -307,6 +324,7 @@ export class RaftDriver<R> {
     const core = this.core!;
     while (!this.stopped && this.fatal === null && core.hasReady()) {
       const rd = core.ready();
+      this.openRead = undefined;
       if (this.sendsBeforePersist(rd)) {
         this.sendAll(rd);
         await this.persist(rd);
@@ -475,6 +493,7 @@ export class RaftDriver<R> {
   }
 
   private failAll(err: StrataError): void {
+    this.openRead = undefined;
     for (const p of this.proposals.values()) p.reject(err);
     this.proposals.clear();
     for (const r of this.reads.values()) r.reject(err);
