@@ -179,11 +179,24 @@ export class NodeDisk implements Disk {
   }
 
   mkdir(dir: string): Promise<void> {
-    return this.op(dir, 'mkdir', async (abs, rel) => {
+    let loc: { abs: string; rel: string };
+    try {
+      loc = this.locate(dir, 'mkdir');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const { abs, rel } = loc;
+    // A new directory is checked through its parent: one realpath, where checking
+    // the missing name itself costs a failed realpath, an lstat and the parent's
+    // realpath. Only a name that already existed (perhaps a symlink) is checked whole.
+    return this.serial([rel], async () => {
+      await this.checkInside(rel === '' ? abs : nodePath.dirname(abs), rel);
       try {
         const first = await fs.promises.mkdir(abs, { recursive: true });
         if (first) await this.syncDir(nodePath.dirname(first));
+        else await this.checkInside(abs, rel);
       } catch (e) {
+        if (e instanceof DiskError) throw e;
         if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new DiskError('ENOTDIR', `mkdir ${rel}: a file is in the way`);
         throw mapError(e, 'mkdir', rel);
       }
