@@ -325,11 +325,19 @@ export class RaftDriver<R> {
     while (!this.stopped && this.fatal === null && core.hasReady()) {
       const rd = core.ready();
       this.openRead = undefined;
+      // Committed entries below this Ready's own are durable here already: they
+      // are applied (and their proposers answered) while this Ready's write runs,
+      // so under load an answer does not also wait for the next batch's fsync.
+      const firstNew = rd.entries.length > 0 ? rd.entries[0]!.index : Infinity;
+      const durable = rd.snapshot ? 0 : rd.committedEntries.findIndex((e) => e.index >= firstNew);
+      const early = durable < 0 ? rd.committedEntries.length : durable;
       if (this.sendsBeforePersist(rd)) {
         this.sendAll(rd);
+        for (let i = 0; i < early; i++) this.applyEntry(core, rd.committedEntries[i]!);
         await this.persist(rd);
         if (this.stopped) return;
       } else {
+        for (let i = 0; i < early; i++) this.applyEntry(core, rd.committedEntries[i]!);
         await this.persist(rd);
         if (this.stopped) return;
         this.sendAll(rd);
@@ -340,7 +348,7 @@ export class RaftDriver<R> {
       }
       if (rd.hardState) this.term = rd.hardState.term;
       if (rd.snapshot) this.restore(rd.snapshot);
-      for (const e of rd.committedEntries) this.applyEntry(core, e);
+      for (let i = early; i < rd.committedEntries.length; i++) this.applyEntry(core, rd.committedEntries[i]!);
       for (const rs of rd.readStates) {
         const p = this.reads.get(rs.ctx);
         if (!p) continue;
