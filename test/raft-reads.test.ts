@@ -47,6 +47,15 @@ describe('raft reads', () => {
     expect(after).toBe(2);
   });
 
+  it('reads asked in one turn on an idle leader share one round', async () => {
+    const { sim, l, heartbeats } = await group('safe');
+    const before = heartbeats.n;
+    const seen = await sim.settle(Promise.all(Array.from({ length: 64 }, () => l.driver.read().then(() => l.sm.log.length))));
+    expect(seen).toEqual(Array(64).fill(1));
+    // One heartbeat to each of the two followers.
+    expect(heartbeats.n - before).toBe(2);
+  });
+
   it('lease reads need no round', async () => {
     const { sim, l, heartbeats } = await group('lease');
     const before = heartbeats.n;

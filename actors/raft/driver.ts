@@ -211,7 +211,9 @@ export class RaftDriver<R> {
     const done = new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
     this.reads.set(ctx, read);
     this.openRead = read;
-    this.kick();
+    // Not at once: the other reads handed over in this same turn (one socket read
+    // often carries many requests) still join this round.
+    queueMicrotask(() => this.kick());
     return done;
   }
 
