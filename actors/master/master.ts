@@ -687,9 +687,10 @@ export class MasterActor implements Actor {
   }
 
   /**
-   * Finishes the UFS side of the last journaled change: mutations run one at a
-   * time and journal before touching the UFS, so only the last one can have been
-   * cut short by a crash.
+   * Finishes the UFS side of the last journaled change: the changes that touch
+   * the UFS after journaling (delete, rename) run alone under the lock, with no
+   * pipelined change pending and none able to start, so only the last entry can
+   * have been cut short by a crash (a pipelined mkdir touches the UFS first).
    */
   private async redoUfs(last: JournalEntry | undefined): Promise<void> {
     if (last?.op === 'delete' && last.ufsPath !== undefined) await this.removeFromUfs(last.ufsUri ?? this.opts.rootUfs, last.ufsPath);
