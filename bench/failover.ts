@@ -3,8 +3,8 @@
 // with the same Raft timing (election timeout min 500 ms, max 1000 ms, heartbeat
 // 100 ms; GROUP_TIMING):
 //
-// - in simulation: 3 Raft nodes (the production driver and core, on the
-//   simulated network and disks), the leader crashed BENCH_KILLS times per seed
+// - in simulation: 3 Raft nodes (the production driver and core with the
+//   masters' tick, on the simulated network and disks), the leader crashed BENCH_KILLS times per seed
 //   over BENCH_SEEDS seeds, at a random point of the heartbeat period; the time is
 //   virtual, up to the first node that applies an entry of a newer term;
 // - with real processes: 3 strata masters as in the journal benchmark (fsync on),
@@ -27,6 +27,7 @@ import { RaftKvActor } from '../sim/raft-kv.js';
 import { runScenarioObject, type Scenario } from '../sim/scenario.js';
 import type { Entry, RaftNode } from '../actors/raft/index.js';
 import type { StrataClient } from '../actors/client/client.js';
+import { journalTickMs } from '../actors/master/journal-backend.js';
 import { fail, runMain } from './entry.js';
 import { Child, GROUP_TIMING, VOTERS, connectClient, masterChild, now, quantile, spawnScript, startMasterGroup, tellPeers } from './master-group.js';
 
@@ -54,7 +55,7 @@ function simFailovers(out: number[]): Scenario {
         }
       };
       for (const id of ids) {
-        cluster.addNode(id, (env) => new RaftKvActor(env, { ...GROUP_TIMING, voters: ids, dir: 'raft', checkpointEntries: 0, observer: { applied } }));
+        cluster.addNode(id, (env) => new RaftKvActor(env, { ...GROUP_TIMING, tickMs: journalTickMs(GROUP_TIMING.heartbeatIntervalMs), voters: ids, dir: 'raft', checkpointEntries: 0, observer: { applied } }));
       }
       await ctx.settle(Promise.all(ids.map((id) => cluster.start(id))));
       const actor = (id: string): RaftKvActor | undefined => (cluster.state(id) === 'down' ? undefined : cluster.actor<RaftKvActor>(id));

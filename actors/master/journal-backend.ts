@@ -135,6 +135,15 @@ export interface RaftJournalOptions {
 }
 
 /**
+ * The masters' Raft tick: a quarter heartbeat. Election timeouts are drawn in
+ * whole ticks, and with one tick per heartbeat two standbys drew the same timeout
+ * one time in five (a split vote: another whole timeout before a failover ends).
+ */
+export function journalTickMs(heartbeatIntervalMs: number): number {
+  return Math.max(1, Math.round(heartbeatIntervalMs / 4));
+}
+
+/**
  * The embedded Raft journal: entries are proposed by the leader, replicated to a
  * majority, and applied on every master in the same order (hot standbys). The
  * namespace's snapshot is the Raft checkpoint.
@@ -182,6 +191,7 @@ export class RaftJournal implements JournalBackend {
         electionTimeoutMinMs: this.opts.electionTimeoutMinMs,
         electionTimeoutMaxMs: this.opts.electionTimeoutMaxMs,
         heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
+        tickMs: journalTickMs(this.opts.heartbeatIntervalMs),
         checkpointEntries: this.opts.checkpointEntries,
         readOnly: this.opts.leaseReads ? 'lease' : 'safe',
         observer: {
