@@ -6,34 +6,17 @@
 // get in that order (ALREADY_EXISTS, NOT_FOUND), never the journal's safety net
 // ("a concurrent change came first"), and a retry is answered, not re-applied.
 import { describe, expect, it } from 'vitest';
-import type { Actor, Env } from '../actors/env.js';
-import { isStrataError, type Envelope, type Message } from '../actors/protocol/envelope.js';
+import { isStrataError, type Message } from '../actors/protocol/envelope.js';
 import { MASTER_ID, MasterActor, type MasterOptions } from '../actors/master/master.js';
-import { Rpc } from '../actors/rpc.js';
 import { createSimBed } from '../sim/scenario.js';
-
-class RawClient implements Actor {
-  readonly rpc: Rpc;
-  constructor(env: Env) {
-    this.rpc = new Rpc(env, 5000);
-    this.rpc.identity = { user: 'strata', groups: [] };
-  }
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  receive(e: Envelope): void {
-    this.rpc.handle(e);
-  }
-  call(m: Message & Record<string, unknown>, expect: string): Promise<Message> {
-    return this.rpc.request(MASTER_ID, m, expect);
-  }
-}
+import { RawClient } from './helpers/raw-client.js';
 
 const opts: MasterOptions = { rootUfs: 'sim://ufs', blockSize: 1024, workerTimeoutMs: 3000, rpcTimeoutMs: 5000, journalDir: 'journal' };
 
 async function bed(seed: number) {
   const b = createSimBed(seed, { network: 'quiet' });
   b.cluster.addNode(MASTER_ID, (env) => new MasterActor(env, opts));
-  b.cluster.addNode('client', (env) => new RawClient(env));
+  b.cluster.addNode('client', (env) => new RawClient(env, 5000));
   await b.sim.settle(Promise.all([MASTER_ID, 'client'].map((id) => b.cluster.start(id))));
   const c = () => b.cluster.actor<RawClient>('client');
   /** Sends every request at once; resolves with each one's outcome: 'ok' or its error code. */

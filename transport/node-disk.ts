@@ -114,6 +114,14 @@ export class NodeDisk implements Disk {
 
   /** locate + queue + containment check: the shape of every single-path operation. */
   private op<T>(path: string, op: string, fn: (abs: string, rel: string) => Promise<T>): Promise<T> {
+    return this.queued(path, op, async (abs, rel) => {
+      await this.checkInside(abs, rel);
+      return fn(abs, rel);
+    });
+  }
+
+  /** locate + queue, for the operations that check containment their own way. */
+  private queued<T>(path: string, op: string, fn: (abs: string, rel: string) => Promise<T>): Promise<T> {
     let loc: { abs: string; rel: string };
     try {
       loc = this.locate(path, op);
@@ -121,10 +129,7 @@ export class NodeDisk implements Disk {
       return Promise.reject(e);
     }
     const { abs, rel } = loc;
-    return this.serial([rel], async () => {
-      await this.checkInside(abs, rel);
-      return fn(abs, rel);
-    });
+    return this.serial([rel], () => fn(abs, rel));
   }
 
   /** Follows symlinks along the existing part of `abs`; refuses if they lead outside. */
@@ -179,17 +184,10 @@ export class NodeDisk implements Disk {
   }
 
   mkdir(dir: string): Promise<void> {
-    let loc: { abs: string; rel: string };
-    try {
-      loc = this.locate(dir, 'mkdir');
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const { abs, rel } = loc;
     // A new directory is checked through its parent: one realpath, where checking
     // the missing name itself costs a failed realpath, an lstat and the parent's
     // realpath. Only a name that already existed (perhaps a symlink) is checked whole.
-    return this.serial([rel], async () => {
+    return this.queued(dir, 'mkdir', async (abs, rel) => {
       await this.checkInside(rel === '' ? abs : nodePath.dirname(abs), rel);
       try {
         const first = await fs.promises.mkdir(abs, { recursive: true });
@@ -256,14 +254,7 @@ export class NodeDisk implements Disk {
   }
 
   append(path: string, data: Uint8Array): Promise<void> {
-    let loc: { abs: string; rel: string };
-    try {
-      loc = this.locate(path, 'append');
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const { abs, rel } = loc;
-    return this.serial([rel], async () => {
+    return this.queued(path, 'append', async (abs, rel) => {
       // A cached handle was checked when it was opened; skipping the check keeps a
       // journal's stream of small appends to one write syscall each.
       let h = this.handles.get(rel);
