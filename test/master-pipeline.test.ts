@@ -121,6 +121,29 @@ describe('pipelined master mutations', () => {
     expect(await exists('/d/y')).toBe(out[1] === 'ok');
   });
 
+  it.each(SEEDS)('completions race each other and a replacing create as in some serial order (seed %i)', async (seed) => {
+    const { sim, c, race } = await bed(seed);
+    await sim.settle(c().call({ t: 'CreateDirectory', path: '/d', recursive: false, rid: rid++ }, 'Ok'));
+    for (let i = 0; i < 10; i++) await sim.settle(c().call({ t: 'CreateFile', path: `/d/f${i}`, overwrite: false, rid: rid++ }, 'FileInfoReply'));
+    const complete = (path: string, length: number): [Message & Record<string, unknown>, string] => [{ t: 'CompleteFile', path, length, persisted: false, rid: rid++ }, 'FileInfoReply'];
+    const out = await race([
+      // Ten files completed at once: independent, all succeed.
+      ...Array.from({ length: 10 }, (_, i) => complete(`/d/f${i}`, i)),
+      // f0 completed again, and replaced by a create, in the same instant.
+      complete('/d/f0', 99),
+      [{ t: 'CreateFile', path: '/d/f0', overwrite: true, rid: rid++ }, 'FileInfoReply'],
+    ]);
+    expect(out.slice(0, 10)).toEqual(Array(10).fill('ok'));
+    // Serially the second completion comes after the first (already complete) or after the replacement (a new, incomplete f0).
+    expect(['ok', 'FAILED_PRECONDITION']).toContain(out[10]);
+    expect(out[11]).toBe('ok');
+    const f0 = (await sim.settle(c().call({ t: 'GetStatus', path: '/d/f0' }, 'FileInfoReply'))) as unknown as { info: { completed: boolean; length: number } };
+    // The second completion succeeds only right after the replacement, and then its length stands;
+    // otherwise f0 is the new, incomplete file (or one the first completion finished, had the create come first).
+    if (out[10] === 'ok') expect(f0.info).toMatchObject({ completed: true, length: 99 });
+    else expect(!f0.info.completed || f0.info.length === 0).toBe(true);
+  });
+
   it.each(SEEDS)('a retry that arrives while its first attempt is still pending is answered with that attempt (seed %i)', async (seed) => {
     const { sim, c, race } = await bed(seed);
     await sim.settle(c().call({ t: 'CreateDirectory', path: '/d', recursive: false, rid: rid++ }, 'Ok'));

@@ -648,25 +648,36 @@ export class MasterActor implements Actor {
     const prior = this.applied(req);
     if (prior !== undefined) return this.retriedInfo(prior, r.m.path);
     await this.resolve(r.m.path);
-    const done = await this.exclusive(async () => {
+    const c = this.caller(r);
+    const done = await this.pipelined(async (): Promise<Step<Inode>> => {
+      const retry = req && this.pending.conflict([requestKey(req)]);
+      if (retry) return { wait: retry };
       const again = this.applied(req);
-      if (again !== undefined) return this.ns.get(again) ?? this.existing(r.m.path);
+      if (again !== undefined) return { result: this.ns.get(again) ?? this.existing(r.m.path) };
       const f = this.existing(r.m.path);
+      // Held by the file's name: a create that would replace the file, or another completion, waits.
+      const key = nameKey(f.parent, f.name);
+      const busy = this.pending.conflict([key]);
+      if (busy) return { wait: busy };
       if (f.isDir) throw new StrataError('INVALID_ARGUMENT', `${r.m.path} is a directory`);
       if (r.m.fileId != null && f.id !== r.m.fileId) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was replaced while it was being written`);
-      this.traverse(this.caller(r), f);
-      this.allow(this.caller(r), f, WRITE);
+      this.traverse(c, f);
+      this.allow(c, f, WRITE);
       if (f.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is already complete`);
+      const keys = [key, ...(req ? [requestKey(req)] : [])];
       if (r.m.persisted === false) {
-        return (await this.journalAndApply({
-          op: 'complete', id: f.id, length: r.m.length, mtimeMs: this.env.now(), persisted: false, ...(r.m.asyncPersist ? { asyncPersist: true } : {}), ...(req ? { req } : {}),
-        }))!;
+        const entry: JournalEntry = { op: 'complete', id: f.id, length: r.m.length, mtimeMs: this.env.now(), persisted: false, ...(r.m.asyncPersist ? { asyncPersist: true } : {}), ...(req ? { req } : {}) };
+        return { done: this.pending.start(keys, async () => (await this.journalAndApply(entry))!) };
       }
       const fu = this.ufsOf(f);
-      const st = await fu.disk.stat(fu.path);
-      if (!st || st.isDir) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was not written to the UFS`);
-      if (st.size !== r.m.length) throw new StrataError('FAILED_PRECONDITION', `${r.m.path}: the UFS holds ${st.size} bytes, the client wrote ${r.m.length}`);
-      return (await this.journalAndApply({ op: 'complete', id: f.id, length: r.m.length, mtimeMs: st.mtimeMs, ...(req ? { req } : {}) }))!;
+      return {
+        done: this.pending.start(keys, async () => {
+          const st = await fu.disk.stat(fu.path);
+          if (!st || st.isDir) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was not written to the UFS`);
+          if (st.size !== r.m.length) throw new StrataError('FAILED_PRECONDITION', `${r.m.path}: the UFS holds ${st.size} bytes, the client wrote ${r.m.length}`);
+          return (await this.journalAndApply({ op: 'complete', id: f.id, length: r.m.length, mtimeMs: st.mtimeMs, ...(req ? { req } : {}) }))!;
+        }),
+      };
     });
     return { t: 'FileInfoReply', info: this.info(done, true) };
   }
