@@ -21,47 +21,24 @@
 // BENCH_WARMUP_SECONDS (default 1), BENCH_LEVELS (default 1,64,256),
 // BENCH_ONLY=strata|etcd (one side; no ratio then). `node --cpu-prof
 // dist/bench/journal.js` profiles the strata children too (they inherit node flags).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { StrataClient } from '../actors/client/client.js';
-import { Conf, K } from '../actors/conf.js';
-import { NodeHost } from '../actors/node/nact-host.js';
-import { clientOptions, clientRole, masterOptions, masterRole } from '../actors/node/roles.js';
-import type { MasterOptions } from '../actors/master/master.js';
 import { fail, runMain } from './entry.js';
+import { Child, connectClient, masterChild, now, quantile, say, spawnScript, startMasterGroup } from './master-group.js';
 
-const VOTERS = ['master-0', 'master-1', 'master-2'] as const;
-const SUPERUSER = 'bench';
-const SECRET = 'bench-journal-secret';
 const LEVELS = (process.env.BENCH_LEVELS ?? '1,64,256').split(',').map(Number);
 const MEASURE_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000;
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1) * 1000;
 const ONLY = process.env.BENCH_ONLY;
+const SCRIPT = fileURLToPath(import.meta.url);
 /** About the size of a mkdir journal entry, so both systems replicate similar records. */
 const ETCD_VALUE = 'x'.repeat(96);
 
-const now = (): number => Number(process.hrtime.bigint()) / 1e6;
-const say = (line: string): void => void process.stdout.write(line + '\n');
-
-function benchConf(workDir: string): Conf {
-  return new Conf([
-    [
-      'runtime',
-      {
-        [K.workDir]: workDir,
-        [K.clusterSecret]: SECRET,
-        [K.logLevel]: 'warn',
-        // One UFS shared by the group, as a real deployment's root UFS is.
-        [K.rootUfs]: join(workDir, 'ufs'),
-      },
-    ],
-  ]);
-}
 
 // ---- load generation (runs in a driver child) ----
 
@@ -75,7 +52,6 @@ interface LevelResult {
   firstError: string;
 }
 
-const quantile = (sorted: number[], q: number): number => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
 
 /**
  * A closed loop: `concurrency` requests always in flight. Only requests that both
@@ -122,16 +98,7 @@ async function serveLevels(op: (seq: number) => Promise<void>, close: () => Prom
 }
 
 async function strataDriver(workDir: string, addrs: Record<string, string>): Promise<void> {
-  const conf = benchConf(workDir);
-  const id = `client-bench-${process.pid}`;
-  const host = await NodeHost.start({
-    conf,
-    nodes: [{ id, dataDir: join(workDir, 'client'), create: clientRole({ ...clientOptions(conf, { user: SUPERUSER, groups: [] }), masterIds: VOTERS }) }],
-    peers: addrs,
-    logLevel: 'warn',
-  });
-  for (const a of Object.values(addrs)) await host.connect(a, 10_000);
-  const client = host.actor(id) as StrataClient;
+  const { host, client } = await connectClient(workDir, addrs);
   // The first call also waits out the election: the client follows NOT_LEADER hints and retries.
   await client.mkdir('/bench', false);
   await serveLevels(
@@ -152,111 +119,7 @@ async function etcdDriver(hosts: string[]): Promise<void> {
   );
 }
 
-// ---- a strata master (runs in a master child) ----
-
-async function masterChild(index: number, workDir: string): Promise<void> {
-  const conf = benchConf(workDir);
-  const id = VOTERS[index]!;
-  const opts: MasterOptions = {
-    ...masterOptions(conf, workDir, SUPERUSER),
-    journal: {
-      type: 'EMBEDDED',
-      voters: VOTERS,
-      electionTimeoutMinMs: 500,
-      electionTimeoutMaxMs: 1000,
-      heartbeatIntervalMs: 100,
-      checkpointEntries: conf.int(K.checkpointEntries),
-    },
-  };
-  const host = await NodeHost.start({
-    conf,
-    listen: { host: '127.0.0.1', port: 0 },
-    nodes: [{ id, dataDir: join(workDir, id), create: masterRole(opts) }],
-    logLevel: 'warn',
-  });
-  say(`listening ${host.address}`);
-  let stopping = false;
-  const stop = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    await host.shutdown();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop());
-  // The other masters' ports are known only once every master listens.
-  for await (const line of createInterface({ input: process.stdin })) {
-    if (line.startsWith('peers ')) {
-      for (const [peer, addr] of Object.entries(JSON.parse(line.slice(6)) as Record<string, string>)) if (peer !== id) host.learnAddress(peer, addr);
-      say('ok');
-    } else if (line === 'quit') break;
-  }
-  // stdin closes when the parent goes away: stop either way.
-  await stop();
-}
-
 // ---- orchestration (the parent) ----
-
-/** A child spoken to in lines: one command, one reply. */
-class Child {
-  private readonly replies: string[] = [];
-  private wake: (() => void) | undefined;
-  private readonly exited: Promise<never>;
-  private exitCode: number | null | undefined;
-
-  constructor(
-    readonly name: string,
-    readonly proc: ChildProcess,
-  ) {
-    if (proc.stdout) {
-      createInterface({ input: proc.stdout }).on('line', (l) => {
-        this.replies.push(l);
-        this.wake?.();
-      });
-    }
-    this.exited = new Promise<never>((_, reject) =>
-      proc.once('exit', (code, signal) => {
-        this.exitCode = code;
-        reject(new Error(`${name} exited (${signal ?? code})`));
-      }),
-    );
-    this.exited.catch(() => {});
-  }
-
-  async next(timeoutMs: number): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.replies.length === 0) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${this.name}: no reply within ${timeoutMs} ms`)), Math.max(0, deadline - Date.now()))));
-      try {
-        await Promise.race([new Promise<void>((r) => (this.wake = r)), this.exited, timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-    return this.replies.shift()!;
-  }
-
-  async ask(cmd: string, timeoutMs: number): Promise<string> {
-    this.proc.stdin!.write(cmd + '\n');
-    return this.next(timeoutMs);
-  }
-
-  /** Asks politely (stdin `quit` or SIGTERM), then SIGKILL after a grace period. */
-  async stop(how: 'quit' | 'SIGTERM', graceMs = 5000): Promise<void> {
-    if (this.exitCode !== undefined || this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-    const gone = new Promise<void>((r) => this.proc.once('exit', () => r()));
-    if (how === 'quit') this.proc.stdin!.end('quit\n');
-    else this.proc.kill('SIGTERM');
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
-    await gone;
-    clearTimeout(timer);
-  }
-}
-
-function self(...args: string[]): ChildProcess {
-  // Node flags pass through, so --cpu-prof on the parent profiles every strata process.
-  return spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-}
 
 /** utime + stime of a process in ms (Linux), or NaN where /proc is not there. */
 function cpuMs(pid: number | undefined): number {
@@ -312,16 +175,8 @@ async function strataPhase(cleanup: Array<() => Promise<void>>): Promise<Row[]> 
   const workDir = mkdtempSync(join(tmpdir(), 'strata-bench-journal-'));
   cleanup.push(async () => rmSync(workDir, { recursive: true, force: true }));
   mkdirSync(join(workDir, 'ufs'), { recursive: true });
-  const masters = VOTERS.map((id, i) => new Child(id, self('--master', String(i), workDir)));
-  cleanup.push(() => Promise.all(masters.map((m) => m.stop('quit'))).then(() => undefined));
-  const addrs: Record<string, string> = {};
-  for (const [i, m] of masters.entries()) {
-    const line = await m.next(30_000);
-    if (!line.startsWith('listening ws://')) throw new Error(`${m.name}: unexpected ${line}`);
-    addrs[VOTERS[i]!] = line.slice(10);
-  }
-  for (const m of masters) if ((await m.ask(`peers ${JSON.stringify(addrs)}`, 10_000)) !== 'ok') throw new Error(`${m.name} did not take its peers`);
-  const driver = new Child('strata', self('--driver', 'strata', workDir, JSON.stringify(addrs)));
+  const { masters, addrs } = await startMasterGroup(SCRIPT, workDir, cleanup);
+  const driver = new Child('strata', spawnScript(SCRIPT, '--driver', 'strata', workDir, JSON.stringify(addrs)));
   cleanup.push(() => driver.stop('quit'));
   const t0 = Date.now();
   const ready = await driver.next(60_000);
@@ -395,7 +250,7 @@ async function etcdPhase(cleanup: Array<() => Promise<void>>): Promise<Row[]> {
     }
   }
   console.log(`etcd: 3 members up (${members.map((m) => m.client).join(', ')}), healthy in ${Date.now() - t0} ms`);
-  const driver = new Child('etcd', self('--driver', 'etcd', JSON.stringify(members.map((m) => m.client))));
+  const driver = new Child('etcd', spawnScript(SCRIPT, '--driver', 'etcd', JSON.stringify(members.map((m) => m.client))));
   cleanup.push(() => driver.stop('quit'));
   const ready = await driver.next(30_000);
   if (ready !== 'ready') throw new Error(`etcd client: unexpected ${ready}`);

@@ -125,9 +125,13 @@ export async function runRaftSim(ctx: ScenarioContext, cfg: RaftSimConfig): Prom
       ctx.fail(e instanceof Error ? e.message : String(e));
     }
   };
+  const figure8 = new Figure8Detector();
   const observer = {
     applied: (node: RaftNode, e: Parameters<RaftChecker['applied']>[1]) => guard(() => checker.applied(node, e)),
-    afterReady: (node: RaftNode) => guard(() => checker.observe(node)),
+    afterReady: (node: RaftNode) => {
+      guard(() => checker.observe(node));
+      if (node.status().role === 'leader') figure8.observe(node, views());
+    },
   };
   const diskModels = new Map<NodeId, StorageModel>();
   for (const id of ids) {
@@ -185,6 +189,7 @@ export async function runRaftSim(ctx: ScenarioContext, cfg: RaftSimConfig): Prom
   const sweep = (): void => {
     if (!sweeping) return;
     guard(() => checker.checkLogs(views()));
+    figure8.sweep(views());
     sim.schedule(100, 'scenario', 'raft-check', sweep);
   };
 
@@ -407,6 +412,50 @@ export async function runRaftSim(ctx: ScenarioContext, cfg: RaftSimConfig): Prom
   }
   ctx.check(clientsDone.size === cfg.clients, 'a client did not finish');
   ctx.log(`acked=${acked.length} applied=${final.length} leaders=${checker.leaders.size} sweeps=${checker.checks}`);
+  ctx.log(`figure8: ${figure8.held} old-term entries held by a majority of a leader's group uncommitted, ${figure8.overwritten} of them later overwritten`);
+}
+
+/**
+ * Spots the situation of the Raft paper's Figure 8: a leader whose log holds an
+ * entry of an earlier term, uncommitted, that a majority of the voters store (c);
+ * the simulator sees every log, the leader itself may not know it yet. A
+ * leader that committed by counting replicas would commit it; the rule commits
+ * only entries of its own term, and if the entry is later overwritten (d) the
+ * rule is what kept a committed entry from being lost.
+ */
+export class Figure8Detector {
+  /** (index, term) pairs seen in situation (c), and whether each was overwritten since. */
+  private readonly seen = new Map<string, { index: number; term: number; overwritten: boolean }>();
+
+  get held(): number {
+    return this.seen.size;
+  }
+
+  get overwritten(): number {
+    let n = 0;
+    for (const e of this.seen.values()) if (e.overwritten) n++;
+    return n;
+  }
+
+  /** `leader` just finished a Ready; `views` are the nodes up now (a lower bound on who holds what). */
+  observe(leader: RaftNode, views: readonly RaftView[]): void {
+    const st = leader.status();
+    const quorum = Math.floor(st.voters.length / 2) + 1;
+    for (let i = st.commit + 1; i <= st.lastIndex; i++) {
+      const term = leader.termAt(i);
+      if (term === undefined || term >= st.term) break;
+      if (this.seen.has(`${i}@${term}`)) continue;
+      const holders = views.filter((v) => st.voters.includes(v.id) && v.termAt(i) === term).length;
+      if (holders >= quorum) this.seen.set(`${i}@${term}`, { index: i, term, overwritten: false });
+    }
+  }
+
+  sweep(views: readonly RaftView[]): void {
+    for (const e of this.seen.values()) {
+      if (e.overwritten) continue;
+      if (views.some((v) => v.status().lastIndex >= e.index && v.termAt(e.index) !== undefined && v.termAt(e.index) !== e.term)) e.overwritten = true;
+    }
+  }
 }
 
 /** A random fault schedule over `ms` (for scenarios whose schedule comes from the seed). */

@@ -114,9 +114,13 @@ describe('NodeDisk', () => {
     expect(await code(d.append('link/new', bytes('x')))).toBe('EACCES');
     expect(await code(d.list('link'))).toBe('EACCES');
     expect(await code(d.remove('link/secret'))).toBe('EACCES');
+    expect(await code(d.mkdir('link'))).toBe('EACCES');
+    expect(await code(d.mkdir('link/sub'))).toBe('EACCES');
+    expect(await code(d.mkdir('link/sub/deeper'))).toBe('EACCES');
     symlinkSync(join(base, 'outside', 'nothing-yet'), join(root, 'dangling'));
     expect(await code(d.writeFile('dangling', bytes('x')))).toBe('EACCES');
     expect(existsSync(join(base, 'outside', 'new'))).toBe(false);
+    expect(existsSync(join(base, 'outside', 'sub'))).toBe(false);
     expect(existsSync(join(base, 'outside', 'nothing-yet'))).toBe(false);
     expect(readFileSync(join(base, 'outside', 'secret'), 'utf8')).toBe('top secret');
 

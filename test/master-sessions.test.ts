@@ -2,28 +2,10 @@
 // never applied twice, across a master restart too: the sessions live in the
 // journaled state.
 import { describe, expect, it } from 'vitest';
-import type { Actor, Env } from '../actors/env.js';
-import type { Envelope, Message } from '../actors/protocol/envelope.js';
 import { MASTER_ID, MasterActor, type MasterOptions } from '../actors/master/master.js';
-import { Rpc } from '../actors/rpc.js';
 import { Sessions } from '../actors/master/namespace.js';
 import { createSimBed } from '../sim/scenario.js';
-
-class RawClient implements Actor {
-  readonly rpc: Rpc;
-  constructor(env: Env) {
-    this.rpc = new Rpc(env, 1000);
-    this.rpc.identity = { user: 'strata', groups: [] };
-  }
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  receive(e: Envelope): void {
-    this.rpc.handle(e);
-  }
-  call(m: Message & Record<string, unknown>, expect: string): Promise<Message> {
-    return this.rpc.request(MASTER_ID, m, expect);
-  }
-}
+import { RawClient } from './helpers/raw-client.js';
 
 const opts: MasterOptions = { rootUfs: 'sim://ufs', blockSize: 1024, workerTimeoutMs: 3000, rpcTimeoutMs: 2000, journalDir: 'journal' };
 

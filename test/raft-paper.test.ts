@@ -294,6 +294,39 @@ describe('raft paper §5.4.2: committing entries from previous terms (Figure 8)'
   });
 });
 
+describe('leader persistence in parallel with replication (thesis §10.2.1)', () => {
+  it('the leader counts itself in a quorum only for entries it has persisted', () => {
+    const a = leaderOfTerm1();
+    drain(a);
+    a.step('b', { t: 'RaftAppendEntriesReply', term: 1, success: true, index: 1, hintIndex: 0, hintTerm: 0 });
+    drain(a);
+    expect(a.status().commit).toBe(1);
+    a.propose(te.encode('x'));
+    // Handed out (the driver may already have sent the appends) but not yet persisted.
+    const rd = a.ready();
+    expect(rd.entries.map((e) => e.index)).toEqual([2]);
+    expect(rd.messages.filter((o) => o.m.t === 'RaftAppendEntries').map((o) => o.to)).toContain('b');
+    a.step('b', { t: 'RaftAppendEntriesReply', term: 1, success: true, index: 2, hintIndex: 0, hintTerm: 0 });
+    expect(a.status().commit).toBe(1);
+    // The leader's own write completes: with b's copy that is a majority.
+    a.advance();
+    expect(a.status().commit).toBe(2);
+    expect(drain(a).committed.map((e) => e.index)).toEqual([2]);
+  });
+
+  it('two followers holding an entry commit it before the leader has persisted it', () => {
+    const a = leaderOfTerm1();
+    drain(a);
+    a.step('b', { t: 'RaftAppendEntriesReply', term: 1, success: true, index: 1, hintIndex: 0, hintTerm: 0 });
+    drain(a);
+    a.propose(te.encode('x'));
+    a.ready();
+    for (const v of ['b', 'c']) a.step(v, { t: 'RaftAppendEntriesReply', term: 1, success: true, index: 2, hintIndex: 0, hintTerm: 0 });
+    expect(a.status().commit).toBe(2);
+    a.advance();
+  });
+});
+
 describe('ready/advance contract', () => {
   it('hands each entry, message and committed entry out once', () => {
     const a = lone('a', ['a']);
@@ -301,15 +334,25 @@ describe('ready/advance contract', () => {
     const r1 = a.ready();
     expect(r1.softState).toEqual({ lead: 'a', role: 'leader' });
     expect(r1.entries.map((e) => e.type)).toEqual(['noop']);
-    expect(r1.committedEntries.map((e) => e.index)).toEqual([1]);
+    // A leader counts itself only once its entries are persisted (advance), so
+    // even a lone voter commits an entry one Ready after handing it out.
+    expect(r1.committedEntries).toEqual([]);
     expect(() => a.ready()).toThrow(/advance/);
+    a.advance();
+    const r1b = a.ready();
+    expect(r1b.entries).toEqual([]);
+    expect(r1b.committedEntries.map((e) => e.index)).toEqual([1]);
     a.advance();
     expect(a.hasReady()).toBe(false);
     a.propose(te.encode('x'));
     const r2 = a.ready();
     expect(r2.entries.map((e) => e.index)).toEqual([2]);
-    expect(r2.committedEntries.map((e) => e.index)).toEqual([2]);
-    expect(r2.hardState).toEqual({ term: 1, vote: 'a', commit: 2 });
+    expect(r2.committedEntries).toEqual([]);
+    a.advance();
+    const r2b = a.ready();
+    expect(r2b.entries).toEqual([]);
+    expect(r2b.committedEntries.map((e) => e.index)).toEqual([2]);
+    expect(r2b.hardState).toEqual({ term: 1, vote: 'a', commit: 2 });
     a.advance();
     expect(a.hasReady()).toBe(false);
   });

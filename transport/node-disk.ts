@@ -75,6 +75,8 @@ export class NodeDisk implements Disk {
   private sweeper: NodeJS.Timeout | undefined;
   /** Files whose creation has not been made durable by a directory fsync. */
   private readonly unsyncedEntries = new Set<string>();
+  /** Directory fsyncs running, and the one queued behind each (shared by whoever asks meanwhile). */
+  private readonly dirSyncs = new Map<string, { running: Promise<void>; next?: Promise<void> }>();
   private closed = false;
 
   constructor(root: string, opts: NodeDiskOptions = {}) {
@@ -117,6 +119,14 @@ export class NodeDisk implements Disk {
 
   /** locate + queue + containment check: the shape of every single-path operation. */
   private op<T>(path: string, op: string, fn: (abs: string, rel: string) => Promise<T>): Promise<T> {
+    return this.queued(path, op, async (abs, rel) => {
+      await this.checkInside(abs, rel);
+      return fn(abs, rel);
+    });
+  }
+
+  /** locate + queue, for the operations that check containment their own way. */
+  private queued<T>(path: string, op: string, fn: (abs: string, rel: string) => Promise<T>): Promise<T> {
     let loc: { abs: string; rel: string };
     try {
       loc = this.locate(path, op);
@@ -124,10 +134,7 @@ export class NodeDisk implements Disk {
       return Promise.reject(e);
     }
     const { abs, rel } = loc;
-    return this.serial([rel], async () => {
-      await this.checkInside(abs, rel);
-      return fn(abs, rel);
-    });
+    return this.serial([rel], () => fn(abs, rel));
   }
 
   /** Follows symlinks along the existing part of `abs`; refuses if they lead outside. */
@@ -182,11 +189,17 @@ export class NodeDisk implements Disk {
   }
 
   mkdir(dir: string): Promise<void> {
-    return this.op(dir, 'mkdir', async (abs, rel) => {
+    // A new directory is checked through its parent: one realpath, where checking
+    // the missing name itself costs a failed realpath, an lstat and the parent's
+    // realpath. Only a name that already existed (perhaps a symlink) is checked whole.
+    return this.queued(dir, 'mkdir', async (abs, rel) => {
+      await this.checkInside(rel === '' ? abs : nodePath.dirname(abs), rel);
       try {
         const first = await fs.promises.mkdir(abs, { recursive: true });
         if (first) await this.syncDir(nodePath.dirname(first));
+        else await this.checkInside(abs, rel);
       } catch (e) {
+        if (e instanceof DiskError) throw e;
         if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new DiskError('ENOTDIR', `mkdir ${rel}: a file is in the way`);
         throw mapError(e, 'mkdir', rel);
       }
@@ -263,14 +276,7 @@ export class NodeDisk implements Disk {
   }
 
   append(path: string, data: Uint8Array): Promise<void> {
-    let loc: { abs: string; rel: string };
-    try {
-      loc = this.locate(path, 'append');
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const { abs, rel } = loc;
-    return this.serial([rel], async () => {
+    return this.queued(path, 'append', async (abs, rel) => {
       // A cached handle was checked when it was opened; skipping the check keeps a
       // journal's stream of small appends to one write syscall each.
       let h = this.handles.get(rel);
@@ -486,16 +492,36 @@ export class NodeDisk implements Disk {
     }
   }
 
-  private async syncDir(dir: string): Promise<void> {
-    let fh: FileHandle | undefined;
-    try {
-      fh = await open(dir, 'r');
-      await fh.sync();
-    } catch {
-      // Some file systems refuse fsync on directories; the data fsync still holds.
-    } finally {
-      await fh?.close().catch(() => {});
-    }
+  /**
+   * Makes a directory's entries durable. Calls that arrive while one fsync of the
+   * directory runs share the next one (group commit): it starts after every
+   * change they made, so it covers them all, and many creates in one directory
+   * cost a few directory fsyncs instead of one each.
+   */
+  private syncDir(dir: string): Promise<void> {
+    const s = this.dirSyncs.get(dir);
+    if (!s) return this.startDirSync(dir, Promise.resolve());
+    s.next ??= this.startDirSync(dir, s.running);
+    return s.next;
+  }
+
+  private startDirSync(dir: string, after: Promise<void>): Promise<void> {
+    const running = after.then(async () => {
+      const s = this.dirSyncs.get(dir);
+      if (s && s.next === running) this.dirSyncs.set(dir, { running });
+      let fh: FileHandle | undefined;
+      try {
+        fh = await open(dir, 'r');
+        await fh.sync();
+      } catch {
+        // Some file systems refuse fsync on directories; the data fsync still holds.
+      } finally {
+        await fh?.close().catch(() => {});
+        if (this.dirSyncs.get(dir)?.running === running && this.dirSyncs.get(dir)?.next === undefined) this.dirSyncs.delete(dir);
+      }
+    });
+    if (!this.dirSyncs.has(dir)) this.dirSyncs.set(dir, { running });
+    return running;
   }
 }
 

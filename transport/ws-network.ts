@@ -102,6 +102,7 @@ class Link {
   pendingHead: { head: Uint8Array; length: number } | undefined;
   alive = true;
   closed = false;
+  private corked = false;
 
   constructor(
     readonly net: WsNetwork,
@@ -142,6 +143,7 @@ class Link {
     this.net.counters.framesOut++;
     this.net.counters.bytesOut += n;
     const { head, tail } = frame;
+    this.corkUntilIdle();
     if (!tail) {
       this.ws.send(head, { binary: true }, () => this.sent(n));
       return;
@@ -157,6 +159,23 @@ class Link {
     this.ws.send(marked, { binary: true });
     this.ws.send(tail, { binary: true }, () => this.sent(n));
     socket?.uncork();
+  }
+
+  /**
+   * Frames sent in one turn of the event loop leave in one writev: a Raft leader
+   * answering hundreds of requests, or a client sending them, otherwise pays a
+   * system call (and on loopback the receiver's TCP work) per frame.
+   */
+  private corkUntilIdle(): void {
+    if (this.corked) return;
+    const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (!socket) return;
+    this.corked = true;
+    socket.cork();
+    setImmediate(() => {
+      this.corked = false;
+      socket.uncork();
+    });
   }
 
   private sent(n: number): void {

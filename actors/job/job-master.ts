@@ -8,7 +8,6 @@ import type { Infer } from '../../transport/schema.js';
 import type * as J from '../protocol/job.js';
 import type { JobRequest, TaskFile } from '../protocol/job.js';
 import type { Rpc, Handler } from '../rpc.js';
-import type { Mutex } from '../mutex.js';
 import type { Inode, JournalEntry, Namespace } from '../master/namespace.js';
 import type { WorkerRegistry } from '../master/workers.js';
 import { READ, WRITE } from '../master/permissions.js';
@@ -22,8 +21,8 @@ export interface JobMasterHost {
   readonly env: Env;
   readonly rpc: Rpc;
   readonly ns: Namespace;
-  /** The master's lock: publishing a persisted file must not interleave with namespace changes. */
-  readonly lock: Mutex;
+  /** Runs a namespace change exclusively (the master's lock, once no pipelined change is pending): publishing a persisted file must not interleave with other changes. */
+  readonly exclusive: <T>(change: () => Promise<T>) => Promise<T>;
   workers(): WorkerRegistry;
   /** Leader, and caught up with everything earlier leaders committed. */
   serving(): boolean;

@@ -94,7 +94,7 @@ export class PersistScheduler {
 
   /** Publishes a persisted copy if its file is still there, unchanged and at the same UFS path; else discards it. */
   publish(f: TaskFile, tmp: string, mtimeMs: number): Promise<void> {
-    return this.host.lock.run(async () => {
+    return this.host.exclusive(async () => {
       const n = this.host.ns.get(f.fileId);
       const where = n ? this.host.ufsOf(n) : undefined;
       const disk = this.host.ufsDisk(f.ufsMount);

@@ -11,6 +11,7 @@ import { Mutex } from '../mutex.js';
 import { BLOCKS_PER_FILE, Namespace, RejectedEntry, ROOT_ID, type Inode, type JournalEntry, type UfsChild } from './namespace.js';
 import { LocalJournal, RaftJournal, type JournalBackend, type RaftJournalOptions } from './journal-backend.js';
 import { WorkerRegistry } from './workers.js';
+import { PendingChanges, nameKey, requestKey } from './pending.js';
 import { EXECUTE, READ, WRITE, check, isSuper, type Caller, type PermissionPolicy } from './permissions.js';
 import { METRIC, metricsOf, timed } from '../metrics.js';
 import { clusterMetrics, registerMasterMetrics } from './master-metrics.js';
@@ -53,6 +54,9 @@ const ANY_MASTER = new Set(['GetMasterInfo', 'GetQuorumInfo']);
 
 type Req<S> = Envelope<Infer<S> & Message>;
 
+/** What one pass of a pipelined change decided (see MasterActor.pipelined). */
+type Step<T> = { wait: Promise<void> } | { result: T } | { done: Promise<T> };
+
 export class MasterActor implements Actor {
   private readonly rpc: Rpc;
   private readonly ns: Namespace;
@@ -69,8 +73,8 @@ export class MasterActor implements Actor {
   private readonly ufsByUri = new Map<string, Disk>();
   /** When each directory was last compared with the UFS (not journaled: a new master re-checks). */
   private readonly lastSync = new Map<number, number>();
-  /** Creates proposed but not yet applied, by parent id and name: a second create of the same name waits for the first. */
-  private readonly pendingNames = new Map<string, Promise<unknown>>();
+  /** Changes proposed but not yet applied, by the keys they touch (see pending.ts). */
+  private readonly pending = new PendingChanges();
   /** Blocks each worker is to drop (fs free), handed over with its next heartbeat reply. */
   private readonly toFree = new Map<string, Set<number>>();
   private readonly lock = new Mutex();
@@ -107,7 +111,7 @@ export class MasterActor implements Actor {
             }, () => this.onLeadership())
         : new LocalJournal(env.disk, opts.journalDir, env.log);
     this.jobs = new JobMaster({
-      env, rpc: this.rpc, ns: this.ns, lock: this.lock, superuser: this.policy.superuser,
+      env, rpc: this.rpc, ns: this.ns, exclusive: (change) => this.exclusive(change), superuser: this.policy.superuser,
       workers: () => this.workers,
       serving: () => this.journal.isLeader() && this.caughtUpTerm === this.journal.term() && !this.failed,
       journal: (entry) => this.journalAndApply(entry),
@@ -217,7 +221,7 @@ export class MasterActor implements Actor {
         else {
           await this.free(as({ t: 'Free', path, force: true } as Message) as Req<typeof M.Free>);
           // Freed once: the TTL has done its work.
-          await this.lock.run(() => this.journalAndApply({ op: 'setAttr', id, ttl: -1 }));
+          await this.exclusive(() => this.journalAndApply({ op: 'setAttr', id, ttl: -1 }));
         }
         this.env.log.log('info', `TTL expired: ${n.ttl.action === 'DELETE' ? 'deleted' : 'freed'} ${path}`);
       } catch (e) {
@@ -294,6 +298,27 @@ export class MasterActor implements Actor {
 
   // ---- namespace ----
 
+  /** A change that depends on more than a few names: it runs under the lock once nothing proposed before it is pending. */
+  private exclusive<T>(change: () => Promise<T>): Promise<T> {
+    return this.lock.run(async () => {
+      await this.pending.drained();
+      return change();
+    });
+  }
+
+  /**
+   * A change validated under the lock and committed outside it: `step` either
+   * answers at once, names a pending change it must wait for (then runs again), or
+   * starts its change through `this.pending`, holding the keys it touches.
+   */
+  private async pipelined<T>(step: () => Promise<Step<T>>): Promise<T> {
+    for (;;) {
+      const s = await this.lock.run(step);
+      if ('wait' in s) await s.wait;
+      else return 'result' in s ? s.result : s.done;
+    }
+  }
+
   private async journalAndApply(entry: JournalEntry): Promise<Inode | undefined> {
     try {
       const result = (await timed(this.env, METRIC.journalCommit, this.journal.append(entry))) as Inode | RejectedEntry | undefined;
@@ -322,11 +347,11 @@ export class MasterActor implements Actor {
       for (let attempt = 0; this.journal.isLeader() && this.journal.term() === term; attempt++) {
         try {
           await this.journal.readBarrier();
-          await this.lock.run(() => this.redoUfs(this.lastEntry));
+          await this.exclusive(() => this.redoUfs(this.lastEntry));
           if (this.journal.isLeader() && this.journal.term() === term) this.caughtUpTerm = term;
           if (this.opts.restore && this.restorePending) {
             this.restorePending = false;
-            await this.lock.run(() => this.restoreBackup(this.opts.restore!));
+            await this.exclusive(() => this.restoreBackup(this.opts.restore!));
           }
           return;
         } catch (e) {
@@ -358,7 +383,7 @@ export class MasterActor implements Actor {
   /** Lists a UFS directory into the tree once (load type ONCE). */
   private async loadChildren(dir: Inode): Promise<void> {
     if (dir.childrenLoaded || !dir.persisted) return;
-    await this.lock.run(async () => {
+    await this.exclusive(async () => {
       if (dir.childrenLoaded || !this.ns.get(dir.id)) return;
       const children = await this.listUfs(dir);
       await this.journalAndApply({ op: 'load', dir: dir.id, children, blockSize: this.opts.blockSize });
@@ -376,7 +401,7 @@ export class MasterActor implements Actor {
       throw e;
     });
     if (!st) return undefined;
-    return this.lock.run(async () => {
+    return this.exclusive(async () => {
       const d = this.ns.get(dir.id);
       if (!d) return undefined;
       if (!this.ns.child(d, name)) {
@@ -392,7 +417,7 @@ export class MasterActor implements Actor {
   private async loadNew(dir: Inode): Promise<void> {
     if (!dir.persisted) return;
     const listing = await this.listUfs(dir);
-    await this.lock.run(async () => {
+    await this.exclusive(async () => {
       const d = this.ns.get(dir.id);
       if (!d) return;
       const add = listing.filter((u) => !d.children!.has(u.name));
@@ -446,7 +471,7 @@ export class MasterActor implements Actor {
       return [];
     }
     const listing = await this.listUfs(dir);
-    return this.lock.run(async () => {
+    return this.exclusive(async () => {
       if (!this.ns.get(dir.id)) return [];
       const { remove, add } = this.diffWithUfs(dir, listing);
       this.lastSync.set(dir.id, this.env.now());
@@ -562,24 +587,20 @@ export class MasterActor implements Actor {
       throw new StrataError('ALREADY_EXISTS', '/ already exists');
     }
     // Load what the UFS already has on the way down before deciding what is missing.
-    await this.resolveOrUndefined(r.m.path);
+    if (!this.loadedDir(parts.slice(0, -1))) await this.resolveOrUndefined(r.m.path);
     const req = this.reqOf(r);
     const c = this.caller(r);
-    // The last directory's entry is proposed under the lock but committed outside
-    // it, so creates in flight share fsyncs (group commit) instead of queueing.
-    const outcome = await this.lock.run(async (): Promise<{ done: Promise<unknown> }> => {
-      const finished = { done: Promise.resolve() };
-      if (this.applied(req) !== undefined) return finished;
+    const ok: Message = { t: 'Ok' };
+    return this.pipelined(async (): Promise<Step<Message>> => {
+      const retry = req && this.pending.conflict([requestKey(req)]);
+      if (retry) return { wait: retry };
+      if (this.applied(req) !== undefined) return { result: ok };
       let cur = this.ns.root();
       for (let i = 0; i < parts.length; i++) {
         const name = parts[i]!;
-        const key = `${cur.id}/${name}`;
-        const pending = this.pendingNames.get(key);
-        if (pending) {
-          // Another create of this very name is in flight: its outcome decides ours.
-          await pending.catch(() => undefined);
-          if (this.applied(req) !== undefined) return finished;
-        }
+        const key = nameKey(cur.id, name);
+        const busy = this.pending.conflict([key]);
+        if (busy) return { wait: busy };
         const existing = this.ns.child(cur, name);
         const last = i === parts.length - 1;
         if (existing) {
@@ -593,25 +614,26 @@ export class MasterActor implements Actor {
         this.writable(cur, r.m.path);
         this.allow(c, cur, WRITE | EXECUTE);
         const parentUfs = this.ufsOf(cur);
-        await parentUfs.disk.mkdir(parentUfs.path === '' ? name : `${parentUfs.path}/${name}`);
+        const ufsPath = parentUfs.path === '' ? name : `${parentUfs.path}/${name}`;
         const entry: JournalEntry = { op: 'mkdir', parent: cur.id, name, mtimeMs: this.env.now(), ...this.ownership(c, true), ...(last && req ? { req } : {}) };
         if (!last) {
           // A parent's id is assigned when its entry applies, and the child's entry names it.
+          await parentUfs.disk.mkdir(ufsPath);
           cur = (await this.journalAndApply(entry))!;
           continue;
         }
-        const done = this.journalAndApply(entry);
-        this.pendingNames.set(key, done);
-        const clear = () => {
-          if (this.pendingNames.get(key) === done) this.pendingNames.delete(key);
+        // The UFS directory first (a crash before the entry leaves only an empty
+        // directory that a sync imports), and both outside the lock.
+        return {
+          done: this.pending.start([key, ...(req ? [requestKey(req)] : [])], async () => {
+            await parentUfs.disk.mkdir(ufsPath);
+            await this.journalAndApply(entry);
+            return ok;
+          }),
         };
-        done.then(clear, clear);
-        return { done };
       }
-      return finished;
+      return { result: ok };
     });
-    await outcome.done;
-    return { t: 'Ok' };
   }
 
   private async createFile(r: Req<typeof M.CreateFile>): Promise<Infer<typeof M.FileInfoReply>> {
@@ -621,30 +643,50 @@ export class MasterActor implements Actor {
     const req = this.reqOf(r);
     const prior = this.applied(req);
     if (prior !== undefined) return this.retriedInfo(prior, r.m.path);
-    await this.createDirectory({ ...r, m: { t: 'CreateDirectory', path: parentPath, recursive: true } });
-    await this.loadChildren(await this.resolve(parentPath));
+    if (!this.loadedDir(parts.slice(0, -1))) {
+      await this.createDirectory({ ...r, m: { t: 'CreateDirectory', path: parentPath, recursive: true } });
+      await this.loadChildren(await this.resolve(parentPath));
+    }
     const name = parts[parts.length - 1]!;
-    const inode = await this.lock.run(async () => {
+    const c = this.caller(r);
+    const inode = await this.pipelined(async (): Promise<Step<Inode | Infer<typeof M.FileInfoReply>>> => {
+      const retry = req && this.pending.conflict([requestKey(req)]);
+      if (retry) return { wait: retry };
       const again = this.applied(req);
-      if (again !== undefined) return this.ns.get(again) ?? this.retriedInfo(again, r.m.path);
+      if (again !== undefined) return { result: this.ns.get(again) ?? this.retriedInfo(again, r.m.path) };
       const parent = this.existing(parentPath);
       if (!parent.isDir || !parent.childrenLoaded) throw new StrataError('UNAVAILABLE', `${parentPath} changed while ${r.m.path} was being created; try again`);
+      const key = nameKey(parent.id, name);
+      const busy = this.pending.conflict([key]);
+      if (busy) return { wait: busy };
       this.writable(parent, r.m.path);
-      const c = this.caller(r);
       this.traverse(c, parent);
       this.allow(c, parent, WRITE | EXECUTE);
+      const entry: JournalEntry = { op: 'create', parent: parent.id, name, blockSize: r.m.blockSize ?? this.opts.blockSize, mtimeMs: this.env.now(), ...this.ownership(c, false), ...(req ? { req } : {}) };
       const existing = this.ns.child(parent, name);
-      if (existing) {
-        if (existing.isDir) throw new StrataError('ALREADY_EXISTS', `${r.m.path} is a directory`);
-        if (!r.m.overwrite) throw new StrataError('ALREADY_EXISTS', `${r.m.path} already exists`);
-        this.workers.dropBlocks(this.ns.blockIds(existing));
-        await this.journalAndApply({ op: 'delete', id: existing.id });
-      }
-      return (await this.journalAndApply({ op: 'create', parent: parent.id, name, blockSize: r.m.blockSize ?? this.opts.blockSize, mtimeMs: this.env.now(), ...this.ownership(c, false), ...(req ? { req } : {}) }))!;
+      if (!existing) return { done: this.pending.start([key, ...(req ? [requestKey(req)] : [])], async () => (await this.journalAndApply(entry))!) };
+      if (existing.isDir) throw new StrataError('ALREADY_EXISTS', `${r.m.path} is a directory`);
+      if (!r.m.overwrite) throw new StrataError('ALREADY_EXISTS', `${r.m.path} already exists`);
+      // Replacing a file is rare: both entries commit under the lock.
+      this.workers.dropBlocks(this.ns.blockIds(existing));
+      await this.journalAndApply({ op: 'delete', id: existing.id });
+      return { result: (await this.journalAndApply(entry))! };
     });
     // A retry that raced its own first attempt is answered from what that attempt made.
     if ('t' in inode) return inode;
     return { t: 'FileInfoReply', info: this.info(inode, false) };
+  }
+
+  /** The directory at `parts` if it and every directory above it are already loaded from the UFS (the fast path of a create). */
+  private loadedDir(parts: readonly string[]): Inode | undefined {
+    let cur = this.ns.root();
+    for (const part of parts) {
+      if (!cur.isDir || !cur.childrenLoaded) return undefined;
+      const next = this.ns.child(cur, part);
+      if (!next) return undefined;
+      cur = next;
+    }
+    return cur.isDir && cur.childrenLoaded ? cur : undefined;
   }
 
   private async completeFile(r: Req<typeof M.CompleteFile>): Promise<Infer<typeof M.FileInfoReply>> {
@@ -652,25 +694,36 @@ export class MasterActor implements Actor {
     const prior = this.applied(req);
     if (prior !== undefined) return this.retriedInfo(prior, r.m.path);
     await this.resolve(r.m.path);
-    const done = await this.lock.run(async () => {
+    const c = this.caller(r);
+    const done = await this.pipelined(async (): Promise<Step<Inode>> => {
+      const retry = req && this.pending.conflict([requestKey(req)]);
+      if (retry) return { wait: retry };
       const again = this.applied(req);
-      if (again !== undefined) return this.ns.get(again) ?? this.existing(r.m.path);
+      if (again !== undefined) return { result: this.ns.get(again) ?? this.existing(r.m.path) };
       const f = this.existing(r.m.path);
+      // Held by the file's name: a create that would replace the file, or another completion, waits.
+      const key = nameKey(f.parent, f.name);
+      const busy = this.pending.conflict([key]);
+      if (busy) return { wait: busy };
       if (f.isDir) throw new StrataError('INVALID_ARGUMENT', `${r.m.path} is a directory`);
       if (r.m.fileId != null && f.id !== r.m.fileId) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was replaced while it was being written`);
-      this.traverse(this.caller(r), f);
-      this.allow(this.caller(r), f, WRITE);
+      this.traverse(c, f);
+      this.allow(c, f, WRITE);
       if (f.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is already complete`);
+      const keys = [key, ...(req ? [requestKey(req)] : [])];
       if (r.m.persisted === false) {
-        return (await this.journalAndApply({
-          op: 'complete', id: f.id, length: r.m.length, mtimeMs: this.env.now(), persisted: false, ...(r.m.asyncPersist ? { asyncPersist: true } : {}), ...(req ? { req } : {}),
-        }))!;
+        const entry: JournalEntry = { op: 'complete', id: f.id, length: r.m.length, mtimeMs: this.env.now(), persisted: false, ...(r.m.asyncPersist ? { asyncPersist: true } : {}), ...(req ? { req } : {}) };
+        return { done: this.pending.start(keys, async () => (await this.journalAndApply(entry))!) };
       }
       const fu = this.ufsOf(f);
-      const st = await fu.disk.stat(fu.path);
-      if (!st || st.isDir) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was not written to the UFS`);
-      if (st.size !== r.m.length) throw new StrataError('FAILED_PRECONDITION', `${r.m.path}: the UFS holds ${st.size} bytes, the client wrote ${r.m.length}`);
-      return (await this.journalAndApply({ op: 'complete', id: f.id, length: r.m.length, mtimeMs: st.mtimeMs, ...(req ? { req } : {}) }))!;
+      return {
+        done: this.pending.start(keys, async () => {
+          const st = await fu.disk.stat(fu.path);
+          if (!st || st.isDir) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was not written to the UFS`);
+          if (st.size !== r.m.length) throw new StrataError('FAILED_PRECONDITION', `${r.m.path}: the UFS holds ${st.size} bytes, the client wrote ${r.m.length}`);
+          return (await this.journalAndApply({ op: 'complete', id: f.id, length: r.m.length, mtimeMs: st.mtimeMs, ...(req ? { req } : {}) }))!;
+        }),
+      };
     });
     return { t: 'FileInfoReply', info: this.info(done, true) };
   }
@@ -691,9 +744,10 @@ export class MasterActor implements Actor {
   }
 
   /**
-   * Finishes the UFS side of the last journaled change: mutations run one at a
-   * time and journal before touching the UFS, so only the last one can have been
-   * cut short by a crash.
+   * Finishes the UFS side of the last journaled change: the changes that touch
+   * the UFS after journaling (delete, rename) run alone under the lock, with no
+   * pipelined change pending and none able to start, so only the last entry can
+   * have been cut short by a crash (a pipelined mkdir touches the UFS first).
    */
   private async redoUfs(last: JournalEntry | undefined): Promise<void> {
     if (last?.op === 'delete' && last.ufsPath !== undefined) await this.removeFromUfs(last.ufsUri ?? this.opts.rootUfs, last.ufsPath);
@@ -757,7 +811,7 @@ export class MasterActor implements Actor {
     const first = await this.resolve(r.m.path);
     if (first.id === ROOT_ID) throw new StrataError('INVALID_ARGUMENT', 'cannot delete /');
     if (first.isDir) await this.loadChildren(first);
-    await this.lock.run(async () => {
+    await this.exclusive(async () => {
       if (this.applied(req) !== undefined) return;
       const n = this.existing(r.m.path);
       if (n.isDir && !n.childrenLoaded) throw new StrataError('UNAVAILABLE', `${r.m.path} changed while it was being deleted; try again`);
@@ -798,13 +852,11 @@ export class MasterActor implements Actor {
     if (!parent.isDir) throw new StrataError('INVALID_ARGUMENT', `${dstParentPath} is not a directory`);
     await this.loadChildren(parent);
     const name = parts[parts.length - 1]!;
-    await this.lock.run(async () => {
+    await this.exclusive(async () => {
       if (this.applied(req) !== undefined) return;
       const src = this.existing(r.m.src);
       const dstParent = this.existing(dstParentPath);
       if (!dstParent.isDir || !dstParent.childrenLoaded) throw new StrataError('UNAVAILABLE', `${dstParentPath} changed during the rename; try again`);
-      // A create of the target name still in flight is ordered before this rename.
-      await this.pendingNames.get(`${dstParent.id}/${name}`)?.catch(() => undefined);
       if (this.ns.child(dstParent, name)) throw new StrataError('ALREADY_EXISTS', `${r.m.dst} already exists`);
       if (this.ns.isAncestor(src, dstParent)) throw new StrataError('INVALID_ARGUMENT', `cannot move ${r.m.src} into itself (${r.m.dst})`);
       if (!src.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.src} is still being written`);
@@ -851,7 +903,7 @@ export class MasterActor implements Actor {
     };
     await loadAll(first);
     const c = this.caller(r);
-    await this.lock.run(async () => {
+    await this.exclusive(async () => {
       if (this.applied(req) !== undefined) return;
       const top = this.existing(r.m.path);
       this.traverse(c, top);
@@ -905,7 +957,7 @@ export class MasterActor implements Actor {
     }
     const root = await disk.stat('');
     if (!root || !root.isDir) throw new StrataError('NOT_FOUND', `cannot mount ${r.m.ufsUri}: it is not an existing directory`);
-    await this.lock.run(async () => {
+    await this.exclusive(async () => {
       if (this.applied(req) !== undefined) return;
       const parent = this.existing(parentPath);
       if (!parent.isDir) throw new StrataError('INVALID_ARGUMENT', `${parentPath} is not a directory`);
@@ -946,7 +998,7 @@ export class MasterActor implements Actor {
     const req = this.reqOf(r);
     if (this.applied(req) !== undefined) return { t: 'Ok' };
     await this.resolve(r.m.path);
-    await this.lock.run(async () => {
+    await this.exclusive(async () => {
       if (this.applied(req) === undefined) await change(req);
     });
     return { t: 'Ok' };
@@ -1070,7 +1122,7 @@ export class MasterActor implements Actor {
     this.superOnly(r, 'take a backup');
     await this.journal.readBarrier();
     // Under the lock no change is half done: the snapshot is one consistent point of the journal.
-    return this.lock.run(async () => ({ t: 'BackupReply', masterId: this.env.self, seq: this.journal.lastSeq, inodes: this.ns.size, data: this.ns.snapshot() }));
+    return this.exclusive(async () => ({ t: 'BackupReply', masterId: this.env.self, seq: this.journal.lastSeq, inodes: this.ns.size, data: this.ns.snapshot() }));
   }
 
   private async checkpoint(r: Envelope): Promise<Infer<typeof M.CheckpointReply>> {

@@ -96,6 +96,7 @@ export function masterOptions(conf: Conf, cwd: string, superuser = 'strata'): Ma
             electionTimeoutMinMs: conf.ms(K.electionTimeoutMin),
             electionTimeoutMaxMs: conf.ms(K.electionTimeoutMax),
             heartbeatIntervalMs: conf.ms(K.raftHeartbeat),
+            leaseReads: conf.bool(K.raftLeaseReads),
             checkpointEntries: conf.int(K.checkpointEntries),
           },
         }

@@ -353,7 +353,13 @@ export class RaftNode {
     // Entries handed out may have been cut by a new leader meanwhile; their
     // replacements are still unstable and go out in the next Ready.
     const upTo = Math.min(h.lastIndex, this.log.cutSinceReady - 1, this.log.lastIndex());
-    if (upTo > this.log.stable) this.log.stable = upTo;
+    if (upTo > this.log.stable) {
+      this.log.stable = upTo;
+      // A leader counts itself only for what it has persisted, and its driver may
+      // have sent the entries before persisting them: its own write can be the last
+      // vote a quorum was waiting for.
+      if (this.maybeCommit()) this.bcastCommit = true;
+    }
     if (h.appliedTo > this.log.applied) this.log.applied = h.appliedTo;
   }
 
@@ -761,7 +767,7 @@ export class RaftNode {
   private maybeCommit(): boolean {
     if (this.role !== 'leader') return false;
     const matches = this.voters
-      .map((v) => (v === this.id ? this.log.lastIndex() : (this.progress.get(v)?.match ?? 0)))
+      .map((v) => (v === this.id ? this.log.stable : (this.progress.get(v)?.match ?? 0)))
       .sort((a, b) => b - a);
     const n = matches[this.quorum() - 1]!;
     if (n <= this.log.committed || this.log.term(n) !== this.term) return false;

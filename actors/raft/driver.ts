@@ -93,6 +93,8 @@ interface PendingProposal<R> {
 interface PendingRead {
   readonly term: number;
   index: number | null;
+  /** Everyone waiting on this round. */
+  readonly waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }>;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
 }
@@ -115,6 +117,8 @@ export class RaftDriver<R> {
   private readonly reads = new Map<string, PendingRead>();
   private readonly readsWaitingApply: PendingRead[] = [];
   private readSeq = 0;
+  /** The read round the next Ready will start, which later reads may still join. */
+  private openRead: PendingRead | undefined;
   /** The hard state last written to disk, and the newest one the core has handed out. */
   private savedHard: HardState | undefined;
   private latestHard: HardState | undefined;
@@ -189,13 +193,28 @@ export class RaftDriver<R> {
   read(): Promise<void> {
     const core = this.usable();
     if (core instanceof Error) return Promise.reject(core);
+    // Reads asked before the core's next Ready share one ReadIndex round: while
+    // the driver is busy with a Ready, any number of them cost one heartbeat.
+    const open = this.openRead;
+    if (open) return new Promise<void>((resolve, reject) => open.waiters.push({ resolve, reject }));
     const ctx = `${this.env.self}:${++this.readSeq}`;
     const r = core.readIndex(ctx);
     if (!r.ok) return Promise.reject(new NotLeaderError(r.lead, 'not-applied'));
-    return new Promise<void>((resolve, reject) => {
-      this.reads.set(ctx, { term: this.core!.status().term, index: null, resolve, reject });
-      this.kick();
-    });
+    const waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+    const read: PendingRead = {
+      term: core.status().term,
+      index: null,
+      waiters,
+      resolve: () => waiters.forEach((w) => w.resolve()),
+      reject: (e) => waiters.forEach((w) => w.reject(e)),
+    };
+    const done = new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
+    this.reads.set(ctx, read);
+    this.openRead = read;
+    // Not at once: the other reads handed over in this same turn (one socket read
+    // often carries many requests) still join this round.
+    queueMicrotask(() => this.kick());
+    return done;
   }
 
   /** Adds a voter; resolves once the change is applied here. One change at a time. */
@@ -307,16 +326,31 @@ export class RaftDriver<R> {
     const core = this.core!;
     while (!this.stopped && this.fatal === null && core.hasReady()) {
       const rd = core.ready();
-      await this.persist(rd);
-      if (this.stopped) return;
-      for (const out of rd.messages) this.env.send(out.to, { f: this.env.self, to: out.to, id: 0, m: out.m });
+      this.openRead = undefined;
+      // Committed entries below this Ready's own are durable here already: they
+      // are applied (and their proposers answered) while this Ready's write runs,
+      // so under load an answer does not also wait for the next batch's fsync.
+      const firstNew = rd.entries.length > 0 ? rd.entries[0]!.index : Infinity;
+      const durable = rd.snapshot ? 0 : rd.committedEntries.findIndex((e) => e.index >= firstNew);
+      const early = durable < 0 ? rd.committedEntries.length : durable;
+      if (this.sendsBeforePersist(rd)) {
+        this.sendAll(rd);
+        for (let i = 0; i < early; i++) this.applyEntry(core, rd.committedEntries[i]!);
+        await this.persist(rd);
+        if (this.stopped) return;
+      } else {
+        for (let i = 0; i < early; i++) this.applyEntry(core, rd.committedEntries[i]!);
+        await this.persist(rd);
+        if (this.stopped) return;
+        this.sendAll(rd);
+      }
       if (rd.softState) {
         this.role = rd.softState.role;
         this.lead = rd.softState.lead;
       }
       if (rd.hardState) this.term = rd.hardState.term;
       if (rd.snapshot) this.restore(rd.snapshot);
-      for (const e of rd.committedEntries) this.applyEntry(core, e);
+      for (let i = early; i < rd.committedEntries.length; i++) this.applyEntry(core, rd.committedEntries[i]!);
       for (const rs of rd.readStates) {
         const p = this.reads.get(rs.ctx);
         if (!p) continue;
@@ -330,6 +364,23 @@ export class RaftDriver<R> {
       this.opts.observer?.afterReady?.(core);
       this.maybeCheckpoint(core);
     }
+  }
+
+  private sendAll(rd: Ready): void {
+    for (const out of rd.messages) this.env.send(out.to, { f: this.env.self, to: out.to, id: 0, m: out.m });
+  }
+
+  /**
+   * A leader's own log write may run while its appends travel to the followers
+   * (Raft thesis §10.2.1; etcd does the same): the core counts the leader in a
+   * quorum only for entries it has persisted. Anything that depends on a new term
+   * or vote, or a snapshot, still waits for the disk first.
+   */
+  private sendsBeforePersist(rd: Ready): boolean {
+    if (rd.snapshot || (rd.softState?.role ?? this.role) !== 'leader') return false;
+    const h = rd.hardState;
+    const saved = this.savedHard;
+    return h === undefined || (saved !== undefined && h.term === saved.term && h.vote === saved.vote);
   }
 
   private async persist(rd: Ready): Promise<void> {
@@ -452,6 +503,7 @@ export class RaftDriver<R> {
   }
 
   private failAll(err: StrataError): void {
+    this.openRead = undefined;
     for (const p of this.proposals.values()) p.reject(err);
     this.proposals.clear();
     for (const r of this.reads.values()) r.reject(err);

@@ -1,0 +1,64 @@
+// Linearizable reads through the Raft driver: many reads asked together cost one
+// ReadIndex round (one heartbeat to each follower), not one each; with lease
+// reads (strata.master.embedded.journal.read.lease.enabled) they cost none.
+import { describe, expect, it } from 'vitest';
+import type { Env } from '../actors/env.js';
+import { RaftKvActor, RAFT_TIMING } from '../sim/raft-kv.js';
+import { createSimBed } from '../sim/scenario.js';
+
+const IDS = ['master-0', 'master-1', 'master-2'];
+
+async function group(readOnly: 'safe' | 'lease') {
+  const b = createSimBed(11, { network: 'quiet' });
+  const heartbeats = { n: 0 };
+  for (const id of IDS) {
+    b.cluster.addNode(id, (env: Env) => {
+      // Counts the Raft heartbeats this node sends (ReadIndex rounds ride on them).
+      const counting: Env = Object.create(env) as Env;
+      counting.send = (to, e) => {
+        if (e.m.t === 'RaftHeartbeat') heartbeats.n++;
+        env.send(to, e);
+      };
+      return new RaftKvActor(counting, { ...RAFT_TIMING, voters: IDS, dir: 'raft', checkpointEntries: 0, readOnly });
+    });
+  }
+  await b.sim.settle(Promise.all(IDS.map((id) => b.cluster.start(id))));
+  const leader = (): RaftKvActor | undefined => IDS.map((id) => b.cluster.actor<RaftKvActor>(id)).find((a) => a.driver.status().role === 'leader');
+  await b.sim.run({ for: 5000, stopWhen: () => leader() !== undefined && leader()!.driver.status().commit > 0 });
+  const l = leader()!;
+  await b.sim.settle(l.driver.propose(new TextEncoder().encode('first')));
+  /** `n` reads asked at once; each resolves with how many commands the leader had applied when it was served. */
+  const reads = (n: number): Array<Promise<number>> => Array.from({ length: n }, () => l.driver.read().then(() => l.sm.log.length));
+  return { ...b, l, heartbeats, reads };
+}
+
+describe('raft reads', () => {
+  it('reads asked together share one ReadIndex round, and each sees the write acknowledged before it', async () => {
+    const { sim, l, heartbeats, reads } = await group('safe');
+    const before = heartbeats.n;
+    // A write in flight keeps the driver busy while the reads arrive.
+    const write = l.driver.propose(new TextEncoder().encode('second'));
+    const seen = await sim.settle(Promise.all(reads(50)));
+    await sim.settle(write);
+    // At most two rounds (one may already have been started with the write's Ready), to 2 followers each.
+    expect(heartbeats.n - before).toBeLessThanOrEqual(4);
+    expect(heartbeats.n - before).toBeGreaterThan(0);
+    expect(seen.every((n) => n >= 1)).toBe(true);
+    expect(await sim.settle(Promise.all(reads(1)))).toEqual([2]);
+  });
+
+  it('reads asked in one turn on an idle leader share one round', async () => {
+    const { sim, heartbeats, reads } = await group('safe');
+    const before = heartbeats.n;
+    expect(await sim.settle(Promise.all(reads(64)))).toEqual(Array(64).fill(1));
+    // One heartbeat to each of the two followers.
+    expect(heartbeats.n - before).toBe(2);
+  });
+
+  it('lease reads need no round', async () => {
+    const { sim, heartbeats, reads } = await group('lease');
+    const before = heartbeats.n;
+    expect(await sim.settle(Promise.all(reads(20)))).toEqual(Array(20).fill(1));
+    expect(heartbeats.n - before).toBe(0);
+  });
+});
