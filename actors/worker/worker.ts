@@ -528,7 +528,7 @@ export class WorkerActor implements Actor {
     } catch (e) {
       s.failed ??= new StrataError(
         isStrataError(e, 'UNAVAILABLE') ? 'UNAVAILABLE' : 'RESOURCE_EXHAUSTED',
-        `write of ${s.path}: block ${id} does not fit on ${this.env.self} (${this.store.usedBytes()} of ${this.store.capacityBytes()} bytes used): ${(e as Error).message}`,
+        `${this.env.self} cannot keep block ${id}: ${(e as Error).message}`,
       );
     }
   }
