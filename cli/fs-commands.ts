@@ -426,7 +426,8 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
         const bar = st.size >= PROGRESS_MIN_BYTES ? startProgress(`copyFromLocal ${target}`, st.size) : undefined;
         let f: FileInfo;
         try {
-          f = await c.writeFile(target, counted(createReadStream(local, { highWaterMark: 1 << 20 }), bar), { overwrite: Boolean(o.overwrite) });
+          // A function, so a worker without room for the file lets the client start over on another.
+          f = await c.writeFile(target, () => counted(createReadStream(local, { highWaterMark: 1 << 20 }), bar), { overwrite: Boolean(o.overwrite) });
         } catch (e) {
           bar?.stop(false);
           throw e;

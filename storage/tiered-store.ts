@@ -4,6 +4,12 @@
 // order and move down to the next tier that can take them (making room there the
 // same way) — a block leaves the worker only when no lower tier can hold it.
 //
+// Unpersisted blocks (written MUST_CACHE or ASYNC_THROUGH and not yet in the
+// UFS) are the only copy of their data: the evictor may move them down a tier but
+// never out of the worker, so a new block that would need that fails with
+// RESOURCE_EXHAUSTED instead of losing data. The owner marks a block persisted
+// once its file is in the UFS; from then on it is evicted like any other.
+//
 // Every block is a file with a checksummed metadata record (storage/block-file.ts),
 // so a restarted worker recovers its cache; what fails verification is dropped,
 // never served.
@@ -67,6 +73,12 @@ export interface TieredStoreOptions {
    * (bad media, bit flips), at the cost of checksumming each block served.
    */
   readonly verifyReads?: boolean;
+  /**
+   * Treat recovered blocks as unpersisted until `markPersisted` (default false).
+   * Nothing on disk says whether a block's file reached the UFS, so an owner that
+   * can ask (the worker asks its master) keeps them safe meanwhile.
+   */
+  readonly recoverUnpersisted?: boolean;
 }
 
 export interface BlockLocation {
@@ -124,6 +136,8 @@ export interface BlockInfo {
   readonly crc: number;
   readonly location: BlockLocation;
   readonly pinned: boolean;
+  /** False: the only copy of the data; it may move down a tier but never leaves the worker. */
+  readonly persisted: boolean;
   /** From the store's clock: when the block was committed (or recovered) and last read. */
   readonly createdMs: number;
   readonly lastAccessMs: number;
@@ -204,6 +218,7 @@ interface Block {
   file: FileRef;
   score: Score;
   pinned: boolean;
+  persisted: boolean;
   /** Being moved by the current operation: not a victim for the evictions it causes. */
   busy: boolean;
   /** Readers outside the store using the file directly (short-circuit): it must stay where it is. */
@@ -248,6 +263,7 @@ export class TieredBlockStore {
   private removedSinceDrain = new Set<number>();
 
   private readonly verifyReads: boolean;
+  private readonly recoverUnpersisted: boolean;
 
   private constructor(opts: TieredStoreOptions) {
     validateLevels(opts.levels);
@@ -262,6 +278,7 @@ export class TieredBlockStore {
     this.log = opts.log;
     this.onEvent = opts.onEvent;
     this.verifyReads = opts.verifyReads ?? true;
+    this.recoverUnpersisted = opts.recoverUnpersisted ?? false;
   }
 
   /**
@@ -300,6 +317,7 @@ export class TieredBlockStore {
       crc: b.crc,
       location: this.locationOf(b.id, b.file.dir),
       pinned: b.pinned,
+      persisted: b.persisted,
       createdMs: b.createdMs,
       lastAccessMs: b.lastAccessMs,
     };
@@ -376,6 +394,25 @@ export class TieredBlockStore {
     if (b) b.pinned = false;
   }
 
+  // ---- persistence ---------------------------------------------------------
+
+  /** Lets an unpersisted block leave the worker again (its file is in the UFS now); absent blocks are ignored. */
+  markPersisted(blockId: number): void {
+    const b = this.blocks.get(blockId);
+    if (b) b.persisted = true;
+  }
+
+  isPersisted(blockId: number): boolean {
+    return this.blocks.get(blockId)?.persisted ?? false;
+  }
+
+  /** Stored blocks not yet marked persisted, in ascending order. */
+  unpersistedBlockIds(): number[] {
+    const out: number[] = [];
+    for (const b of this.blocks.values()) if (!b.persisted) out.push(b.id);
+    return out.sort((a, b) => a - b);
+  }
+
   // ---- data ----------------------------------------------------------------
 
   /**
@@ -383,12 +420,14 @@ export class TieredBlockStore {
    * The bytes are durable (fsynced) when this resolves. Storing a block that is
    * already present with the same bytes only counts as an access (it stays in
    * its tier); with other bytes, the old block is removed first and the new one
-   * stored in its place, keeping its pin. RESOURCE_EXHAUSTED, with
-   * nothing evicted, when no allowed tier has a directory that could hold the
-   * block even with every unpinned block gone from it; UNAVAILABLE when the disk
-   * fails the write.
+   * stored in its place, keeping its pin. `unpersisted`: the data exists nowhere
+   * else, so the block must never be evicted out of the worker (default false).
+   * RESOURCE_EXHAUSTED, with nothing evicted, when no allowed tier has a directory
+   * that could hold the block even with every block that may leave gone from it
+   * (possibly after some blocks moved down, when unpersisted blocks below fill up
+   * as they arrive); UNAVAILABLE when the disk fails the write.
    */
-  async put(blockId: number, data: Uint8Array, opts: { tier?: TierAlias } = {}): Promise<PutResult> {
+  async put(blockId: number, data: Uint8Array, opts: { tier?: TierAlias; unpersisted?: boolean } = {}): Promise<PutResult> {
     checkBlockId(blockId);
     const levels = opts.tier === undefined ? this.tiers.map((_, i) => i) : [this.tiers.indexOf(this.tier(opts.tier))];
     return this.mutex.run(async () => {
@@ -398,18 +437,21 @@ export class TieredBlockStore {
       let pinned = false;
       if (old) {
         if (old.length === data.byteLength && old.crc === crc) {
+          if (!opts.unpersisted) old.persisted = true;
           this.touch(old);
           return { location: this.locationOf(old.id, old.file.dir), evicted: [] };
         }
         pinned = old.pinned;
         await this.drop(old);
       }
-      const level = levels.find((l) => this.couldHold(l, data.byteLength));
+      const limits = this.holdLimits();
+      const level = levels.find((l) => data.byteLength <= limits[l]!);
       if (level === undefined) {
+        const space = levels.map((l) => `${this.tiers[l]!.alias} ${this.usedBytes(this.tiers[l]!.alias)}/${this.capacityBytes(this.tiers[l]!.alias)} bytes used`);
         throw new StrataError(
           'RESOURCE_EXHAUSTED',
-          `block ${blockId} of ${data.byteLength} bytes does not fit in ${levels.map((l) => this.tiers[l]!.alias).join(' or ')}: ` +
-            `no directory has that much quota free of pinned blocks`,
+          `block ${blockId} of ${data.byteLength} bytes does not fit in ${levels.map((l) => this.tiers[l]!.alias).join(' or ')} (${space.join(', ')}): ` +
+            `no directory has that much quota free of pinned, in-use and unpersisted blocks`,
         );
       }
       const dir = await this.makeRoom(level, data.byteLength, ctx);
@@ -427,6 +469,7 @@ export class TieredBlockStore {
         file: new FileRef(dir),
         score: this.annotator.created(),
         pinned,
+        persisted: !opts.unpersisted,
         busy: false,
         leases: 0,
         createdMs: now,
@@ -574,24 +617,42 @@ export class TieredBlockStore {
 
   // ---- making room -----------------------------------------------------------
 
-  /**
-   * Whether some directory of the tier could hold `bytes` once its evictable
-   * blocks were gone. Evictions never fail for lack of space below (a block that
-   * fits nowhere lower leaves the worker), so this depends on this tier alone.
-   */
+  /** Whether some directory of the tier could hold `bytes` once the blocks that may leave it were gone. */
   private couldHold(level: number, bytes: number): boolean {
-    const dirs = this.tiers[level]!.dirs;
-    const reclaimable = this.reclaimable(level);
-    return dirs.some((d) => d.quotaBytes >= bytes && d.availableBytes + (reclaimable.get(d) ?? 0) >= bytes);
+    return bytes <= this.holdLimits()[level]!;
   }
 
-  private reclaimable(level: number): Map<Dir, number> {
-    const out = new Map<Dir, number>();
-    for (const id of this.tiers[level]!.order.ids()) {
-      const b = this.blocks.get(id)!;
-      if (this.evictable(b)) out.set(b.file.dir, (out.get(b.file.dir) ?? 0) + b.length);
+  /**
+   * For each tier, the largest block one of its directories could take once every
+   * block that may leave it has left. A persisted block may always leave (out of
+   * the worker if nothing lower takes it); an unpersisted one only if a lower tier
+   * could take it, so the limits are worked out from the bottom tier up. Each
+   * unpersisted block is judged alone: when several must go down at once, the
+   * tier below may fill before the last, and the put fails cleanly after moves.
+   */
+  private holdLimits(): number[] {
+    const limits: number[] = new Array<number>(this.tiers.length).fill(0);
+    let below = 0;
+    for (let level = this.tiers.length - 1; level >= 0; level--) {
+      const reclaimable = new Map<Dir, number>();
+      for (const id of this.tiers[level]!.order.ids()) {
+        const b = this.blocks.get(id)!;
+        if (this.mayLeave(b, below)) reclaimable.set(b.file.dir, (reclaimable.get(b.file.dir) ?? 0) + b.length);
+      }
+      for (const d of this.tiers[level]!.dirs) limits[level] = Math.max(limits[level]!, Math.min(d.quotaBytes, d.availableBytes + (reclaimable.get(d) ?? 0)));
+      below = Math.max(below, limits[level]!);
     }
-    return out;
+    return limits;
+  }
+
+  /** The largest block some tier below `level` could take. */
+  private limitBelow(level: number): number {
+    return Math.max(0, ...this.holdLimits().slice(level + 1));
+  }
+
+  /** Whether the block may leave its directory, given the largest block a lower tier could take. */
+  private mayLeave(b: Block, limitBelow: number): boolean {
+    return this.evictable(b) && (b.persisted || b.length <= limitBelow);
   }
 
   private evictable(b: Block): boolean {
@@ -614,7 +675,11 @@ export class TieredBlockStore {
       }
       const victim = this.nextVictim(level, bytes);
       if (victim === undefined) {
-        throw new StrataError('RESOURCE_EXHAUSTED', `cannot make room for ${bytes} bytes in the ${tier.alias} tier: its blocks are pinned or in use`);
+        throw new StrataError(
+          'RESOURCE_EXHAUSTED',
+          `cannot make room for ${bytes} bytes in the ${tier.alias} tier (${this.usedBytes(tier.alias)}/${this.capacityBytes(tier.alias)} bytes used): ` +
+            `its blocks are pinned, in use, or unpersisted with no room below`,
+        );
       }
       await this.evict(victim, ctx);
     }
@@ -628,10 +693,11 @@ export class TieredBlockStore {
   private nextVictim(level: number, bytes: number): Block | undefined {
     const freed = new Map<Dir, number>();
     const first = new Map<Dir, Block>();
+    const below = this.limitBelow(level);
     for (const id of this.tiers[level]!.order.ids()) {
       const b = this.blocks.get(id)!;
       const d = b.file.dir;
-      if (!this.evictable(b) || d.quotaBytes < bytes) continue;
+      if (!this.mayLeave(b, below) || d.quotaBytes < bytes) continue;
       if (!first.has(d)) first.set(d, b);
       const f = (freed.get(d) ?? 0) + b.length;
       freed.set(d, f);
@@ -640,7 +706,11 @@ export class TieredBlockStore {
     return undefined;
   }
 
-  /** Moves the block to the next lower tier that can make room for it, or out of the worker. */
+  /**
+   * Moves the block to the next lower tier that can make room for it, or out of
+   * the worker — unless it is unpersisted: then RESOURCE_EXHAUSTED (or UNAVAILABLE
+   * when the disk failed the move), and the block stays where it is.
+   */
   private async evict(b: Block, ctx: OpContext): Promise<void> {
     b.busy = true;
     try {
@@ -661,7 +731,11 @@ export class TieredBlockStore {
           return;
         }
         if (outcome === 'corrupt') return;
+        if (!b.persisted) throw new StrataError('UNAVAILABLE', `block ${b.id} is not persisted and could not be moved down: the disk failed the copy`);
         break;
+      }
+      if (!b.persisted) {
+        throw new StrataError('RESOURCE_EXHAUSTED', `block ${b.id} is not persisted and no lower tier has room for its ${b.length} bytes`);
       }
       await this.drop(b);
       ctx.evicted.push(b.id);
@@ -891,7 +965,7 @@ export class TieredBlockStore {
     }
     dir.used += length;
     const now = this.clock();
-    return { id, length, crc, file: new FileRef(dir), score: { rank: 0, tick: 0, crf: 1 }, pinned: false, busy: false, leases: 0, createdMs: now, lastAccessMs: now };
+    return { id, length, crc, file: new FileRef(dir), score: { rank: 0, tick: 0, crf: 1 }, pinned: false, persisted: !this.recoverUnpersisted, busy: false, leases: 0, createdMs: now, lastAccessMs: now };
   }
 
   private discard(disk: Disk, path: string, reason: string): void {

@@ -313,7 +313,9 @@ describe('errors a user can cause', () => {
     // Full cluster: a MUST_CACHE block larger than a worker's whole storage.
     writeFileSync(join(dir, 'huge.bin'), randomBytes(30 * 1024 * 1024));
     const full = ['--conf', 'strata.user.file.writetype.default=MUST_CACHE', '--conf', 'strata.user.block.size.bytes.default=64MB'];
-    expect(await fails(['fs', 'copyFromLocal', join(dir, 'huge.bin'), '/huge.bin'], full)).toMatch(/^RESOURCE_EXHAUSTED: MUST_CACHE write of huge\.bin: block \d+ does not fit on worker-\d/);
+    expect(await fails(['fs', 'copyFromLocal', join(dir, 'huge.bin'), '/huge.bin'], full)).toMatch(
+      /^RESOURCE_EXHAUSTED: no room to write \/huge\.bin \(refused by worker-\d, worker-\d\): worker-\d cannot keep block \d+: .* does not fit in MEM \(MEM \d+\/\d+ bytes used\)/,
+    );
     const debug = await strata(['fs', 'cat', '/no/such/file', '--debug']);
     expect(debug.code).toBe(1);
     expect(debug.stderr).toMatch(/^NOT_FOUND: \/no\/such\/file does not exist\n[\s\S]*\n\s+at /);

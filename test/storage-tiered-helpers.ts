@@ -132,6 +132,7 @@ export function fixture(
     annotator?: AnnotatorSpec;
     pathOf?: (alias: TierAlias, dir: number) => string;
     onEvent?: (e: TieredStoreEvent) => void;
+    recoverUnpersisted?: boolean;
   } = {},
 ): Fixture {
   const pathOf = opts.pathOf ?? ((alias, i) => `worker/${alias.toLowerCase()}${i}`);
@@ -158,6 +159,7 @@ export function fixture(
         })),
         ...(opts.allocator ? { allocator: opts.allocator } : {}),
         ...(opts.annotator ? { annotator: opts.annotator } : {}),
+        ...(opts.recoverUnpersisted ? { recoverUnpersisted: true } : {}),
         clock: () => now++,
         log,
         onEvent: (e) => {

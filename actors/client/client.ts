@@ -19,6 +19,8 @@ export type WorkerInfo = Infer<typeof M.WorkerInfo>;
 export type MountPointInfo = Infer<typeof M.MountPointInfo>;
 export type MasterInfo = Omit<Infer<typeof M.MasterInfoReply>, 't'>;
 export type WriteType = 'MUST_CACHE' | 'CACHE_THROUGH' | 'THROUGH' | 'ASYNC_THROUGH';
+/** What `writeFile` writes: bytes, a stream, or a function opening the stream (so a refused write can start over). */
+export type WriteSource = Uint8Array | AsyncIterable<Uint8Array> | (() => AsyncIterable<Uint8Array>);
 export type ReadType = 'CACHE' | 'CACHE_PROMOTE' | 'NO_CACHE';
 
 export interface ClientOptions {
@@ -414,19 +416,60 @@ export class StrataClient implements Actor {
 
   // ---- writes ----
 
-  /** Writes a whole file through one worker to the UFS (caching its blocks with CACHE_THROUGH). */
-  async writeFile(path: string, source: Uint8Array | AsyncIterable<Uint8Array>, opts: { overwrite?: boolean; writeType?: WriteType } = {}): Promise<FileInfo> {
+  /**
+   * Writes a whole file through one worker to the UFS (caching its blocks with
+   * CACHE_THROUGH). A worker that has no room for blocks that would be the only
+   * copy (MUST_CACHE, ASYNC_THROUGH) refuses with RESOURCE_EXHAUSTED; the write
+   * then starts over on the next worker the location policy picks, if the source
+   * can be read again (bytes, or a function returning a fresh stream).
+   */
+  async writeFile(path: string, source: WriteSource, opts: { overwrite?: boolean; writeType?: WriteType } = {}): Promise<FileInfo> {
     const writeType = opts.writeType ?? this.opts.writeType;
     const workersOnly = writeType === 'MUST_CACHE' || writeType === 'ASYNC_THROUGH';
     const created = (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CreateFile', path, overwrite: opts.overwrite ?? false, blockSize: this.opts.blockSize }, 'FileInfoReply')).info;
     const live = (await this.workers()).filter((w) => w.state === 'LIVE');
     if (live.length === 0) throw new StrataError('UNAVAILABLE', 'no live workers to write through');
-    const primary = this.chooser.choose(live, path, created.blockSize).id;
     // strata.user.file.replication.durable: the write is acknowledged only once that many workers hold every block.
     const durable = writeType === 'THROUGH' ? 1 : Math.max(1, this.opts.durableReplication ?? 1);
-    const others = shuffle(live.map((w) => w.id).filter((w) => w !== primary), () => this.env.random());
-    if (others.length < durable - 1) throw new StrataError('UNAVAILABLE', `${durable} durable copies asked for, but only ${others.length + 1} workers are live`);
-    const targets = [primary, ...others.slice(0, durable - 1)];
+    const replayable = typeof source === 'function' || source instanceof Uint8Array;
+    const refused: string[] = [];
+    let refusal: StrataError | undefined;
+    let done: FileInfo;
+    for (;;) {
+      const candidates = live.filter((w) => !refused.includes(w.id));
+      let primary: string;
+      try {
+        primary = this.chooser.choose(candidates, path, created.blockSize).id;
+      } catch (e) {
+        // The policy allows no other worker (SpecificHost): the refusal is the answer.
+        if (refusal) throw refusal;
+        throw e;
+      }
+      const others = shuffle(candidates.map((w) => w.id).filter((w) => w !== primary), () => this.env.random());
+      if (others.length < durable - 1) throw new StrataError('UNAVAILABLE', `${durable} durable copies asked for, but only ${others.length + 1} workers are live`);
+      const targets = [primary, ...others.slice(0, durable - 1)];
+      try {
+        const length = await this.writeTo(targets, path, created.fileId, writeType, typeof source === 'function' ? source() : source);
+        done = (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CompleteFile', path, length, fileId: created.fileId, ...(workersOnly ? { persisted: false } : {}), ...(writeType === 'ASYNC_THROUGH' ? { asyncPersist: true } : {}) }, 'FileInfoReply')).info;
+        break;
+      } catch (e) {
+        if (!isStrataError(e, 'RESOURCE_EXHAUSTED')) throw e;
+        refused.push(...targets);
+        refusal = new StrataError('RESOURCE_EXHAUSTED', `no room to write ${path} (refused by ${refused.join(', ')}): ${e.message}`);
+        if (!replayable || refused.length >= live.length) {
+          throw replayable ? refusal : new StrataError('RESOURCE_EXHAUSTED', `${refusal.message} (the source is a stream, so it cannot be written again elsewhere)`);
+        }
+        this.env.log.log('info', `${targets.join(', ')} had no room for ${path}; trying another worker`, { error: e.message });
+      }
+    }
+    const rep = this.opts.replication;
+    if (rep) await this.mutate({ t: 'SetReplication', path, min: rep.min, max: rep.max, recursive: false }, 'Ok');
+    return done;
+  }
+
+  /** Streams the file to every target (the first also writes the UFS unless workers-only); returns its length. */
+  private async writeTo(targets: readonly string[], path: string, fileId: number, writeType: WriteType, source: Uint8Array | AsyncIterable<Uint8Array>): Promise<number> {
+    const workersOnly = writeType === 'MUST_CACHE' || writeType === 'ASYNC_THROUGH';
     const streams: Array<{ worker: string; stream: number; window: number }> = [];
     let seq = 0;
     let length = 0;
@@ -435,7 +478,7 @@ export class StrataClient implements Actor {
         // Only the primary writes the UFS; replicas only cache.
         const toUfs = i === 0 && !workersOnly;
         const ready: Infer<typeof W.WriteReady> = await this.rpc.request(worker, {
-          t: 'WriteOpen', fileId: created.fileId, cache: writeType !== 'THROUGH', ...(toUfs ? {} : { ufs: false }),
+          t: 'WriteOpen', fileId, cache: writeType !== 'THROUGH', ...(toUfs ? {} : { ufs: false }),
         } satisfies Infer<typeof W.WriteOpen>, 'WriteReady');
         streams.push({ worker, stream: ready.stream, window: Math.max(1, ready.window) });
       }
@@ -467,10 +510,7 @@ export class StrataClient implements Actor {
       for (const t of streams) this.rpc.send(t.worker, { t: 'WriteClose', stream: t.stream, chunks: seq, abort: true } satisfies Infer<typeof W.WriteClose>);
       throw e;
     }
-    const done = (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CompleteFile', path, length, fileId: created.fileId, ...(workersOnly ? { persisted: false } : {}), ...(writeType === 'ASYNC_THROUGH' ? { asyncPersist: true } : {}) }, 'FileInfoReply')).info;
-    const rep = this.opts.replication;
-    if (rep) await this.mutate({ t: 'SetReplication', path, min: rep.min, max: rep.max, recursive: false }, 'Ok');
-    return done;
+    return length;
   }
 
 

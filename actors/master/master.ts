@@ -286,7 +286,8 @@ export class MasterActor implements Actor {
     const known = this.workers.heartbeat(m.workerId, m.capacityBytes, m.usedBytes, m.added.filter((b) => this.blockExists(b)), m.removed, this.env.now());
     const free = this.toFree.get(m.workerId);
     this.toFree.delete(m.workerId);
-    return { t: 'HeartbeatReply', cmd: known ? 'ok' : 'register', pinnedFiles: [...this.ns.pinnedFiles], ...(free?.size ? { free: [...free] } : {}) };
+    const persisted = (m.unpersistedFiles ?? []).filter((id) => this.ns.get(id)?.persisted !== false);
+    return { t: 'HeartbeatReply', cmd: known ? 'ok' : 'register', pinnedFiles: [...this.ns.pinnedFiles], ...(free?.size ? { free: [...free] } : {}), ...(persisted.length ? { persistedFiles: persisted } : {}) };
   }
 
   /** Blocks of deleted files are ignored; a file being written may report blocks before it completes. */

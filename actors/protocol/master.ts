@@ -59,13 +59,19 @@ export const WorkerHeartbeat = msg('WorkerHeartbeat', {
   removed: arr(uint, 10_000_000),
   /** The worker's metrics (counters since start, capacity per tier), summed by the master into cluster metrics. */
   metrics: opt(arr(obj({ name: strMax(200), tier: opt(strMax(16)), value: num }), 1000)),
+  /** Files of which the worker holds blocks it keeps as the only copy (not known to be persisted). */
+  unpersistedFiles: opt(arr(uint, 10_000_000)),
 });
 /**
  * `register`: the master does not know this worker (restarted, or marked it lost).
  * `pinnedFiles`: ids of every pinned file (their blocks must not be evicted);
- * `free`: blocks to drop (fs free).
+ * `free`: blocks to drop (fs free);
+ * `persistedFiles`: those of the heartbeat's `unpersistedFiles` that are persisted now
+ * (or gone), whose blocks the worker may evict again.
  */
-export const HeartbeatReply = msg('HeartbeatReply', { cmd: strMax(16), pinnedFiles: opt(arr(uint, 10_000_000)), free: opt(arr(uint, 10_000_000)) });
+export const HeartbeatReply = msg('HeartbeatReply', {
+  cmd: strMax(16), pinnedFiles: opt(arr(uint, 10_000_000)), free: opt(arr(uint, 10_000_000)), persistedFiles: opt(arr(uint, 10_000_000)),
+});
 
 /** `forRead`: the caller is about to read the file's data, so read permission is checked too. */
 /**

@@ -85,6 +85,8 @@ interface WriteStream {
   waiters: Array<() => void>;
   failed?: StrataError;
   idle: Timer;
+  /** Blocks stored as the only copy of their data; removed if the write is given up. */
+  stored: number[];
 }
 
 /** A byte-bounded LRU of block data (Map order is recency order). */
@@ -199,6 +201,8 @@ export class WorkerActor implements Actor, JobWorkerHost {
     this.store = await TieredBlockStore.open({
       levels, allocator: this.opts.tiers.allocator, annotator: this.opts.tiers.annotator,
       clock: () => this.env.now(), log: this.env.log, verifyReads: this.opts.verifyReads ?? true,
+      // Whether a recovered block's file reached the UFS is the master's to say (heartbeat `persistedFiles`).
+      recoverUnpersisted: true,
       onEvent: (e) => {
         if (e.t === 'evicted') this.counters.blocksEvicted++;
         if (e.t === 'evicted' || e.t === 'corrupt' || (e.t === 'moved' && e.to.tier !== 'MEM')) this.hot.delete(e.blockId);
@@ -275,12 +279,19 @@ export class WorkerActor implements Actor, JobWorkerHost {
     this.freedByMaster.clear();
     const added = [...this.unsent.added];
     const removed = [...this.unsent.removed];
+    // Only blocks stored before the question is asked may be released by its answer:
+    // a block written meanwhile may belong to a file the master had not yet seen.
+    const unpersisted = this.store.unpersistedBlockIds();
+    const unpersistedFiles = [...new Set(unpersisted.map((b) => Math.floor(b / BLOCKS_PER_FILE)))];
     try {
       const reply: Infer<typeof M.HeartbeatReply> = await this.rpc.request(this.masters.current, {
         t: 'WorkerHeartbeat', workerId: this.env.self, capacityBytes: this.store.capacityBytes(), usedBytes: this.store.usedBytes(), added, removed, metrics: workerReport(this),
+        ...(unpersistedFiles.length ? { unpersistedFiles } : {}),
       } satisfies Infer<typeof M.WorkerHeartbeat>, 'HeartbeatReply', this.masterTimeoutMs());
       for (const b of added) this.unsent.added.delete(b);
       for (const b of removed) this.unsent.removed.delete(b);
+      const persisted = new Set(reply.persistedFiles ?? []);
+      for (const b of unpersisted) if (persisted.has(Math.floor(b / BLOCKS_PER_FILE))) this.store.markPersisted(b);
       await this.follow(reply);
       if (reply.cmd === 'register') {
         this.registered = false;
@@ -525,11 +536,17 @@ export class WorkerActor implements Actor, JobWorkerHost {
   private async cacheWritten(s: WriteStream, id: number, block: Uint8Array): Promise<void> {
     this.counters.bytesWrittenCache += block.byteLength;
     if (s.ufs) return this.cache(id, block, 'written through but not cached');
+    if (s.failed) return;
     try {
-      await this.store.put(id, block);
+      // The cache is the only copy until the master says the file is persisted: never evicted meanwhile.
+      await this.store.put(id, block, { unpersisted: true });
+      s.stored.push(id);
       this.hot.set(id, block);
     } catch (e) {
-      s.failed ??= new StrataError('RESOURCE_EXHAUSTED', `MUST_CACHE write of ${s.path}: block ${id} does not fit on ${this.env.self}: ${(e as Error).message}`);
+      s.failed ??= new StrataError(
+        isStrataError(e, 'UNAVAILABLE') ? 'UNAVAILABLE' : 'RESOURCE_EXHAUSTED',
+        `${this.env.self} cannot keep block ${id}: ${(e as Error).message}`,
+      );
     }
   }
 
@@ -679,7 +696,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
       if (this.writes.has(key)) return { t: 'WriteReady', stream: r.id, window: WRITE_WINDOW };
       this.writes.set(key, {
         from: r.f, id: r.id, ufs: toUfs ? o.ufs : undefined, path: o.loc.ufsPath, fileId: m.fileId, blockSize: o.loc.blockSize, cache: m.cache,
-        nextSeq: 0, waiting: new Map(), applying: false, length: 0, block: [], blockBytes: 0, blockIndex: 0, caching: Promise.resolve(), waiters: [],
+        nextSeq: 0, waiting: new Map(), applying: false, length: 0, block: [], blockBytes: 0, blockIndex: 0, caching: Promise.resolve(), waiters: [], stored: [],
         idle: this.idleTimer(() => this.abandon(key)),
       });
     }
@@ -694,6 +711,19 @@ export class WorkerActor implements Actor, JobWorkerHost {
     this.env.log.log('warn', `write of ${s.path} from ${s.from} abandoned after ${this.opts.rpcTimeoutMs} ms idle`);
     s.failed = new StrataError('DEADLINE_EXCEEDED', `write of ${s.path} idle for ${this.opts.rpcTimeoutMs} ms`);
     for (const w of s.waiters.splice(0)) w();
+    void this.dropStored(s);
+  }
+
+  /**
+   * A write given up will not complete its file, so the blocks it kept as the only
+   * copy are nobody's data; left behind they would hold the tier for good.
+   */
+  private async dropStored(s: WriteStream): Promise<void> {
+    await s.caching.catch(() => undefined);
+    for (const id of s.stored.splice(0)) {
+      this.hot.delete(id);
+      await this.store.remove(id).catch((e: unknown) => this.env.log.log('warn', `could not drop block ${id} of an abandoned write: ${(e as Error).message}`));
+    }
   }
 
   private stream(from: string, id: number): WriteStream {
@@ -779,6 +809,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
       this.writes.delete(key);
       s.idle.cancel();
       await s.ufs?.remove(s.path);
+      await this.dropStored(s);
       throw new StrataError('FAILED_PRECONDITION', `write of ${s.path} aborted by the client`);
     }
     while (s.nextSeq < r.m.chunks && !s.failed) {
