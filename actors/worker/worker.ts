@@ -306,15 +306,19 @@ export class WorkerActor implements Actor {
       p = (async () => {
         this.counters.ufsBlockReads++;
         const ufs = this.ufs(m.ufsMount);
-        if (m.ufsLength != null && m.ufsMtimeMs != null) {
-          // The path may now hold another file (renamed, replaced, changed behind strata's back):
-          // its bytes must not be cached under this block's id.
+        // The path may now hold another file (renamed, replaced, changed behind strata's back):
+        // its bytes must not be served or cached under this block's id. Checked before the
+        // read and again after it, since the file may be rewritten while we read.
+        const unchanged = async (): Promise<void> => {
+          if (m.ufsLength == null || m.ufsMtimeMs == null) return;
           const st = await ufs.stat(m.ufsPath);
           if (!st || st.isDir || st.size !== m.ufsLength || Math.abs(st.mtimeMs - m.ufsMtimeMs) >= 1) {
             throw new StrataError('FAILED_PRECONDITION', `${m.ufsPath} in the UFS no longer matches what strata knows of it (length ${m.ufsLength}, modified ${m.ufsMtimeMs})`);
           }
-        }
+        };
+        await unchanged();
         const data = await ufs.read(m.ufsPath, m.fileOffset, m.blockLength);
+        await unchanged();
         if (data.byteLength !== m.blockLength) {
           throw new StrataError('FAILED_PRECONDITION', `${m.ufsPath} changed in the UFS: block ${m.blockId} expected ${m.blockLength} bytes, found ${data.byteLength}`);
         }
