@@ -3,6 +3,7 @@
 // this folder and a line here.
 import type { Scenario } from '../scenario.js';
 import { consistency } from './consistency.js';
+import { durability } from './durability.js';
 import { eviction } from './eviction.js';
 import { ping } from './ping.js';
 import { readThrough } from './read-through.js';
@@ -13,4 +14,4 @@ import { raftFigure8Unreliable } from './raft-figure8-unreliable.js';
 import { raftMembership } from './raft-membership.js';
 import { raftSnapshot } from './raft-snapshot.js';
 
-export const SCENARIOS: readonly Scenario[] = [readThrough, eviction, consistency, namespaceLinearizable, namespaceLinearizableSingle, ping, raftElection, raftFigure8Unreliable, raftChurn, raftSnapshot, raftMembership];
+export const SCENARIOS: readonly Scenario[] = [readThrough, eviction, consistency, durability, namespaceLinearizable, namespaceLinearizableSingle, ping, raftElection, raftFigure8Unreliable, raftChurn, raftSnapshot, raftMembership];
