@@ -191,7 +191,7 @@ export async function runFileWorkload(ctx: ScenarioContext, dc: DataCluster, opt
     if (output) history.push({ client: dc.clients[0]!, input: { op: 'read', path: p }, call, ret: sim.now, output });
   }
 
-  const result = checkLinearizable(fileModel, history, { maxExplored: Number(process.env.PROOF_MAX ?? 3_000_000) });
+  const result = checkLinearizable(fileModel, history, { maxExplored: 3_000_000 });
   const known = history.filter((o) => o.ret !== undefined).length;
   ctx.log(`operations=${history.length} definite=${known} explored=${result.explored} reads=${stats.reads} readOk=${stats.readOk} readErrors=${stats.readErrors} writes=${stats.writes} writeOk=${stats.writeOk} ${[...stats.byType].map(([k, v]) => `${k}=${v}`).join(' ')}`);
   if (result.ok !== true) ctx.fail(`${result.ok === false ? 'not linearizable' : 'linearizability undecided'}: ${result.reason}`);

@@ -7,6 +7,7 @@ import { durability } from './durability.js';
 import { eviction } from './eviction.js';
 import { ping } from './ping.js';
 import { readThrough } from './read-through.js';
+import { tiers } from './tiers.js';
 import { namespaceLinearizable, namespaceLinearizableSingle } from './namespace-linearizable.js';
 import { raftChurn } from './raft-churn.js';
 import { raftElection } from './raft-election.js';
@@ -14,4 +15,4 @@ import { raftFigure8Unreliable } from './raft-figure8-unreliable.js';
 import { raftMembership } from './raft-membership.js';
 import { raftSnapshot } from './raft-snapshot.js';
 
-export const SCENARIOS: readonly Scenario[] = [readThrough, eviction, consistency, durability, namespaceLinearizable, namespaceLinearizableSingle, ping, raftElection, raftFigure8Unreliable, raftChurn, raftSnapshot, raftMembership];
+export const SCENARIOS: readonly Scenario[] = [readThrough, eviction, consistency, durability, tiers, namespaceLinearizable, namespaceLinearizableSingle, ping, raftElection, raftFigure8Unreliable, raftChurn, raftSnapshot, raftMembership];
