@@ -278,8 +278,10 @@ export class WorkerActor implements Actor {
     if (m.offset + m.length > m.blockLength) {
       throw new StrataError('INVALID_ARGUMENT', `read of [${m.offset}, ${m.offset + m.length}) is outside block ${m.blockId} of ${m.blockLength} bytes`);
     }
-    // The hot set spares re-reading a just-served block from its tier file.
-    let data = this.hot.get(m.blockId) ?? (await this.store.get(m.blockId));
+    // The hot set spares re-reading a just-served block from its tier file; the store
+    // still counts the access, or its LRU order would forget every hot block's use.
+    const hot = this.hot.get(m.blockId);
+    let data = hot !== undefined && this.store.recordAccess(m.blockId) ? hot : await this.store.get(m.blockId);
     if (data && !this.store.has(m.blockId)) data = undefined;
     if (data) this.hot.set(m.blockId, data);
     let cached = true;
