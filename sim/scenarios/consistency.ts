@@ -59,6 +59,10 @@ export async function runFileWorkload(ctx: ScenarioContext, dc: DataCluster, opt
   const history: Array<Operation<FileInput, FileOutput>> = [];
   const stats = { reads: 0, readOk: 0, readErrors: 0, writes: 0, writeOk: 0, byType: new Map<string, number>() };
   let nextVersion = 1;
+  const record = (op: Operation<FileInput, FileOutput>): void => {
+    history.push(op);
+    if (process.env.LINDEBUG) ctx.log(`${op.client} ${fileModel.describe!(op.input, op.output)} [${op.call.toFixed(1)}, ${op.ret?.toFixed(1) ?? '?'}]`);
+  };
   const path = () => `${DIR}/${rng.pick(NAMES)}`;
 
   /** Reads a path and judges the bytes; the output, or undefined after a clean error (which observed nothing). */
@@ -103,7 +107,7 @@ export async function runFileWorkload(ctx: ScenarioContext, dc: DataCluster, opt
     if (r < 0.4) {
       const input: FileInput = { op: 'read', path: path() };
       const output = await read(id, input.path, rng.pick(READ_TYPES));
-      if (output) history.push({ client: id, input, call, ret: sim.now, output });
+      if (output) record({ client: id, input, call, ret: sim.now, output });
       return true;
     }
     let m: Mutation;
@@ -117,7 +121,7 @@ export async function runFileWorkload(ctx: ScenarioContext, dc: DataCluster, opt
     else m = { op: 'rename', src: path(), dst: path() };
     try {
       await perform(id, m);
-      for (const input of steps(m)) history.push({ client: id, input, call, ret: sim.now, output: { code: 'OK' } });
+      for (const input of steps(m)) record({ client: id, input, call, ret: sim.now, output: { code: 'OK' } });
       return true;
     } catch (e) {
       if (!isStrataError(e)) throw e;
@@ -126,10 +130,10 @@ export async function runFileWorkload(ctx: ScenarioContext, dc: DataCluster, opt
       // still in flight, a Raft entry a later leader commits): its effect stays open
       // until the round's barrier.
       if (DEFINITE.has(e.code) && m.op !== 'write') {
-        history.push({ client: id, input: m, call, ret: sim.now, output: { code: e.code } });
+        record({ client: id, input: m, call, ret: sim.now, output: { code: e.code } });
         return true;
       }
-      for (const input of steps(m)) history.push({ client: id, input, call });
+      for (const input of steps(m)) record({ client: id, input, call });
       return false;
     }
   };
@@ -188,7 +192,7 @@ export async function runFileWorkload(ctx: ScenarioContext, dc: DataCluster, opt
   for (const p of NAMES.map((n) => `${DIR}/${n}`)) {
     const call = sim.now;
     const output = await ctx.settle(read(dc.clients[0]!, p, 'CACHE'));
-    if (output) history.push({ client: dc.clients[0]!, input: { op: 'read', path: p }, call, ret: sim.now, output });
+    if (output) record({ client: dc.clients[0]!, input: { op: 'read', path: p }, call, ret: sim.now, output });
   }
 
   const result = checkLinearizable(fileModel, history, { maxExplored: 3_000_000 });
