@@ -311,11 +311,16 @@ export class WorkerActor implements Actor {
         // The path may now hold another file (renamed, replaced, changed behind strata's back):
         // its bytes must not be served or cached under this block's id. Checked before the
         // read and again after it, since the file may be rewritten while we read.
+        const { ufsLength, ufsMtimeMs } = m;
+        if (ufsLength == null || ufsMtimeMs == null) {
+          // Not persisted (MUST_CACHE, ASYNC_THROUGH not yet written): the path in the UFS is
+          // absent or another file's, so reading it would be a false NOT_FOUND or wrong bytes.
+          throw new StrataError('UNAVAILABLE', `block ${m.blockId} is not cached on ${this.env.self} and its file is not persisted: nothing to read through`);
+        }
         const unchanged = async (): Promise<void> => {
-          if (m.ufsLength == null || m.ufsMtimeMs == null) return;
           const st = await ufs.stat(m.ufsPath);
-          if (!st || st.isDir || st.size !== m.ufsLength || Math.abs(st.mtimeMs - m.ufsMtimeMs) >= 1) {
-            throw new StrataError('FAILED_PRECONDITION', `${m.ufsPath} in the UFS no longer matches what strata knows of it (length ${m.ufsLength}, modified ${m.ufsMtimeMs})`);
+          if (!st || st.isDir || st.size !== ufsLength || Math.abs(st.mtimeMs - ufsMtimeMs) >= 1) {
+            throw new StrataError('FAILED_PRECONDITION', `${m.ufsPath} in the UFS no longer matches what strata knows of it (length ${ufsLength}, modified ${ufsMtimeMs})`);
           }
         };
         await unchanged();
