@@ -17,7 +17,7 @@ const BLOCK = 64 * 1024;
 /** strata.user.file.replication.durable for every write here (MUST_CACHE and ASYNC_THROUGH keep two copies). */
 const DURABLE = 2;
 /** Long enough that no ASYNC_THROUGH file is persisted before the worker crash that must not lose it. */
-const PERSIST_INTERVAL_MS = 30_000;
+const PERSIST_INTERVAL_MS = 10_000;
 
 export const durability: Scenario = {
   name: 'durability',
@@ -126,7 +126,7 @@ function crashAll(ctx: ScenarioContext, ids: readonly string[]): void {
 async function throughWritesSurviveEverything(ctx: ScenarioContext, dc: DataCluster, files: Files): Promise<void> {
   const { sim, cluster, rng } = ctx;
   const servers = [...dc.masters, ...dc.workers];
-  const end = sim.now + 8000;
+  const end = sim.now + 6000;
   const writers = dc.clients.map(async (_, i) => {
     while (sim.now < end) {
       await files.write(i, '/d', rng.pick<WriteType>(['CACHE_THROUGH', 'THROUGH']));
@@ -136,7 +136,7 @@ async function throughWritesSurviveEverything(ctx: ScenarioContext, dc: DataClus
     }
   });
   // Random crashes, and once every server at the same instant.
-  const blackout = sim.now + rng.range(2000, 6000);
+  const blackout = sim.now + rng.range(1500, 4500);
   sim.at(blackout, 'scenario', 'blackout', () => {
     crashAll(ctx, servers);
     sim.schedule(rng.range(100, 1500), 'scenario', 'restart', () => {
@@ -187,11 +187,11 @@ async function asyncSurvivesWorkerCrash(ctx: ScenarioContext, dc: DataCluster, f
   // Then it is persisted from the survivors, and survives everything.
   const persisted = async () => (await Promise.all(paths.map((p) => files.client().getStatus(p).then((i) => i.persisted, () => false)))).every(Boolean);
   let all = false;
-  for (let t = 0; t < 90 && !all; t++) {
+  for (let t = 0; t < 60 && !all; t++) {
     await ctx.run({ until: sim.now + 1000 });
     all = await ctx.settle(persisted());
   }
-  ctx.check(all, 'the ASYNC_THROUGH files were not persisted within 90 s after the crash');
+  ctx.check(all, 'the ASYNC_THROUGH files were not persisted within 60 s after the crash');
   crashAll(ctx, [...dc.masters, ...dc.workers]);
   await heal(ctx, dc);
   for (const p of paths) await files.mustRead(p, 'ASYNC_THROUGH once persisted, after every node crashed');
