@@ -81,14 +81,19 @@ export interface FileOutput {
 /**
  * Path → version of the files that exist, sorted by path so equal maps share one
  * key; -v for version v created but not yet complete (reads of it fail, a rename of
- * it fails, it can be deleted or overwritten).
+ * it fails, it can be deleted or overwritten). `cleared`: versions whose write has
+ * cleared its path but not yet created its file; a write's create needs its clear
+ * first, which keeps a write's three steps in order.
  */
-export type FileState = ReadonlyArray<readonly [string, number]>;
+export interface FileState {
+  readonly files: ReadonlyArray<readonly [string, number]>;
+  readonly cleared: readonly number[];
+}
 
 function set(state: FileState, path: string, version: number | undefined): FileState {
-  const rest = state.filter(([p]) => p !== path);
-  if (version === undefined) return rest;
-  return [...rest, [path, version] as const].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const rest = state.files.filter(([p]) => p !== path);
+  if (version === undefined) return { ...state, files: rest };
+  return { ...state, files: [...rest, [path, version] as const].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)) };
 }
 
 function outcome(state: FileState, next: FileState, want: FileOutput, out: FileOutput | undefined): { ok: boolean; state: FileState } {
@@ -98,25 +103,30 @@ function outcome(state: FileState, next: FileState, want: FileOutput, out: FileO
 }
 
 /**
- * Writes overwrite (create with overwrite: the old version is gone, the new one
- * appears whole); reads return the current version or NOT_FOUND; a rename onto an
- * existing name fails with ALREADY_EXISTS.
+ * Writes overwrite (create with overwrite: the old file is deleted, then the new
+ * one created incomplete, then completed); reads return the current version or
+ * NOT_FOUND; a rename onto an existing name fails with ALREADY_EXISTS.
  */
 export const fileModel: Model<FileState, FileInput, FileOutput> = {
-  init: () => [],
-  key: (s) => s.map(([p, v]) => `${p}=${v}`).join(';'),
+  init: () => ({ files: [], cleared: [] }),
+  key: (s) => `${s.files.map(([p, v]) => `${p}=${v}`).join(';')}|${s.cleared.join(',')}`,
   describe: (i, o) => {
     const args = i.op === 'rename' ? `${i.src} -> ${i.dst}` : 'version' in i ? `${i.path}, v${i.version}` : i.path;
     return `${i.op}(${args}) = ${o ? o.code + (o.version !== undefined ? ` v${o.version}` : '') : '?'}`;
   },
   step(state, input, out) {
-    const at = (p: string) => state.find(([q]) => q === p)?.[1];
+    const at = (p: string) => state.files.find(([q]) => q === p)?.[1];
     switch (input.op) {
-      case 'clear':
-        return outcome(state, set(state, input.path, undefined), { code: 'OK' }, out);
-      case 'create':
-        // Only right after a clear (or onto nothing); impossible otherwise, known outcome or not.
-        return at(input.path) === undefined ? outcome(state, set(state, input.path, -input.version), { code: 'OK' }, out) : { ok: false, state };
+      case 'clear': {
+        const next = set(state, input.path, undefined);
+        return outcome(state, { ...next, cleared: [...state.cleared, input.version].sort((a, b) => a - b) }, { code: 'OK' }, out);
+      }
+      case 'create': {
+        // Only after its own clear, onto nothing; impossible otherwise, known outcome or not.
+        if (!state.cleared.includes(input.version) || at(input.path) !== undefined) return { ok: false, state };
+        const next = set(state, input.path, -input.version);
+        return outcome(state, { ...next, cleared: state.cleared.filter((v) => v !== input.version) }, { code: 'OK' }, out);
+      }
       case 'complete':
         return at(input.path) === -input.version ? outcome(state, set(state, input.path, input.version), { code: 'OK' }, out) : { ok: false, state };
       case 'read': {
