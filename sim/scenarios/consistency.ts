@@ -32,7 +32,7 @@ export const consistency: Scenario = {
       chunkSize: 16 * 1024, diskFaults: true, heartbeatIntervalMs: 300,
       master: { persistCheckIntervalMs: 300 }, client: { rpcTimeoutMs: 800, retryForMs: 2400 },
     });
-    await runFileWorkload(ctx, dc, { rounds: 8, roundMs: 2000, crashWorkers: true, crashMasters: true });
+    await runFileWorkload(ctx, dc, { rounds: 6, roundMs: 2000, crashWorkers: true, crashMasters: true });
   },
 };
 
