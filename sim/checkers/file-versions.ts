@@ -43,14 +43,10 @@ export function identifyVersion(got: Uint8Array, known: ReadonlyMap<number, Uint
   const n = got.byteLength;
   for (let i = 0; i < n; i++) {
     if (got[i] !== want[i]) {
-      // Which other version the bad byte belongs to, if any: a mix of versions rather than garbage.
-      let from = '';
-      for (const [w, bytes] of known) {
-        if (w !== v && bytes.byteLength > i && bytes[i] === got[i] && bytes.byteLength > i + 7 && Buffer.from(bytes.subarray(i, i + 8)).equals(Buffer.from(got.subarray(i, i + 8)))) {
-          from = ` (the bytes there are version ${w}'s)`;
-          break;
-        }
-      }
+      // Whose bytes are there instead, if another version's: a mix of versions rather than garbage.
+      const here = Buffer.from(got.subarray(i, i + 8));
+      const owner = [...known].find(([w, bytes]) => w !== v && Buffer.from(bytes.subarray(i, i + 8)).equals(here))?.[0];
+      const from = owner === undefined ? '' : ` (the bytes there are version ${owner}'s)`;
       return { ok: false, reason: `version ${v}'s header but wrong bytes from offset ${i}${from}` };
     }
   }
