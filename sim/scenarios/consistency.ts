@@ -44,7 +44,7 @@ export interface WorkloadOptions {
   crashMasters: boolean;
 }
 
-/** The random file workload and its checks, shared by scenarios that vary the faults. */
+/** The random file workload and its checks; the options say which faults besides the network's and the disks'. */
 export async function runFileWorkload(ctx: ScenarioContext, dc: DataCluster, opts: WorkloadOptions): Promise<void> {
   const { sim, cluster, net, rng } = ctx;
   const client = (id: string) => cluster.actor<StrataClient>(id);

@@ -14,27 +14,27 @@ import { buildDataCluster, restartDown, type DataCluster } from './data-cluster.
 import { healMasters } from './master-ops.js';
 
 const BLOCK = 64 * 1024;
-/** strata.user.file.replication.durable for every write here (MUST_CACHE and ASYNC_THROUGH keep two copies). */
-const DURABLE = 2;
 /** Long enough that no ASYNC_THROUGH file is persisted before the worker crash that must not lose it. */
 const PERSIST_INTERVAL_MS = 10_000;
 
 export const durability: Scenario = {
   name: 'durability',
-  description: `acknowledged CACHE_THROUGH/THROUGH writes survive crashes of every node; ASYNC_THROUGH with replication.durable=${DURABLE} survives ${DURABLE - 1} worker crash before persisting; MUST_CACHE with every holder dead fails cleanly`,
+  description: 'acknowledged CACHE_THROUGH/THROUGH writes survive crashes of every node; ASYNC_THROUGH with replication.durable=N (2 or 3 of 3 workers) survives N-1 worker crashes before persisting; MUST_CACHE with every holder dead fails cleanly',
   async run(ctx) {
+    // strata.user.file.replication.durable for every write here (MUST_CACHE and ASYNC_THROUGH keep N copies).
+    const durable = ctx.rng.pick([2, 3]);
     const dc = await buildDataCluster(ctx, {
       masters: 3, workers: 3, clients: 2, files: 0, maxFileBytes: 0, blockSize: BLOCK, workerCapacity: 4 * 1024 * 1024,
       chunkSize: 16 * 1024, diskFaults: true, heartbeatIntervalMs: 300,
-      master: { persistCheckIntervalMs: PERSIST_INTERVAL_MS }, client: { rpcTimeoutMs: 800, retryForMs: 2400, durableReplication: DURABLE },
+      master: { persistCheckIntervalMs: PERSIST_INTERVAL_MS }, client: { rpcTimeoutMs: 800, retryForMs: 2400, durableReplication: durable },
     });
     const files = new Files(ctx, dc);
     await files.mkdir('/d');
     await dc.waitForWorkers();
     await throughWritesSurviveEverything(ctx, dc, files);
-    await asyncSurvivesWorkerCrash(ctx, dc, files);
+    await asyncSurvivesWorkerCrash(ctx, dc, files, durable);
     await mustCacheFailsCleanly(ctx, dc, files);
-    ctx.log(`written=${files.written.size} ${[...files.acked].map(([t, n]) => `${t}=${n}`).join(' ')}`);
+    ctx.log(`written=${files.written.size} durable=${durable} ${[...files.acked].map(([t, n]) => `${t}=${n}`).join(' ')}`);
   },
 };
 
@@ -163,7 +163,7 @@ async function throughWritesSurviveEverything(ctx: ScenarioContext, dc: DataClus
   ctx.check(files.written.size >= 1, 'no CACHE_THROUGH/THROUGH write was acknowledged: nothing was tested');
 }
 
-async function asyncSurvivesWorkerCrash(ctx: ScenarioContext, dc: DataCluster, files: Files): Promise<void> {
+async function asyncSurvivesWorkerCrash(ctx: ScenarioContext, dc: DataCluster, files: Files, durable: number): Promise<void> {
   const { sim, rng } = ctx;
   // Fresh masters: the persistence checker's first round is a full interval away.
   crashAll(ctx, dc.masters);
@@ -176,12 +176,12 @@ async function asyncSurvivesWorkerCrash(ctx: ScenarioContext, dc: DataCluster, f
   ctx.check(paths.length >= 3, () => `only ${paths.length} of 6 ASYNC_THROUGH writes were acknowledged on a quiet network`);
   for (const p of paths) {
     const h = await files.holders(p);
-    ctx.check(h.length >= DURABLE, () => `${p} was acknowledged with replication.durable=${DURABLE} but only ${h.join(', ') || 'no worker'} holds it`);
+    ctx.check(h.length >= durable, () => `${p} was acknowledged with replication.durable=${durable} but only ${h.join(', ') || 'no worker'} holds it`);
     const info = await ctx.settle(files.client().getStatus(p));
     ctx.check(!info.persisted, () => `${p} was persisted before the crash: the scenario did not test the unpersisted window`);
   }
   // N-1 workers die (and stay dead) before anything is persisted.
-  const victims = rng.shuffle([...dc.workers]).slice(0, DURABLE - 1);
+  const victims = rng.shuffle([...dc.workers]).slice(0, durable - 1);
   crashAll(ctx, victims);
   for (const p of paths) await files.mustRead(p, `ASYNC_THROUGH after ${victims.join(', ')} crashed, unpersisted`);
   // Then it is persisted from the survivors, and survives everything.
