@@ -157,7 +157,15 @@ async function throughWritesSurviveEverything(ctx: ScenarioContext, dc: DataClus
   await heal(ctx, dc);
   // One write of each type on the quiet network, so even a seed whose faults let
   // nothing through has acknowledged writes to lose.
-  for (const t of ['CACHE_THROUGH', 'THROUGH'] as const) ctx.check(await ctx.settle(files.write(0, '/d', t)), `a ${t} write failed on a quiet network`);
+  // (A leader elected just now learns the workers at their next heartbeat: a few tries.)
+  for (const t of ['CACHE_THROUGH', 'THROUGH'] as const) {
+    let acked = false;
+    for (let i = 0; i < 10 && !acked; i++) {
+      acked = await ctx.settle(files.write(0, '/d', t));
+      if (!acked) await ctx.run({ until: sim.now + 500 });
+    }
+    ctx.check(acked, `no ${t} write was acknowledged in 10 tries on a quiet network`);
+  }
   // And once more, cleanly timed: every server down together, then back.
   crashAll(ctx, servers);
   await ctx.run({ until: sim.now + rng.range(10, 1000) });
