@@ -549,6 +549,19 @@ export class TieredBlockStore {
   }
 
   /**
+   * Counts an access served from the caller's own copy of the block (the worker's
+   * in-memory hot set), so the eviction order sees it as get() would. False if the
+   * block is not stored.
+   */
+  recordAccess(blockId: number): boolean {
+    const b = this.blocks.get(blockId);
+    if (!b) return false;
+    this.touch(b);
+    this.counters.hits++;
+    return true;
+  }
+
+  /**
    * Moves the block to the top tier (Alluxio's CACHE_PROMOTE), moving others down
    * or out to make room. `promoted` is false when the block is absent or the top
    * tier cannot make room for it; the block then stays where it is.

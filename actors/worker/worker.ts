@@ -337,8 +337,10 @@ export class WorkerActor implements Actor, JobWorkerHost {
 
   private async readBlock(r: Req<typeof W.ReadBlock>): Promise<void> {
     const m = r.m;
-    // The hot set spares re-reading a just-served block from its tier file.
+    // The hot set spares re-reading a just-served block from its tier file; the store
+    // still counts the access, or its LRU order would forget every hot block's use.
     let data = this.hot.get(m.blockId);
+    if (data !== undefined && !this.store.recordAccess(m.blockId)) data = undefined;
     if (!data && this.opts.verifyReads === false && this.store.has(m.blockId) && this.store.location(m.blockId)?.tier !== 'MEM') {
       // Unverified reads from the lower tiers stream the range straight from the block file,
       // chunk by chunk: no copy of the whole block in memory, and no bytes read that are not sent.
@@ -441,18 +443,22 @@ export class WorkerActor implements Actor, JobWorkerHost {
    * hold another file (renamed, replaced, changed behind strata's back), whose bytes
    * must not be served or cached under this block's id.
    */
-  private async blockSource(blockId: number): Promise<{ ufs: Disk; path: string; fileOffset: number; blockLength: number }> {
+  private async blockSource(blockId: number): Promise<{ ufs: Disk; path: string; fileOffset: number; blockLength: number; unchanged: () => Promise<void> }> {
     const loc = await this.ufsLocation(Math.floor(blockId / BLOCKS_PER_FILE), false);
     const fileOffset = (blockId % BLOCKS_PER_FILE) * loc.blockSize;
     if (fileOffset >= loc.length) throw new StrataError('NOT_FOUND', `block ${blockId} is past the end of ${loc.ufsPath} (${loc.length} bytes)`);
     // UNAVAILABLE, not final: another worker may still hold the only copy.
     if (!loc.persisted) throw new StrataError('UNAVAILABLE', `block ${blockId} is not cached on ${this.env.self} and its file is not persisted`);
     const ufs = this.ufs(loc.ufsMount);
-    const st = await ufs.stat(loc.ufsPath);
-    if (!st || st.isDir || st.size !== loc.length || Math.abs(st.mtimeMs - loc.mtimeMs) >= 1) {
-      throw new StrataError('FAILED_PRECONDITION', `${loc.ufsPath} in the UFS no longer matches what strata knows of it (length ${loc.length}, modified ${loc.mtimeMs})`);
-    }
-    return { ufs, path: loc.ufsPath, fileOffset, blockLength: Math.min(loc.blockSize, loc.length - fileOffset) };
+    // Checked before the read and again after it (`unchanged`): the file may be rewritten while it is read.
+    const unchanged = async (): Promise<void> => {
+      const st = await ufs.stat(loc.ufsPath);
+      if (!st || st.isDir || st.size !== loc.length || Math.abs(st.mtimeMs - loc.mtimeMs) >= 1) {
+        throw new StrataError('FAILED_PRECONDITION', `${loc.ufsPath} in the UFS no longer matches what strata knows of it (length ${loc.length}, modified ${loc.mtimeMs})`);
+      }
+    };
+    await unchanged();
+    return { ufs, path: loc.ufsPath, fileOffset, blockLength: Math.min(loc.blockSize, loc.length - fileOffset), unchanged };
   }
 
   private ufsLocation(fileId: number, write: boolean): Promise<Infer<typeof W.UfsLocation>> {
@@ -465,6 +471,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
     checkRange(m, src.blockLength);
     this.counters.ufsBlockReads++;
     const data = await src.ufs.read(src.path, src.fileOffset + m.offset, m.length);
+    await src.unchanged();
     if (data.byteLength !== m.length) throw new StrataError('FAILED_PRECONDITION', `${src.path} changed in the UFS: read ${data.byteLength} of ${m.length} bytes of block ${m.blockId}`);
     this.counters.bytesReadUfs += data.byteLength;
     return data;
@@ -478,6 +485,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
         const src = await this.blockSource(blockId);
         this.counters.ufsBlockReads++;
         const data = await src.ufs.read(src.path, src.fileOffset, src.blockLength);
+        await src.unchanged();
         if (data.byteLength !== src.blockLength) {
           throw new StrataError('FAILED_PRECONDITION', `${src.path} changed in the UFS: block ${blockId} expected ${src.blockLength} bytes, found ${data.byteLength}`);
         }

@@ -47,6 +47,7 @@ export function checkLinearizable<S, I, O>(model: Model<S, I, O>, history: Reado
     const call: Entry = { kind: 'call', op: i, time: op.call };
     const ret: Entry = { kind: 'return', op: i, time: op.ret ?? Number.POSITIVE_INFINITY };
     call.match = ret;
+    ret.match = call;
     events.push(call, ret);
   });
   // At equal times calls go first: operations that merely touch count as concurrent,
@@ -87,15 +88,17 @@ export function checkLinearizable<S, I, O>(model: Model<S, I, O>, history: Reado
   let blocker = -1;
   let blockerDepth = -1;
 
-  // Choices at a call: its effect per the model, and for an operation whose outcome
-  // is unknown also "no effect" (it was lost), so a bounded return never forces it.
+  // Choices at a call: its effect per the model.
   const choices = (op: Operation<I, O>): S[] => {
-    const out: S[] = [];
     const r = model.step(state, op.input, op.ret === undefined || op.output === undefined ? undefined : op.output);
-    if (r.ok) out.push(r.state);
-    if (op.output === undefined) out.push(state);
-    return out;
+    return r.ok ? [r.state] : [];
   };
+  // An operation whose outcome is unknown and that was lost changes nothing, so
+  // where it is placed does not matter: it is placed at its return, only when
+  // nothing placed it before. Trying "lost" at every point instead would multiply
+  // the orders explored by every unknown operation of a fault-heavy history.
+  const LOST = -1;
+  let justRestored = false;
   let firstChoice = 0;
 
   while (head.next) {
@@ -130,6 +133,23 @@ export function checkLinearizable<S, I, O>(model: Model<S, I, O>, history: Reado
       bits[entry.op >>> 5]! &= ~(1 << (entry.op & 31));
       entry = entry.next;
     } else {
+      const op = history[entry.op]!;
+      if (op.output === undefined && !justRestored) {
+        // Unknown and not placed: it was lost, right here.
+        const call = entry.match!;
+        bits[entry.op >>> 5]! |= 1 << (entry.op & 31);
+        const key = `${bitsKey(bits)}|${model.key(state)}`;
+        if (!seen.has(key)) {
+          seen.add(key);
+          stack.push({ entry: call, state, choice: LOST });
+          linearized[entry.op] = 1;
+          lift(call);
+          entry = head.next;
+          continue;
+        }
+        bits[entry.op >>> 5]! &= ~(1 << (entry.op & 31));
+      }
+      justRestored = false;
       // A return whose call could not be placed before it: undo the last choice.
       if (stack.length > blockerDepth) {
         blockerDepth = stack.length;
@@ -150,6 +170,12 @@ export function checkLinearizable<S, I, O>(model: Model<S, I, O>, history: Reado
       bits[top.entry.op >>> 5]! &= ~(1 << (top.entry.op & 31));
       state = top.state;
       unlift(top.entry);
+      if (top.choice === LOST) {
+        // Being lost there failed; it cannot be lost anywhere else either: keep backtracking.
+        entry = top.entry.match;
+        justRestored = true;
+        continue;
+      }
       // Try the same call's next choice before moving past it.
       entry = top.entry;
       firstChoice = top.choice + 1;

@@ -5,11 +5,14 @@ import { StrataClient, type ClientOptions } from '../../actors/client/client.js'
 import { isStrataError } from '../../actors/protocol/envelope.js';
 import { MASTER_ID, MasterActor, type MasterOptions } from '../../actors/master/master.js';
 import { WorkerActor, type WorkerOptions } from '../../actors/worker/worker.js';
-import { swarmDiskFaults } from '../env.js';
+import type { TieredStoreLayout } from '../../storage/tiered-conf.js';
+import { swarmDiskFaults, type StorageModel } from '../env.js';
 import { Prng } from '../prng.js';
 import type { ScenarioContext } from '../scenario.js';
 
 export const UFS = 'sim://ufs';
+/** Elections in a few hundred ms: failover happens many times within a scenario's fault window. */
+export const RAFT_TIMING = { electionTimeoutMinMs: 300, electionTimeoutMaxMs: 600, heartbeatIntervalMs: 50 };
 
 export interface DataClusterSpec {
   workers: number;
@@ -27,14 +30,26 @@ export interface DataClusterSpec {
   heartbeatIntervalMs?: number;
   /** Chunks a client lets a worker send ahead; defaults to 4. */
   readWindow?: number;
+  /** 1 (default): one master with a local journal, named MASTER_ID; 3: a Raft group master-0..2. */
+  masters?: 1 | 3;
+  /** Each worker's tiers; defaults to one MEM directory of workerCapacity bytes. */
+  tiers?: TieredStoreLayout;
+  /** Overrides of the masters' and clients' options (persistence interval, durable replication, …). */
+  master?: Partial<MasterOptions>;
+  client?: Partial<ClientOptions>;
 }
 
 export interface DataCluster {
+  masters: string[];
   workers: string[];
+  /** The servers' disk model when the spec asks for disk faults. */
+  diskModel: StorageModel | undefined;
   clients: string[];
   files: Map<string, Uint8Array>;
   /** Runs until the master knows every worker (bounded), so a workload does not start against an empty cluster. */
   waitForWorkers(): Promise<void>;
+  /** The master serving requests: the single master, or the Raft group's caught-up leader. */
+  leader(): MasterActor | undefined;
   /** Reads one file on one client, checking every byte; returns whether it succeeded. */
   read(client: string, path: string): Promise<boolean>;
   stats: { reads: number; ok: number; cleanErrors: number; bytes: number };
@@ -64,20 +79,24 @@ export async function buildDataCluster(ctx: ScenarioContext, spec: DataClusterSp
     await ufs.writeFile(path.slice(1), bytes);
   }
 
-  const master: MasterOptions = { rootUfs: UFS, blockSize: spec.blockSize, workerTimeoutMs: 3000, rpcTimeoutMs: 2000, journalDir: 'journal' };
+  const masters = spec.masters === 3 ? ['master-0', 'master-1', 'master-2'] : [MASTER_ID];
+  const group = masters.length > 1 ? { journal: { type: 'EMBEDDED' as const, voters: masters, checkpointEntries: 50, ...RAFT_TIMING } } : {};
+  const master: MasterOptions = { rootUfs: UFS, blockSize: spec.blockSize, workerTimeoutMs: 3000, rpcTimeoutMs: 2000, journalDir: 'journal', ...group, ...spec.master };
   const diskModel = spec.diskFaults ? swarmDiskFaults(rng.fork('disk')) : undefined;
-  cluster.addNode(MASTER_ID, (env) => new MasterActor(env, master), { ...(diskModel ? { disk: diskModel } : {}), allowStartFailure: true });
+  for (const id of masters) cluster.addNode(id, (env) => new MasterActor(env, master), { ...(diskModel ? { disk: diskModel } : {}), allowStartFailure: true });
+  const masterIds = { masterId: masters[0]!, masterIds: masters };
   const workers = Array.from({ length: spec.workers }, (_, i) => `worker-${i}`);
+  const tiers: TieredStoreLayout = spec.tiers ?? { levels: [{ alias: 'MEM', dirs: [{ path: 'tiers/mem', quotaBytes: spec.workerCapacity, mediumType: 'MEM' }] }], allocator: 'MaxFree', annotator: { kind: 'LRU' } };
   for (const id of workers) {
-    const w: WorkerOptions = { masterId: MASTER_ID, address: `sim://${id}`, tiers: { levels: [{ alias: 'MEM', dirs: [{ path: 'tiers/mem', quotaBytes: spec.workerCapacity, mediumType: 'MEM' }] }], allocator: 'MaxFree', annotator: { kind: 'LRU' } }, heartbeatIntervalMs: spec.heartbeatIntervalMs ?? 500, rpcTimeoutMs: 2000, chunkSize: spec.chunkSize };
+    const w: WorkerOptions = { ...masterIds, address: `sim://${id}`, tiers, heartbeatIntervalMs: spec.heartbeatIntervalMs ?? 500, rpcTimeoutMs: 2000, chunkSize: spec.chunkSize };
     // Worker disks fault too: a block that fails its checksum must be dropped and read again, never served.
     cluster.addNode(id, (env) => new WorkerActor(env, w), diskModel ? { disk: diskModel, allowStartFailure: true } : {});
   }
   const clients = Array.from({ length: spec.clients }, (_, i) => `client-${i}`);
-  const c: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 1500, chunkSize: spec.chunkSize, readWindow: spec.readWindow ?? 4, blockSize: spec.blockSize, writeType: 'CACHE_THROUGH', readType: 'CACHE', user: 'strata' };
+  const c: ClientOptions = { ...masterIds, rpcTimeoutMs: 1500, chunkSize: spec.chunkSize, readWindow: spec.readWindow ?? 4, blockSize: spec.blockSize, writeType: 'CACHE_THROUGH', readType: 'CACHE', user: 'strata', ...spec.client };
   for (const id of clients) cluster.addNode(id, (env) => new StrataClient(env, c));
   // A faulty disk may fail a start (EIO during recovery); such a node gets a few more tries, as a supervisor would.
-  const all = [MASTER_ID, ...workers, ...clients];
+  const all = [...masters, ...workers, ...clients];
   await ctx.settle(Promise.allSettled(all.map((id) => cluster.start(id))));
   for (let i = 0; i < 5 && all.some((id) => cluster.state(id) === 'down'); i++) await restartDown(ctx, all);
 
@@ -100,11 +119,19 @@ export async function buildDataCluster(ctx: ScenarioContext, spec: DataClusterSp
       return false;
     }
   };
+  const leader = (): MasterActor | undefined => {
+    for (const id of masters) {
+      if (!cluster.isUp(id)) continue;
+      const m = cluster.actor<MasterActor>(id);
+      if (!m.failed && (masters.length === 1 || m.raftStatus?.role === 'leader')) return m;
+    }
+    return undefined;
+  };
   const waitForWorkers = async (): Promise<void> => {
-    const all = () => cluster.isUp(MASTER_ID) && cluster.actor<MasterActor>(MASTER_ID).liveWorkers >= workers.filter((w) => cluster.isUp(w)).length;
+    const all = () => (leader()?.liveWorkers ?? -1) >= workers.filter((w) => cluster.isUp(w)).length;
     await ctx.run({ until: ctx.sim.now + 20_000, stopWhen: all });
   };
-  return { workers, clients, files, read, stats, waitForWorkers };
+  return { masters, workers, diskModel, clients, files, read, stats, waitForWorkers, leader };
 }
 
 function firstDiff(a: Uint8Array, b: Uint8Array): number {

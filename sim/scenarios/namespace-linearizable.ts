@@ -10,7 +10,8 @@ import { checkLinearizable, type Operation } from '../checkers/linearizability.j
 import { namespaceModel, type NsInput, type NsOutput } from '../checkers/namespace-model.js';
 import { LOCAL_DISK, swarmDiskFaults } from '../env.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
-import { healMaster } from './master-ops.js';
+import { RAFT_TIMING } from './data-cluster.js';
+import { healMasters } from './master-ops.js';
 
 const DIR = '/t';
 const NAMES = ['a', 'b', 'c', 'd'];
@@ -41,7 +42,6 @@ export const namespaceLinearizableRocks = makeScenario(
   { type: 'ROCKS', cacheMaxSize: 8, highWaterMark: 0.75, lowWaterMark: 0.5, batchSize: 3 },
 );
 
-const RAFT_TIMING = { electionTimeoutMinMs: 300, electionTimeoutMaxMs: 600, heartbeatIntervalMs: 50 };
 
 async function runNamespaceWorkload(ctx: ScenarioContext, masterCount: 1 | 3, metastore: MasterOptions['metastore']): Promise<void> {
     const { sim, cluster, net, rng } = ctx;
@@ -167,21 +167,4 @@ async function runNamespaceWorkload(ctx: ScenarioContext, masterCount: 1 | 3, me
     ctx.log(`operations=${history.length} definite=${known} explored=${result.explored}`);
     if (result.ok !== true) ctx.fail(`${result.ok === false ? 'not linearizable' : 'linearizability undecided'}: ${result.reason}`);
     ctx.check(known >= 5, `only ${known} operations with a known outcome: the workload did not run`);
-}
-
-/** Brings every master back (restarting failed ones, as a supervisor would) and, for a group, waits for a leader. */
-async function healMasters(ctx: ScenarioContext, masters: readonly string[]): Promise<boolean> {
-  if (masters.length === 1) return healMaster(ctx);
-  const { cluster } = ctx;
-  for (let round = 0; round < 5; round++) {
-    for (const id of masters) {
-      if (cluster.state(id) === 'starting') continue;
-      if (cluster.isUp(id) && cluster.actor<MasterActor>(id).failed) cluster.crash(id);
-      if (cluster.state(id) === 'down') await ctx.settle(cluster.start(id).catch(() => undefined));
-    }
-    const led = () => masters.some((id) => cluster.isUp(id) && cluster.actor<MasterActor>(id).raftStatus?.role === 'leader');
-    await ctx.run({ until: ctx.sim.now + 5000, stopWhen: led });
-    if (led()) return true;
-  }
-  return false;
 }
