@@ -503,6 +503,10 @@ export class JobMaster {
         if (!this.current(k, flight)) return;
         flight.phase = 'reporting';
         this.release(worker);
+        // The worker now holds (or no longer holds) the files' blocks: known before its next heartbeat says so.
+        const blocks = files.flatMap((f) => this.host.ns.get(f.fileId) ? this.host.ns.blockIds(this.host.ns.get(f.fileId)!) : []);
+        if (job.kind === 'load' || job.kind === 'replicate') this.host.workers().report(worker, blocks, []);
+        else if (job.kind === 'evict') this.host.workers().report(worker, [], blocks);
         this.record(job.id, { task: task.id, ok: true, bytes: done.bytes });
         // The freed slot takes the next task now rather than at the next tick.
         const now = this.state.get(job.id);

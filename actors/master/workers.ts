@@ -36,6 +36,17 @@ export class WorkerRegistry {
     return true;
   }
 
+  /**
+   * What a live worker reported outside its heartbeat (a job task it finished), so
+   * decisions made before the next heartbeat (the replication checker's) see it.
+   */
+  report(id: string, added: readonly number[], removed: readonly number[]): void {
+    const w = this.live.get(id);
+    if (!w) return;
+    for (const b of added) this.addLocation(w, b);
+    for (const b of removed) this.removeLocation(w, b);
+  }
+
   /** Marks workers silent for longer than `timeoutMs` as lost and drops their locations. */
   expire(now: number, timeoutMs: number): string[] {
     const out: string[] = [];
