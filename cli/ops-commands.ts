@@ -158,7 +158,10 @@ export function registerOpsCommands(program: Command, fsadmin: Command, conf: ()
       await withSession(conf(), async (s) => {
         if (category === 'jobservice') {
           const r = await jobs(s.client).report(Number(o.limit ?? 10));
-          if (o.json) return json(r);
+          if (o.json) {
+            const { t: _t, ...report } = r;
+            return json(report);
+          }
           for (const line of jobServiceLines(r)) out(line);
           return;
         }

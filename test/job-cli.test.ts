@@ -141,6 +141,7 @@ describe('strata job and job-backed fs commands', () => {
     for (const s of ['COMPLETED', 'CANCELED', 'FAILED', 'RUNNING']) expect(r.statuses.find((x: { status: string }) => x.status === s).count).toBe(all.filter((j) => j.status === s).length);
     expect(r.recent.map((j: { id: number }) => j.id)).toEqual(all.map((j) => j.id).sort((a, b) => b - a).slice(0, 3));
     expect(r.workers.map((w: { id: string }) => w.id)).toEqual(['worker-0', 'worker-1']);
+    expect(Object.keys(r).sort()).toEqual(['failures', 'master', 'recent', 'statuses', 'workers']);
     expect(isStrataError(await fails(['fsadmin', 'report', 'jobservice', '--limit', 'many']), 'INVALID_ARGUMENT')).toBe(true);
   });
 });
