@@ -9,6 +9,7 @@ import type { JobInfo, JobRequest } from '../actors/protocol/job.js';
 import { JobClient, jobLine } from '../actors/job/job-client.js';
 import { formatTime, humanBytes } from './fs-commands.js';
 import { withClient } from './cluster.js';
+import { startProgress, type Progress, type ProgressStream } from './progress.js';
 
 type Out = (line: string) => void;
 
@@ -19,7 +20,7 @@ const realTimers = {
   },
 };
 
-function jobs(c: StrataClient): JobClient {
+export function jobs(c: StrataClient): JobClient {
   return new JobClient(c, realTimers);
 }
 
@@ -46,7 +47,30 @@ function outcome(j: JobInfo): void {
   throw new StrataError(code, `job ${j.id} ${j.status}${j.error ? `: ${j.error}` : ''}`);
 }
 
-/** Submits a job; unless `async`, waits for it, printing progress now and then, and fails if it did not complete. */
+/**
+ * Follows a job on a progress display: bytes done of total, with files, rate and
+ * ETA; a bar on a terminal, plain lines through `out` otherwise (logs, pipes).
+ */
+function jobProgress(label: string, out: Out): { update(j: JobInfo): void; stop(ok: boolean): void } {
+  const stream: ProgressStream = process.stdout.isTTY ? process.stdout : { isTTY: false, write: (text: string) => out(text.replace(/\n$/, '')) };
+  let bar: Progress | undefined;
+  let last: JobInfo | undefined;
+  let shown = 0;
+  return {
+    update(j) {
+      last = j;
+      // The totals are known once the job is planned, i.e. from its first poll.
+      bar ??= startProgress(label, j.bytesTotal, { stream, note: () => `files ${last?.filesDone ?? 0}/${last?.filesTotal ?? 0}` });
+      bar.advance(Math.max(0, j.bytesDone - shown));
+      shown = Math.max(shown, j.bytesDone);
+    },
+    stop(ok) {
+      bar?.stop(ok);
+    },
+  };
+}
+
+/** Submits a job; unless `async`, waits for it with a progress display, and fails if it did not complete. */
 async function runJob(conf: Conf, out: Out, req: JobRequest, o: { async?: boolean; json?: boolean }, verb: string): Promise<void> {
   await withClient(conf, async (c) => {
     const jc = jobs(c);
@@ -56,15 +80,15 @@ async function runJob(conf: Conf, out: Out, req: JobRequest, o: { async?: boolea
       return;
     }
     if (!o.json) out(`Submitted job ${id}: ${verb} ${req.path}${req.dst ? ` to ${req.dst}` : ''}; waiting (Ctrl-C leaves it running; \`strata job stat ${id}\` follows it)`);
-    let lastPrint = Date.now();
-    const done = await jc.wait(id, {
-      pollMs: 200,
-      onProgress: (j) => {
-        if (o.json || Date.now() - lastPrint < 5000) return;
-        lastPrint = Date.now();
-        out(`  ${j.filesDone}/${j.filesTotal} files, ${humanBytes(j.bytesDone)}/${humanBytes(j.bytesTotal)}`);
-      },
-    });
+    const progress = o.json ? undefined : jobProgress(`${verb} ${req.path}`, out);
+    let done: JobInfo;
+    try {
+      done = await jc.wait(id, { pollMs: 200, onProgress: (j) => progress?.update(j) });
+    } catch (e) {
+      progress?.stop(false);
+      throw e;
+    }
+    progress?.stop(done.status === 'COMPLETED');
     if (o.json) out(JSON.stringify(done));
     else out(`Job ${id} ${done.status}: ${done.filesDone}/${done.filesTotal} files, ${humanBytes(done.bytesDone)}/${humanBytes(done.bytesTotal)}${done.error ? ` (${done.error})` : ''}`);
     outcome(done);

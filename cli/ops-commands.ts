@@ -13,6 +13,8 @@ import { ufsUri, withSession, type ClientSession } from './cluster.js';
 import { humanBytes } from './fs-commands.js';
 import { parsePrometheus, sampleValue, type PromText } from './prom-text.js';
 import { table } from './table.js';
+import { jobServiceLines } from './jobservice-report.js';
+import { jobs } from './job-commands.js';
 
 type Out = (line: string) => void;
 
@@ -146,13 +148,23 @@ export function registerOpsCommands(program: Command, fsadmin: Command, conf: ()
     .option('--live', 'capacity: live workers only (also -live)')
     .option('--lost', 'capacity: lost workers only (also -lost)')
     .option('--workers <list>', 'capacity: these workers only, by id, host or host:port, comma-separated (also -workers)')
+    .option('--limit <n>', 'jobservice: how many recent jobs and failures to list', '10')
     .option('--json', 'print JSON')
-    .action(async (category: string, o: { live?: boolean; lost?: boolean; workers?: string; json?: boolean }) => {
+    .action(async (category: string, o: { live?: boolean; lost?: boolean; workers?: string; limit?: string; json?: boolean }) => {
       const known = ['summary', 'capacity', 'metrics', 'ufs', 'jobservice'];
       if (!known.includes(category)) throw new StrataError('INVALID_ARGUMENT', `unknown report category ${JSON.stringify(category)}; one of ${known.join(', ')}`);
       if (category !== 'capacity' && (o.live || o.lost || o.workers)) throw new StrataError('INVALID_ARGUMENT', '-live, -lost and -workers go with report capacity');
-      if (category === 'jobservice') throw new StrataError('UNAVAILABLE', 'this cluster runs no job service (no job master answers)');
+      if (o.limit !== undefined && !/^\d{1,4}$/.test(o.limit)) throw new StrataError('INVALID_ARGUMENT', `--limit must be an integer from 0 to 9999, got ${JSON.stringify(o.limit)}`);
       await withSession(conf(), async (s) => {
+        if (category === 'jobservice') {
+          const r = await jobs(s.client).report(Number(o.limit ?? 10));
+          if (o.json) {
+            const { t: _t, ...report } = r;
+            return json(report);
+          }
+          for (const line of jobServiceLines(r)) out(line);
+          return;
+        }
         if (category === 'summary') {
           const r = await summary(conf(), s);
           if (o.json) return json(r);

@@ -11,11 +11,19 @@ export interface Progress {
   stop(ok?: boolean): void;
 }
 
+/** Where a display goes: a terminal gets a redrawn bar, anything else plain lines. */
+export interface ProgressStream {
+  readonly isTTY?: boolean;
+  write(text: string): unknown;
+}
+
 export interface ProgressOptions {
   /** Units are bytes (shown as KB/MB) unless false (shown as counts, e.g. files). */
   bytes?: boolean;
   /** Where to draw; defaults to stdout. */
-  stream?: NodeJS.WriteStream;
+  stream?: ProgressStream;
+  /** More to show after the units (e.g. files done of a job counted in bytes). */
+  note?: () => string;
   /** Plain lines: at most one per this many ms (default 2000), and always the last. */
   lineEveryMs?: number;
   /** The clock, for tests. */
@@ -44,13 +52,17 @@ export function startProgress(label: string, total: number, opts: ProgressOption
     const secs = Math.max(0.001, (now() - start) / 1000);
     const rate = done / secs;
     // Not `rate`/`eta`: cli-progress has tokens of those names that would win.
-    return { rateText: rateText(rate, bytes), etaText: etaText(rate > 0 ? (total - done) / rate : Infinity), doneText: unit(done), totalText: unit(total) };
+    return {
+      rateText: rateText(rate, bytes), etaText: etaText(done >= total ? 0 : rate > 0 ? (total - done) / rate : Infinity), doneText: unit(done), totalText: unit(total),
+      noteText: opts.note ? `, ${opts.note()}` : '',
+    };
   };
   if (stream.isTTY) {
     // Required only when a bar is drawn, so other commands start without it.
     const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
     const bar = new cliProgress.SingleBar(
-      { stream, format: `${label} [{bar}] {percentage}% | {doneText}/{totalText} | {rateText} | ETA {etaText}`, hideCursor: true, barsize: 30 },
+      // Only a real terminal reports isTTY, so this stream is one.
+      { stream: stream as NodeJS.WriteStream, format: `${label} [{bar}] {percentage}% | {doneText}/{totalText}{noteText} | {rateText} | ETA {etaText}`, hideCursor: true, barsize: 30 },
       cliProgress.Presets.shades_classic,
     );
     bar.start(total, 0, stats());
@@ -71,7 +83,7 @@ export function startProgress(label: string, total: number, opts: ProgressOption
   const line = () => {
     const s = stats();
     const pct = total > 0 ? Math.floor((done * 100) / total) : 100;
-    stream.write(`${label}: ${s.doneText} of ${s.totalText} (${pct}%), ${s.rateText}, ETA ${s.etaText}\n`);
+    stream.write(`${label}: ${s.doneText} of ${s.totalText} (${pct}%)${s.noteText}, ${s.rateText}, ETA ${s.etaText}\n`);
   };
   return {
     advance(n) {

@@ -254,7 +254,18 @@ describe('fsadmin and top-level commands', () => {
     expect(one).not.toMatch(/worker-0/);
     expect(await ok('fsadmin', 'report', 'capacity', '-lost')).not.toMatch(/worker-/);
     expect(await ok('fsadmin', 'report', 'ufs')).toMatch(/\nfile:\/\/.*\/data\/ufs\s+\/\s+readWrite\s+false\s+false/);
-    expect(await fails(['fsadmin', 'report', 'jobservice'])).toBe('UNAVAILABLE: this cluster runs no job service (no job master answers)');
+    // A job moves the job counters on /metrics, prints plain progress lines into the pipe, and shows in report jobservice.
+    const jobs0 = await scrape(masterWeb);
+    const load = await ok('fs', 'distributedLoad', '/outside');
+    expect(load).toMatch(/\nload \/outside: .* \(100%\), files 1\/1, .*ETA 0s\nJob \d+ COMPLETED: 1\/1 files/);
+    const jobs1 = await scrape(masterWeb);
+    for (const name of ['strata_job_jobs_started_total', 'strata_job_jobs_completed_total']) expect(sampleValue(jobs1, name), name).toBe(sampleValue(jobs0, name)! + 1);
+    expect(sampleValue(jobs1, 'strata_job_jobs_failed_total')).toBe(sampleValue(jobs0, 'strata_job_jobs_failed_total'));
+    const js = await ok('fsadmin', 'report', 'jobservice');
+    expect(js).toMatch(/^Job service of the leading master \S+:\n/);
+    expect(js).toMatch(/\nJob workers: 2\n/);
+    expect(js).toMatch(/\nStatus: COMPLETED\s+Count: [1-9]\d*\n/);
+    expect(js).toMatch(/most recent jobs:\n.*\n.*\s+load\s+COMPLETED\s+1\/1\s.*\/outside/);
   });
 
   it('ufs --mode is enforced by the master until lifted', async () => {

@@ -259,4 +259,26 @@ describe('progress', () => {
     expect(text).toMatch(/copyToLocal \/f \[[█░]{30}\] 100% \| 4\.00MB\/4\.00MB \| 2\.00MB\/s \| ETA 0s/);
     expect(text).not.toMatch(/\(100%\)/); // not the plain-line form
   });
+
+  it('shows a note after the units (a job\'s files), read when each line is printed', () => {
+    const lines: string[] = [];
+    let now = 0;
+    let files = 0;
+    const p = startProgress('load /in', 3000, { stream: { isTTY: false, write: (t: string) => lines.push(t) }, now: () => now, note: () => `files ${files}/3` });
+    now = 2000;
+    files = 1;
+    p.advance(1000);
+    now = 2500;
+    p.advance(0); // within the interval: no line
+    now = 4000;
+    p.advance(0); // no bytes since, but time passed: a line with the rate falling and the ETA growing
+    files = 3;
+    p.advance(2000);
+    p.stop();
+    expect(lines).toEqual([
+      'load /in: 1000B of 2.93KB (33%), files 1/3, 500B/s, ETA 4s\n',
+      'load /in: 1000B of 2.93KB (33%), files 1/3, 250B/s, ETA 8s\n',
+      'load /in: 2.93KB of 2.93KB (100%), files 3/3, 750B/s, ETA 0s\n',
+    ]);
+  });
 });

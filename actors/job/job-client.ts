@@ -25,6 +25,11 @@ export class JobClient {
     return (await this.c.callMaster<Infer<typeof J.JobListReply>>({ t: 'ListJobs' }, 'JobListReply')).jobs;
   }
 
+  /** The job master's state (fsadmin report jobservice), with up to `recent` of the newest jobs and failures. */
+  async report(recent = 10): Promise<Infer<typeof J.JobServiceReport>> {
+    return this.c.callMaster<Infer<typeof J.JobServiceReport>>({ t: 'GetJobServiceReport', recent }, 'JobServiceReport');
+  }
+
   async cancel(jobId: number): Promise<void> {
     await this.c.callMaster({ t: 'CancelJob', jobId }, 'Ok', true);
   }

@@ -6,6 +6,7 @@ import type { Disk, Env, Timer } from '../env.js';
 import { StrataError, isStrataError, type Envelope, type Message } from '../protocol/envelope.js';
 import type { Infer } from '../../transport/schema.js';
 import type * as J from '../protocol/job.js';
+import { JOB_STATUSES } from '../protocol/job.js';
 import type { JobRequest, TaskFile } from '../protocol/job.js';
 import type { Rpc, Handler } from '../rpc.js';
 import type { Inode, JournalEntry, Namespace } from '../master/namespace.js';
@@ -14,6 +15,8 @@ import { READ, WRITE } from '../master/permissions.js';
 import { JobState, type Job, type JobEntry, type Task, type TaskFileRef, type TaskResult } from './state.js';
 import { copyTempPrefix } from './job-worker.js';
 import { DEFAULT_PERSISTENCE, PersistScheduler, persistTempName, type PersistenceOptions } from './persistence.js';
+import { JobMetrics } from './job-metrics.js';
+import { removeEmptySources } from './move-sources.js';
 import { DEFAULT_ACTIVE_TASKS, copiesOf, copyTarget, pickWorker, planTasks, validateRequest, workerAllowed, type PlanFile } from './plans.js';
 
 /** What the job master needs of the master hosting it. */
@@ -109,6 +112,7 @@ export class JobMaster {
   private live = new Map<string, { id: string; address: string }>();
   private lastPersistCheck = 0;
   private readonly o: Required<Omit<JobMasterOptions, 'persistence'>> & { persistence: PersistenceOptions };
+  private readonly metrics: JobMetrics;
 
   constructor(
     private readonly host: JobMasterHost,
@@ -120,6 +124,7 @@ export class JobMaster {
       persistence: { ...DEFAULT_PERSISTENCE, ...opts.persistence },
     };
     this.state = new JobState(this.o.jobCapacity);
+    this.metrics = new JobMetrics(host.env);
     this.persistence = new PersistScheduler(host, this.o.persistence, {
       running: () => this.state.running(),
       reporting: (jobId) => [...this.flights.values()].some((f) => f.job === jobId && f.phase === 'reporting'),
@@ -136,6 +141,7 @@ export class JobMaster {
       ['ListJobs', () => this.listJobs()],
       ['CancelJob', (r) => this.cancelRequest(r as Req<typeof J.CancelJob>)],
       ['SetReplication', (r) => this.setReplication(r as Req<typeof J.SetReplication>)],
+      ['GetJobServiceReport', (r) => this.report(r as Req<typeof J.GetJobServiceReport>)],
     ];
   }
 
@@ -152,7 +158,16 @@ export class JobMaster {
   }
 
   apply(e: JobEntry): Job | undefined {
-    return this.state.apply(e);
+    // A retried submission applies to the job it already made: neither starts anything.
+    const fresh = e.a === 'create' && !(e.req && this.state.jobOfRequest(e.req.c, e.req.r) !== undefined);
+    const before = e.id !== undefined ? this.state.get(e.id)?.status : undefined;
+    const job = this.state.apply(e);
+    // Counted where the work is run: on the leader, not on followers applying the same entries.
+    if (job && this.host.serving()) {
+      if (fresh) this.metrics.started();
+      if ((fresh || before === 'RUNNING') && job.status !== 'RUNNING') this.metrics.ended(job.status);
+    }
+    return job;
   }
 
   // ---- requests ----
@@ -250,6 +265,23 @@ export class JobMaster {
     // Checked at the next tick rather than a whole interval later.
     this.lastReplicationCheck = 0;
     return { t: 'Ok' };
+  }
+
+  /** The leader's view for `fsadmin report jobservice`: jobs by status, tasks per job worker, the newest jobs and failures. */
+  private report(r: Req<typeof J.GetJobServiceReport>): Infer<typeof J.JobServiceReport> {
+    const all = this.state.all();
+    const statuses = JOB_STATUSES.map((status) => ({ status, count: all.filter((j) => j.status === status).length }));
+    const running = new Map<string, number>();
+    for (const f of this.flights.values()) if (f.phase === 'running') running.set(f.worker, (running.get(f.worker) ?? 0) + 1);
+    const workers = this.host.workers().infos().filter((w) => w.state === 'LIVE').sort((a, b) => (a.id < b.id ? -1 : 1))
+      .map((w) => ({ id: w.id, address: w.address, running: running.get(w.id) ?? 0, slots: this.o.workerSlots }));
+    const newest = all.sort((a, b) => b.id - a.id);
+    const n = Math.min(r.m.recent, 10_000);
+    return {
+      t: 'JobServiceReport', master: this.host.env.self, statuses, workers,
+      recent: newest.slice(0, n).map((j) => this.state.info(j, false)),
+      failures: newest.filter((j) => j.status === 'FAILED').slice(0, n).map((j) => this.state.info(j, false)),
+    };
   }
 
   private runningOf(jobId: number): Map<number, string> {
@@ -486,6 +518,7 @@ export class JobMaster {
       this.claimed.get(b)!.add(worker);
     }
     this.perWorker.set(worker, (this.perWorker.get(worker) ?? 0) + 1);
+    this.metrics.taskRun();
     const persistTo = job.kind === 'persist' ? persistTempName(files[0]!, this.host.env.self, this.generation, worker, this.tries.get(k)?.attempts ?? 0) : undefined;
     const m: Infer<typeof J.RunTask> = {
       t: 'RunTask', jobId: job.id, taskId: task.id, kind: job.kind, user: job.user, files,
@@ -551,6 +584,7 @@ export class JobMaster {
       this.flights.set(k, { ...f, phase: 'reporting' });
       this.record(f.job, { task: f.task, ok: false, bytes: 0, error: `${e.code}: ${e.message}` });
     } else {
+      this.metrics.taskRetried();
       this.host.env.log.log('info', `job ${f.job} task ${f.task} failed on ${f.worker} (attempt ${t.attempts}): ${e.message}`);
     }
   }
@@ -558,6 +592,7 @@ export class JobMaster {
   private record(jobId: number, r: TaskResult): void {
     const k = key(jobId, r.task);
     if (!this.flights.has(k)) this.flights.set(k, { job: jobId, task: r.task, worker: '', phase: 'reporting', generation: this.generation });
+    if (!r.ok) this.metrics.taskFailed();
     let list = this.results.get(jobId);
     if (!list) this.results.set(jobId, (list = []));
     list.push(r);
@@ -574,7 +609,9 @@ export class JobMaster {
     const job = this.state.get(jobId);
     // A copy's last results end the job: its leftovers go first, so a finished job leaves only its targets.
     const last = job !== undefined && (job.kind === 'copy' || job.kind === 'move') && job.open <= results.length;
-    void (last ? this.clearCopies(job) : Promise.resolve())
+    // A move whose every file moved leaves no empty source directories behind.
+    const moved = last && job.kind === 'move' && results.every((r) => r.ok) && job.tasks.every((t) => t.state !== 'FAILED');
+    void (last ? this.clearCopies(job).then(() => (moved ? removeEmptySources(this.host, job) : undefined)) : Promise.resolve())
       .then(() => this.host.journal({ op: 'job', a: 'progress', id: jobId, results, mtimeMs: this.host.env.now() }))
       .then(
         () => true,

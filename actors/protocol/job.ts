@@ -67,6 +67,20 @@ export const CancelJob = msg('CancelJob', { jobId: uint, rid });
 /** fs setReplication: the replication checker keeps every file under `path` within [min, max] copies (max -1: no limit). */
 export const SetReplication = msg('SetReplication', { path, min: opt(uint), max: opt(int), recursive: bool, rid });
 
+/** fsadmin report jobservice: the job master's state as the leader sees it. */
+export const GetJobServiceReport = msg('GetJobServiceReport', { recent: uint });
+export const JobServiceReport = msg('JobServiceReport', {
+  master: host,
+  /** Jobs kept, by status (every status, zeroes included). */
+  statuses: arr(obj({ status: oneOf(...JOB_STATUSES), count: uint }), 16),
+  /** Every live worker (each hosts a job worker) and the tasks it runs now. */
+  workers: arr(obj({ id: host, address: strMax(512), running: uint, slots: uint }), 100_000),
+  /** The newest jobs, newest first. */
+  recent: arr(JobInfo, 10_000),
+  /** The newest failed jobs, newest first. */
+  failures: arr(JobInfo, 10_000),
+});
+
 /** One file of a task: its blocks as the master knows them, and for copy/move its target. */
 export const TaskFile = obj({
   path,
@@ -98,7 +112,7 @@ export const TaskDone = msg('TaskDone', { bytes: uint, mtimeMs: opt(num) });
 /** One-way: stop a running task (its job was canceled, or its file deleted). */
 export const CancelTask = msg('CancelTask', { jobId: uint, taskId: uint });
 
-export const JOB_MESSAGES = [SubmitJob, JobSubmitted, GetJob, JobInfoReply, ListJobs, JobListReply, CancelJob, SetReplication, RunTask, TaskDone, CancelTask] as const;
+export const JOB_MESSAGES = [SubmitJob, JobSubmitted, GetJob, JobInfoReply, ListJobs, JobListReply, CancelJob, SetReplication, RunTask, TaskDone, CancelTask, GetJobServiceReport, JobServiceReport] as const;
 
 /** The job service's requests, for the master's router. */
-export const JOB_MASTER_REQUESTS = new Set(['SubmitJob', 'GetJob', 'ListJobs', 'CancelJob', 'SetReplication']);
+export const JOB_MASTER_REQUESTS = new Set(['SubmitJob', 'GetJob', 'ListJobs', 'CancelJob', 'SetReplication', 'GetJobServiceReport']);
