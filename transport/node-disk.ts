@@ -321,7 +321,11 @@ export class NodeDisk implements Disk {
   }
 
   fsync(path: string): Promise<void> {
-    return this.op(path, 'fsync', async (abs, rel) => {
+    return this.queued(path, 'fsync', async (abs, rel) => {
+      // As for append, a cached handle was checked when it was opened: checking
+      // again cost a journal's every fsync a realpath (one more thread-pool trip
+      // and a readlink per path component) before the sync could start.
+      if (!this.handles.has(rel)) await this.checkInside(abs, rel);
       try {
         const h = this.handles.get(rel);
         if (h) {
