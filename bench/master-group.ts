@@ -28,6 +28,7 @@ export function benchConf(workDir: string): Conf {
         [K.workDir]: workDir,
         [K.clusterSecret]: SECRET,
         [K.logLevel]: 'warn',
+        ...(process.env.BENCH_CHECKPOINT_ENTRIES ? { [K.checkpointEntries]: process.env.BENCH_CHECKPOINT_ENTRIES } : {}),
         // One UFS shared by the group, as a real deployment's root UFS is.
         [K.rootUfs]: join(workDir, 'ufs'),
       },
