@@ -47,6 +47,30 @@ describe('metadata sync', () => {
     await expect(run(as('always').getStatus('/d/gone.txt'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('syncs every due directory on the path, not just the parent', async () => {
+    const { ufs, as, run, sim } = await bed();
+    await ufs.writeFile('d/sub/x.txt', new Uint8Array(1));
+    // Everything down to /d/sub is loaded, by each client.
+    for (const id of ['always', 'second']) expect((await run(as(id).listStatus('/d/sub'))).map((f) => f.name)).toEqual(['x.txt']);
+    await ufs.writeFile('d/new/deeper/f.txt', new Uint8Array(3));
+    await ufs.writeFile('d/sub/more/g.txt', new Uint8Array(4));
+    await ufs.writeFile('top/h.txt', new Uint8Array(5));
+    // Within the interval nothing on the path is re-read.
+    await expect(run(as('second').getStatus('/d/new/deeper/f.txt'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    // Always: each directory on the way (/, /d, /d/sub) is re-read, whatever depth the new entry starts at.
+    expect((await run(as('always').getStatus('/d/new/deeper/f.txt'))).length).toBe(3);
+    expect((await run(as('always').getStatus('/d/sub/more/g.txt'))).length).toBe(4);
+    expect((await run(as('always').listStatus('/top'))).map((f) => f.name)).toEqual(['h.txt']);
+    // Gone from the UFS two levels down: a sync of the directory holding it drops it.
+    await ufs.remove('d/sub/more/g.txt');
+    await expect(run(as('always').getStatus('/d/sub/more/g.txt'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    // Once the interval has passed, the slower client sees the same.
+    sim.schedule(1500, 'scenario', 'tick', () => undefined);
+    await sim.run({ until: sim.now + 1500 });
+    await ufs.writeFile('d/sub/later/i.txt', new Uint8Array(6));
+    expect((await run(as('second').getStatus('/d/sub/later/i.txt'))).length).toBe(6);
+  });
+
   it('checkConsistency reports what differs and repairs it with repair; loadMetadata re-reads', async () => {
     const { ufs, as, run } = await bed();
     await run(as('never').listStatus('/d'));

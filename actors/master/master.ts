@@ -496,6 +496,25 @@ export class MasterActor implements Actor {
     await this.syncDir(dir);
   }
 
+  /**
+   * Syncs every directory on the way down to `path` that is due, as Alluxio syncs
+   * each inode on a path: an entry new in the UFS several levels below a loaded
+   * directory is found only if each directory above it is re-read. `self` adds
+   * `path` itself when it is a directory (a listing). At most one UFS listing per
+   * path component, and none for a directory synced within the interval.
+   */
+  private async syncPath(path: string, intervalMs: number | undefined | null, self: boolean): Promise<void> {
+    if (intervalMs == null || intervalMs < 0) return;
+    const parts = splitPath(path);
+    let cur: Inode | undefined = this.ns.root();
+    for (let i = 0; cur?.isDir && (i < parts.length || self); i++) {
+      await this.syncIfDue(cur, intervalMs);
+      if (i === parts.length) return;
+      const dir: Inode | undefined = this.ns.get(cur.id);
+      cur = dir && this.ns.child(dir, parts[i]!);
+    }
+  }
+
   /** Resolves a path, loading directories from the UFS on the way as the load type says. */
   private async resolve(path: string, load: LoadType = 'ONCE'): Promise<Inode> {
     let cur = this.ns.root();
@@ -539,8 +558,7 @@ export class MasterActor implements Actor {
   private async getStatus(r: Req<typeof M.GetStatus>): Promise<Infer<typeof M.FileInfoReply>> {
     await this.journal.readBarrier();
     // A path's own entry lives in its parent's listing: that is what a sync re-reads.
-    const parts = splitPath(r.m.path);
-    if (r.m.syncMs != null && r.m.syncMs >= 0 && parts.length > 0) await this.syncIfDue(await this.resolveOrUndefined('/' + parts.slice(0, -1).join('/')), r.m.syncMs);
+    await this.syncPath(r.m.path, r.m.syncMs, false);
     const n = await this.resolve(r.m.path, r.m.load);
     const c = this.caller(r);
     this.traverse(c, n);
@@ -563,12 +581,7 @@ export class MasterActor implements Actor {
 
   private async listStatus(r: Req<typeof M.ListStatus>): Promise<Infer<typeof M.ListStatusReply>> {
     await this.journal.readBarrier();
-    if (r.m.syncMs != null && r.m.syncMs >= 0) {
-      const parts = splitPath(r.m.path);
-      if (parts.length > 0) await this.syncIfDue(await this.resolveOrUndefined('/' + parts.slice(0, -1).join('/')), r.m.syncMs);
-      const target = await this.resolveOrUndefined(r.m.path);
-      if (target?.isDir) await this.syncIfDue(target, r.m.syncMs);
-    }
+    await this.syncPath(r.m.path, r.m.syncMs, true);
     const load = r.m.load ?? 'ONCE';
     const n = await this.resolve(r.m.path, load);
     const c = this.caller(r);
