@@ -6,7 +6,7 @@ import type { Infer } from '../../transport/schema.js';
 import * as M from '../protocol/master.js';
 import * as W from '../protocol/worker.js';
 import { ReplyCache, Rpc, serve, type Handler } from '../rpc.js';
-import { splitPath } from '../path.js';
+import { joinPath, splitPath } from '../path.js';
 import { Mutex } from '../mutex.js';
 import { BLOCKS_PER_FILE, Namespace, RejectedEntry, ROOT_ID, type Inode, type JournalEntry, type UfsChild } from './namespace.js';
 import { LocalJournal, RaftJournal, type JournalBackend, type RaftJournalOptions } from './journal-backend.js';
@@ -832,7 +832,8 @@ export class MasterActor implements Actor {
       if (n.isDir && (n.children?.size ?? 0) > 0 && !r.m.recursive) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is a non-empty directory (use recursive)`);
       if (n.mountId !== undefined) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is a mount point; unmount it instead`);
       if (n.isDir && this.ns.containsMountPoint(n)) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} contains a mount point; unmount it first`);
-      this.writable(n, r.m.path);
+      // Only a delete that reaches the UFS needs it writable.
+      if (!r.m.strataOnly) this.writable(n, r.m.path);
       const c = this.caller(r);
       this.traverse(c, n);
       this.allow(c, this.ns.get(n.parent)!, WRITE | EXECUTE);
@@ -844,6 +845,17 @@ export class MasterActor implements Actor {
       };
       dirs(n);
       const blocks = this.ns.fileIdsUnder(n).flatMap((id) => this.ns.blockIds(this.ns.get(id)!));
+      if (r.m.strataOnly) {
+        await this.journalAndApply({ op: 'delete', id: n.id, strataOnly: true, ...(req ? { req } : {}) });
+        this.workers.dropBlocks(blocks);
+        return;
+      }
+      if (!r.m.unchecked) {
+        const unknown = await this.unknownInUfs(n);
+        if (unknown.length > 0) {
+          throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is not in sync with the UFS, which also holds ${unknown.slice(0, 3).join(', ')}${unknown.length > 3 ? ` and ${unknown.length - 3} more` : ''}; load them first (fs loadMetadata) or delete unchecked (rm -U)`);
+        }
+      }
       const ufs = this.ufsOf(n);
       // Journal first, UFS second: once journaled the delete has happened; a crash
       // before the UFS removal is finished by redoing it at the next start.
@@ -852,6 +864,23 @@ export class MasterActor implements Actor {
       await this.removeFromUfs(ufs.uri, ufs.path);
     });
     return { t: 'Ok' };
+  }
+
+  /**
+   * What the UFS holds under `n` that strata does not know, in the directories
+   * strata has listed: a recursive UFS delete would remove it unseen. (A directory
+   * never listed is, to strata, whatever the UFS holds.)
+   */
+  private async unknownInUfs(n: Inode): Promise<string[]> {
+    const unknown: string[] = [];
+    const walk = async (d: Inode): Promise<void> => {
+      if (!d.isDir || !d.persisted || !d.childrenLoaded) return;
+      const base = this.ns.pathOf(d);
+      for (const u of await this.listUfs(d)) if (!d.children!.has(u.name)) unknown.push(joinPath(base, u.name));
+      for (const child of this.ns.children(d)) await walk(child);
+    };
+    await walk(n);
+    return unknown;
   }
 
   private async rename(r: Req<typeof M.Rename>): Promise<Message> {
