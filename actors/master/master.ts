@@ -7,6 +7,7 @@ import * as M from '../protocol/master.js';
 import * as W from '../protocol/worker.js';
 import { ReplyCache, Rpc, serve, type Handler } from '../rpc.js';
 import { joinPath, splitPath } from '../path.js';
+import { ufsTempPath, ufsTempFileId } from '../ufs-temp.js';
 import { Mutex } from '../mutex.js';
 import { BLOCKS_PER_FILE, Namespace, RejectedEntry, ROOT_ID, type Inode, type JournalEntry, type UfsChild } from './namespace.js';
 import { LocalJournal, RaftJournal, type JournalBackend, type RaftJournalOptions } from './journal-backend.js';
@@ -683,6 +684,10 @@ export class MasterActor implements Actor {
       if (!r.m.overwrite) throw new StrataError('ALREADY_EXISTS', `${r.m.path} already exists`);
       // Replacing a file is rare: both entries commit under the lock.
       this.workers.dropBlocks(this.ns.blockIds(existing));
+      if (!existing.completed) {
+        const eu = this.ufsOf(existing);
+        await this.removeTemp(eu.disk, ufsTempPath(eu.path, existing.id));
+      }
       await this.journalAndApply({ op: 'delete', id: existing.id });
       return { result: (await this.journalAndApply(entry))! };
     });
@@ -709,6 +714,7 @@ export class MasterActor implements Actor {
     if (prior !== undefined) return this.retriedInfo(prior, r.m.path);
     await this.resolve(r.m.path);
     const c = this.caller(r);
+    if (r.m.persisted !== false) return { t: 'FileInfoReply', info: this.info(await this.exclusive(() => this.publish(r, c, req)), true) };
     const done = await this.pipelined(async (): Promise<Step<Inode>> => {
       const retry = req && this.pending.conflict([requestKey(req)]);
       if (retry) return { wait: retry };
@@ -719,27 +725,56 @@ export class MasterActor implements Actor {
       const key = nameKey(f.parent, f.name);
       const busy = this.pending.conflict([key]);
       if (busy) return { wait: busy };
-      if (f.isDir) throw new StrataError('INVALID_ARGUMENT', `${r.m.path} is a directory`);
-      if (r.m.fileId != null && f.id !== r.m.fileId) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was replaced while it was being written`);
-      this.traverse(c, f);
-      this.allow(c, f, WRITE);
-      if (f.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is already complete`);
+      this.completable(f, r, c);
       const keys = [key, ...(req ? [requestKey(req)] : [])];
-      if (r.m.persisted === false) {
-        const entry: JournalEntry = { op: 'complete', id: f.id, length: r.m.length, mtimeMs: this.env.now(), persisted: false, ...(r.m.asyncPersist ? { asyncPersist: true } : {}), ...(req ? { req } : {}) };
-        return { done: this.pending.start(keys, async () => (await this.journalAndApply(entry))!) };
-      }
-      const fu = this.ufsOf(f);
-      return {
-        done: this.pending.start(keys, async () => {
-          const st = await fu.disk.stat(fu.path);
-          if (!st || st.isDir) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was not written to the UFS`);
-          if (st.size !== r.m.length) throw new StrataError('FAILED_PRECONDITION', `${r.m.path}: the UFS holds ${st.size} bytes, the client wrote ${r.m.length}`);
-          return (await this.journalAndApply({ op: 'complete', id: f.id, length: r.m.length, mtimeMs: st.mtimeMs, ...(req ? { req } : {}) }))!;
-        }),
-      };
+      const entry: JournalEntry = { op: 'complete', id: f.id, length: r.m.length, mtimeMs: this.env.now(), persisted: false, ...(r.m.asyncPersist ? { asyncPersist: true } : {}), ...(req ? { req } : {}) };
+      return { done: this.pending.start(keys, async () => (await this.journalAndApply(entry))!) };
     });
     return { t: 'FileInfoReply', info: this.info(done, true) };
+  }
+
+  /** Throws unless `f` is the file the request is completing, still being written, and the caller may write it. */
+  private completable(f: Inode, r: Req<typeof M.CompleteFile>, c: Caller): void {
+    if (f.isDir) throw new StrataError('INVALID_ARGUMENT', `${r.m.path} is a directory`);
+    if (r.m.fileId != null && f.id !== r.m.fileId) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was replaced while it was being written`);
+    this.traverse(c, f);
+    this.allow(c, f, WRITE);
+    if (f.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is already complete`);
+  }
+
+  /**
+   * Completes a file written through to the UFS: its temporary UFS file is renamed
+   * into place, then the completion journaled with the published file's fingerprint.
+   * Under the lock, so no delete, rename or replacement of the file interleaves.
+   * A crash between the two leaves the file incomplete (its write unacknowledged).
+   */
+  private async publish(r: Req<typeof M.CompleteFile>, c: Caller, req: { c: string; r: number } | undefined): Promise<Inode> {
+    const again = this.applied(req);
+    if (again !== undefined) return this.ns.get(again) ?? this.existing(r.m.path);
+    const f = this.existing(r.m.path);
+    const fu = this.ufsOf(f);
+    if (r.m.fileId != null && f.id !== r.m.fileId) await this.removeTemp(fu.disk, ufsTempPath(fu.path, r.m.fileId));
+    this.completable(f, r, c);
+    const tmp = ufsTempPath(fu.path, f.id);
+    const st = await fu.disk.stat(tmp);
+    if (!st || st.isDir) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was not written to the UFS`);
+    if (st.size !== r.m.length) {
+      await this.removeTemp(fu.disk, tmp);
+      throw new StrataError('FAILED_PRECONDITION', `${r.m.path}: the UFS holds ${st.size} bytes, the client wrote ${r.m.length}`);
+    }
+    try {
+      await fu.disk.rename(tmp, fu.path);
+    } catch (e) {
+      throw new StrataError('UNAVAILABLE', `the UFS could not publish ${r.m.path} (${tmp} to ${fu.path}): ${(e as Error).message}`);
+    }
+    const published = await fu.disk.stat(fu.path);
+    if (!published || published.size !== r.m.length) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} changed in the UFS as it was published`);
+    return (await this.journalAndApply({ op: 'complete', id: f.id, length: r.m.length, mtimeMs: published.mtimeMs, ...(req ? { req } : {}) }))!;
+  }
+
+  /** A temporary write file that will never be published: gone already is fine. */
+  private async removeTemp(disk: Disk, tmp: string): Promise<void> {
+    await disk.remove(tmp).catch((e: unknown) => this.env.log.log('warn', `could not remove the unpublished write ${tmp}: ${(e as Error).message}`));
   }
 
   private async removeFromUfs(uri: string, ufsPath: string): Promise<void> {
@@ -862,6 +897,8 @@ export class MasterActor implements Actor {
       await this.journalAndApply({ op: 'delete', id: n.id, ufsUri: ufs.uri, ufsPath: ufs.path, ...(req ? { req } : {}) });
       this.workers.dropBlocks(blocks);
       await this.removeFromUfs(ufs.uri, ufs.path);
+      // A file still being written: what its writer has put in the UFS so far goes too.
+      if (!n.isDir && !n.completed) await this.removeTemp(ufs.disk, ufsTempPath(ufs.path, n.id));
     });
     return { t: 'Ok' };
   }
@@ -1205,7 +1242,7 @@ export class MasterActor implements Actor {
   }
 }
 
-/** A UFS name that could not be a strata path component (or a dot entry) is never imported. */
+/** A UFS name that could not be a strata path component (or a dot entry, or a write not yet published) is never imported. */
 function validUfsName(name: string): boolean {
-  return !(name === '.' || name === '..' || name.includes('/') || name.includes('\\') || /%2f|%5c/i.test(name));
+  return !(name === '.' || name === '..' || name.includes('/') || name.includes('\\') || /%2f|%5c/i.test(name)) && ufsTempFileId(name) === undefined;
 }
