@@ -3,6 +3,7 @@
 // of the UFS sees a half-written file, a rewrite replaces the old file whole, and a
 // write that does not complete leaves nothing behind.
 import { describe, expect, it } from 'vitest';
+import type { WorkerActor } from '../actors/worker/worker.js';
 import { bed, bytes } from './data-bed.js';
 
 /** A source that sends `first`, then waits for `open()` before sending `rest` (or failing). */
@@ -73,4 +74,25 @@ describe('publishing writes to the UFS', () => {
     await sim.run({ until: sim.now + 3000 });
     expect(await ufs.list('')).toEqual([]);
   });
+});
+
+describe('a delete racing an open write', () => {
+  for (const writeType of ['THROUGH', 'CACHE_THROUGH'] as const) {
+    it(`${writeType}: the deleted file is not recreated in the UFS, and nothing of the write is left`, async () => {
+      const { sim, cluster, c } = await bed(24);
+      const ufs = cluster.ufsDisk('sim://ufs');
+      const g = gated(bytes(2500, 7), bytes(5000, 8));
+      const writing = c().writeFile('/raced', g.source, { writeType }).then(() => 'written', (e: { code?: string }) => e.code);
+      await sim.run({ until: sim.now + 300 });
+      await sim.settle(c().delete('/raced'));
+      // The rest of the file streams to the worker after the delete.
+      g.open();
+      expect(await sim.settle(writing)).toBe('NOT_FOUND');
+      await sim.run({ until: sim.now + 300 });
+      expect(await ufs.list('')).toEqual([]);
+      expect(await sim.settle(c().exists('/raced'))).toBe(false);
+      // No block of the deleted file stays cached either.
+      expect(cluster.actor<WorkerActor>('worker-0').store.usedBytes()).toBe(0);
+    });
+  }
 });

@@ -818,6 +818,28 @@ export class WorkerActor implements Actor, JobWorkerHost {
     return [id, new Uint8Array(block.buffer, block.byteOffset, block.byteLength)];
   }
 
+  /**
+   * Asks the master again whether the file is being written: a delete (or a
+   * replacement) may have raced the stream, and its UFS file (which the delete
+   * removed, and a later chunk recreated) and blocks must not outlive it. A delete
+   * after this answer removes the UFS file itself; nothing is appended after it.
+   */
+  private async stillWritten(key: string, s: WriteStream): Promise<void> {
+    try {
+      await this.ufsLocation(s.fileId, true);
+    } catch (e) {
+      if (!isStrataError(e, 'NOT_FOUND') && !isStrataError(e, 'FAILED_PRECONDITION')) throw e;
+      this.writes.delete(key);
+      s.idle.cancel();
+      await this.dropTemp(s);
+      await this.dropStored(s);
+      // Blocks cached as written through belong to the same dead file.
+      await s.caching.catch(() => undefined);
+      for (let i = 0; i < s.blockIndex; i++) await this.dropBlock(s.fileId * BLOCKS_PER_FILE + i);
+      throw new StrataError(e.code, `file ${s.fileId} stopped being written while this worker streamed it (${e.message}); nothing of the write is kept`);
+    }
+  }
+
   private async writeClose(r: Req<typeof W.WriteClose>): Promise<Infer<typeof W.WriteDone> | void> {
     const key = `${r.f}:${r.m.stream}`;
     const s = this.stream(r.f, r.m.stream);
@@ -838,6 +860,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
     const last = s.cache ? this.takeBlock(s) : undefined;
     await Promise.all([s.ufs?.fsync(s.path), s.caching.then(() => last && this.cacheWritten(s, last[0], last[1]))]);
     if (s.failed) throw s.failed;
+    if (s.ufs) await this.stillWritten(key, s);
     // The master learns of the new blocks before the client completes the file, so a
     // reader right after the write finds them (for MUST_CACHE they are the only copy).
     if (s.cache && this.registered) await this.heartbeat();
