@@ -1,26 +1,9 @@
 // fs rm flags: a delete first checks that the UFS holds nothing strata does not
 // know under the path (-U skips that), and --strataOnly leaves the UFS alone.
 import { describe, expect, it } from 'vitest';
-import { StrataClient, type ClientOptions } from '../actors/client/client.js';
-import { MASTER_ID, MasterActor, type MasterOptions } from '../actors/master/master.js';
-import { createSimBed } from '../sim/scenario.js';
+import { namespaceBed } from './master-sim-bed.js';
 
-const masterOpts: MasterOptions = { rootUfs: 'sim://ufs', blockSize: 1024, workerTimeoutMs: 3000, rpcTimeoutMs: 2000, journalDir: 'journal' };
-const base: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 1000, chunkSize: 256, readWindow: 4, blockSize: 1024, writeType: 'CACHE_THROUGH', readType: 'CACHE', user: 'strata', retryForMs: 0 };
-
-async function bed() {
-  const b = createSimBed(7, { network: 'quiet' });
-  const ufs = b.cluster.ufsDisk('sim://ufs');
-  await ufs.writeFile('d/a.txt', new Uint8Array(10));
-  await ufs.writeFile('d/sub/b.txt', new Uint8Array(20));
-  b.cluster.addNode(MASTER_ID, (env) => new MasterActor(env, masterOpts));
-  b.cluster.addNode('never', (env) => new StrataClient(env, base));
-  b.cluster.addNode('always', (env) => new StrataClient(env, { ...base, syncIntervalMs: 0 }));
-  await b.sim.settle(Promise.all([MASTER_ID, 'never', 'always'].map((id) => b.cluster.start(id))));
-  const as = (id: string) => b.cluster.actor<StrataClient>(id);
-  const run = <T>(p: Promise<T>) => b.sim.settle(p);
-  return { ...b, ufs, as, run };
-}
+const bed = () => namespaceBed(7, { 'd/a.txt': 10, 'd/sub/b.txt': 20 }, { never: {}, always: { syncIntervalMs: 0 } });
 
 describe('delete flags', () => {
   it('a checked delete refuses a tree the UFS has more in than strata knows; -U deletes it anyway', async () => {

@@ -3,29 +3,24 @@
 // --strataOnly leaves the UFS file (a later metadata load brings it back).
 // Also: a write through to the local UFS is published by rename, leaving no
 // temporary file.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Conf, K } from '../actors/conf.js';
 import type { NodeHost } from '../actors/node/nact-host.js';
 import { isStrataError } from '../actors/protocol/envelope.js';
-import { startMaster, startWorker, withClient } from '../cli/cluster.js';
+import { withClient } from '../cli/cluster.js';
 import { registerFsCommands } from '../cli/fs-commands.js';
+import { cliRunner, startCliCluster, stopCliCluster } from './helpers/cli-cluster.js';
 import { freePort } from './helpers/processes.js';
 
 let dir: string;
 let conf: Conf;
 const hosts: NodeHost[] = [];
 
-async function strata(...args: string[]): Promise<string[]> {
-  const lines: string[] = [];
-  const program = new Command().exitOverride();
-  registerFsCommands(program.command('fs'), () => conf, (l) => lines.push(l));
-  await program.parseAsync(['node', 'strata', ...args]);
-  return lines;
-}
+/** Runs one `strata ...` command line in this process; returns what it printed. */
+const strata = cliRunner((program, out) => registerFsCommands(program.command('fs'), () => conf, out));
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'strata-rmcli-'));
@@ -36,18 +31,10 @@ beforeAll(async () => {
   mkdirSync(join(dir, 'ufs', 'd', 'sub'), { recursive: true });
   writeFileSync(join(dir, 'ufs', 'd', 'a.txt'), 'aaaa');
   writeFileSync(join(dir, 'ufs', 'd', 'sub', 'b.txt'), 'bbbbbb');
-  hosts.push(await startMaster(conf));
-  hosts.push(await startWorker(conf, 'worker-0', await freePort()));
-  for (let i = 0; i < 100; i++) {
-    if ((await withClient(conf, (c) => c.workers())).some((w) => w.state === 'LIVE')) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  hosts.push(...(await startCliCluster(conf, 1)));
 }, 30_000);
 
-afterAll(async () => {
-  await Promise.all(hosts.map((h) => h.shutdown()));
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopCliCluster(hosts, dir));
 
 describe('fs rm flags', () => {
   it('--strataOnly removes from strata only; loadMetadata brings it back', async () => {

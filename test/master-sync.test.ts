@@ -3,27 +3,9 @@
 // a new inode, so no stale block can serve it); -1 keeps what was loaded once;
 // checkConsistency reports and repairs; loadMetadata re-reads on demand.
 import { describe, expect, it } from 'vitest';
-import { StrataClient, type ClientOptions } from '../actors/client/client.js';
-import { MASTER_ID, MasterActor, type MasterOptions } from '../actors/master/master.js';
-import { createSimBed } from '../sim/scenario.js';
+import { namespaceBed } from './master-sim-bed.js';
 
-const masterOpts: MasterOptions = { rootUfs: 'sim://ufs', blockSize: 1024, workerTimeoutMs: 3000, rpcTimeoutMs: 2000, journalDir: 'journal' };
-const base: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 1000, chunkSize: 256, readWindow: 4, blockSize: 1024, writeType: 'CACHE_THROUGH', readType: 'CACHE', user: 'strata', retryForMs: 0 };
-
-async function bed() {
-  const b = createSimBed(5, { network: 'quiet' });
-  const ufs = b.cluster.ufsDisk('sim://ufs');
-  await ufs.writeFile('d/a.txt', new Uint8Array(100));
-  await ufs.writeFile('d/gone.txt', new Uint8Array(5));
-  b.cluster.addNode(MASTER_ID, (env) => new MasterActor(env, masterOpts));
-  b.cluster.addNode('always', (env) => new StrataClient(env, { ...base, syncIntervalMs: 0 }));
-  b.cluster.addNode('never', (env) => new StrataClient(env, base));
-  b.cluster.addNode('second', (env) => new StrataClient(env, { ...base, syncIntervalMs: 1000 }));
-  await b.sim.settle(Promise.all([MASTER_ID, 'always', 'never', 'second'].map((id) => b.cluster.start(id))));
-  const as = (id: string) => b.cluster.actor<StrataClient>(id);
-  const run = <T>(p: Promise<T>) => b.sim.settle(p);
-  return { ...b, ufs, as, run };
-}
+const bed = () => namespaceBed(5, { 'd/a.txt': 100, 'd/gone.txt': 5 }, { always: { syncIntervalMs: 0 }, never: {}, second: { syncIntervalMs: 1000 } });
 
 describe('metadata sync', () => {
   it('notices changed, new and removed files when the interval says so', async () => {
