@@ -147,13 +147,15 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
     .description('remove a file, or a directory with -R (from the UFS too)')
     .argument('<paths...>')
     .option('-R, --recursive', 'remove directories and their contents')
-    .action(async (paths: string[], o: { recursive?: boolean }) => {
+    .option('-U, --unchecked', 'do not check first that the UFS holds nothing strata does not know')
+    .option('--strataOnly', 'remove from strata only and leave the UFS copy (a later metadata sync may bring it back)')
+    .action(async (paths: string[], o: { recursive?: boolean; unchecked?: boolean; strataOnly?: boolean }) => {
       await withClient(conf(), async (c) => {
         for (const p of paths) {
           const f = await c.getStatus(p);
           if (f.isDir && !o.recursive) throw new StrataError('FAILED_PRECONDITION', `${p} is a directory; use rm -R`);
-          await c.delete(p, Boolean(o.recursive));
-          out(`${p} has been removed`);
+          await c.delete(p, Boolean(o.recursive), { unchecked: Boolean(o.unchecked), strataOnly: Boolean(o.strataOnly) });
+          out(o.strataOnly ? `${p} has been removed from strata only` : `${p} has been removed`);
         }
       });
     });

@@ -3,14 +3,14 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Conf, K } from '../actors/conf.js';
 import type { NodeHost } from '../actors/node/nact-host.js';
 import { isStrataError } from '../actors/protocol/envelope.js';
-import { startMaster, startWorker, withClient } from '../cli/cluster.js';
+import { withClient } from '../cli/cluster.js';
 import { registerJobCommands } from '../cli/job-commands.js';
 import { registerOpsCommands } from '../cli/ops-commands.js';
+import { cliRunner, startCliCluster, stopCliCluster } from './helpers/cli-cluster.js';
 import { freePort } from './helpers/processes.js';
 
 let dir: string;
@@ -18,15 +18,10 @@ let conf: Conf;
 const hosts: NodeHost[] = [];
 
 /** Runs one `strata ...` command line in this process; returns what it printed. */
-async function strata(...args: string[]): Promise<string[]> {
-  const lines: string[] = [];
-  const program = new Command().exitOverride();
-  const fs = program.command('fs');
-  registerJobCommands(fs, program.command('job'), () => conf, (l) => lines.push(l));
-  registerOpsCommands(program, program.command('fsadmin'), () => conf, (l) => lines.push(l));
-  await program.parseAsync(['node', 'strata', ...args]);
-  return lines;
-}
+const strata = cliRunner((program, out) => {
+  registerJobCommands(program.command('fs'), program.command('job'), () => conf, out);
+  registerOpsCommands(program, program.command('fsadmin'), () => conf, out);
+});
 
 async function fails(args: string[]): Promise<unknown> {
   return strata(...args).then(() => undefined, (e: unknown) => e);
@@ -42,19 +37,11 @@ beforeAll(async () => {
   });
   mkdirSync(join(dir, 'ufs', 'in', 'sub'), { recursive: true });
   for (let i = 0; i < 5; i++) writeFileSync(join(dir, 'ufs', 'in', i % 2 ? 'sub' : '', `f${i}`), Buffer.alloc(10_000 + i * 70_000, i + 1));
-  hosts.push(await startMaster(conf));
-  for (let i = 0; i < 2; i++) hosts.push(await startWorker(conf, `worker-${i}`, await freePort()));
   // Both workers registered before the first job.
-  for (let i = 0; i < 100; i++) {
-    if ((await withClient(conf, (c) => c.workers())).filter((w) => w.state === 'LIVE').length === 2) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  hosts.push(...(await startCliCluster(conf, 2)));
 }, 30_000);
 
-afterAll(async () => {
-  await Promise.all(hosts.map((h) => h.shutdown()));
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopCliCluster(hosts, dir));
 
 describe('strata job and job-backed fs commands', () => {
   it('fs distributedLoad waits and reports files and bytes; job ls and job stat show it', async () => {

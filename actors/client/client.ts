@@ -179,8 +179,9 @@ export class StrataClient implements Actor {
     await this.mutate({ t: 'CreateDirectory', path, recursive }, 'Ok');
   }
 
-  async delete(path: string, recursive = false): Promise<void> {
-    await this.mutate({ t: 'Delete', path, recursive }, 'Ok');
+  /** `unchecked`: do not first check that the UFS agrees; `strataOnly`: leave the UFS copy in place. */
+  async delete(path: string, recursive = false, opts: { unchecked?: boolean; strataOnly?: boolean } = {}): Promise<void> {
+    await this.mutate({ t: 'Delete', path, recursive, ...(opts.unchecked ? { unchecked: true } : {}), ...(opts.strataOnly ? { strataOnly: true } : {}) }, 'Ok');
   }
 
   async rename(src: string, dst: string): Promise<void> {

@@ -6,7 +6,8 @@ import type { Infer } from '../../transport/schema.js';
 import * as M from '../protocol/master.js';
 import * as W from '../protocol/worker.js';
 import { ReplyCache, Rpc, serve, type Handler } from '../rpc.js';
-import { splitPath } from '../path.js';
+import { joinPath, splitPath } from '../path.js';
+import { ufsTempPath, ufsTempFileId } from '../ufs-temp.js';
 import { Mutex } from '../mutex.js';
 import { BLOCKS_PER_FILE, Namespace, RejectedEntry, ROOT_ID, type Inode, type JournalEntry, type UfsChild } from './namespace.js';
 import { LocalJournal, RaftJournal, type JournalBackend, type RaftJournalOptions } from './journal-backend.js';
@@ -496,6 +497,25 @@ export class MasterActor implements Actor {
     await this.syncDir(dir);
   }
 
+  /**
+   * Syncs every directory on the way down to `path` that is due, as Alluxio syncs
+   * each inode on a path: an entry new in the UFS several levels below a loaded
+   * directory is found only if each directory above it is re-read. `self` adds
+   * `path` itself when it is a directory (a listing). At most one UFS listing per
+   * path component, and none for a directory synced within the interval.
+   */
+  private async syncPath(path: string, intervalMs: number | undefined | null, self: boolean): Promise<void> {
+    if (intervalMs == null || intervalMs < 0) return;
+    const parts = splitPath(path);
+    let cur: Inode | undefined = this.ns.root();
+    for (let i = 0; cur?.isDir && (i < parts.length || self); i++) {
+      await this.syncIfDue(cur, intervalMs);
+      if (i === parts.length) return;
+      const dir: Inode | undefined = this.ns.get(cur.id);
+      cur = dir && this.ns.child(dir, parts[i]!);
+    }
+  }
+
   /** Resolves a path, loading directories from the UFS on the way as the load type says. */
   private async resolve(path: string, load: LoadType = 'ONCE'): Promise<Inode> {
     let cur = this.ns.root();
@@ -539,8 +559,7 @@ export class MasterActor implements Actor {
   private async getStatus(r: Req<typeof M.GetStatus>): Promise<Infer<typeof M.FileInfoReply>> {
     await this.journal.readBarrier();
     // A path's own entry lives in its parent's listing: that is what a sync re-reads.
-    const parts = splitPath(r.m.path);
-    if (r.m.syncMs != null && r.m.syncMs >= 0 && parts.length > 0) await this.syncIfDue(await this.resolveOrUndefined('/' + parts.slice(0, -1).join('/')), r.m.syncMs);
+    await this.syncPath(r.m.path, r.m.syncMs, false);
     const n = await this.resolve(r.m.path, r.m.load);
     const c = this.caller(r);
     this.traverse(c, n);
@@ -563,12 +582,7 @@ export class MasterActor implements Actor {
 
   private async listStatus(r: Req<typeof M.ListStatus>): Promise<Infer<typeof M.ListStatusReply>> {
     await this.journal.readBarrier();
-    if (r.m.syncMs != null && r.m.syncMs >= 0) {
-      const parts = splitPath(r.m.path);
-      if (parts.length > 0) await this.syncIfDue(await this.resolveOrUndefined('/' + parts.slice(0, -1).join('/')), r.m.syncMs);
-      const target = await this.resolveOrUndefined(r.m.path);
-      if (target?.isDir) await this.syncIfDue(target, r.m.syncMs);
-    }
+    await this.syncPath(r.m.path, r.m.syncMs, true);
     const load = r.m.load ?? 'ONCE';
     const n = await this.resolve(r.m.path, load);
     const c = this.caller(r);
@@ -670,6 +684,10 @@ export class MasterActor implements Actor {
       if (!r.m.overwrite) throw new StrataError('ALREADY_EXISTS', `${r.m.path} already exists`);
       // Replacing a file is rare: both entries commit under the lock.
       this.workers.dropBlocks(this.ns.blockIds(existing));
+      if (!existing.completed) {
+        const eu = this.ufsOf(existing);
+        await this.removeTemp(eu.disk, ufsTempPath(eu.path, existing.id));
+      }
       await this.journalAndApply({ op: 'delete', id: existing.id });
       return { result: (await this.journalAndApply(entry))! };
     });
@@ -696,6 +714,7 @@ export class MasterActor implements Actor {
     if (prior !== undefined) return this.retriedInfo(prior, r.m.path);
     await this.resolve(r.m.path);
     const c = this.caller(r);
+    if (r.m.persisted !== false) return { t: 'FileInfoReply', info: this.info(await this.exclusive(() => this.publish(r, c, req)), true) };
     const done = await this.pipelined(async (): Promise<Step<Inode>> => {
       const retry = req && this.pending.conflict([requestKey(req)]);
       if (retry) return { wait: retry };
@@ -706,27 +725,56 @@ export class MasterActor implements Actor {
       const key = nameKey(f.parent, f.name);
       const busy = this.pending.conflict([key]);
       if (busy) return { wait: busy };
-      if (f.isDir) throw new StrataError('INVALID_ARGUMENT', `${r.m.path} is a directory`);
-      if (r.m.fileId != null && f.id !== r.m.fileId) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was replaced while it was being written`);
-      this.traverse(c, f);
-      this.allow(c, f, WRITE);
-      if (f.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is already complete`);
+      this.completable(f, r, c);
       const keys = [key, ...(req ? [requestKey(req)] : [])];
-      if (r.m.persisted === false) {
-        const entry: JournalEntry = { op: 'complete', id: f.id, length: r.m.length, mtimeMs: this.env.now(), persisted: false, ...(r.m.asyncPersist ? { asyncPersist: true } : {}), ...(req ? { req } : {}) };
-        return { done: this.pending.start(keys, async () => (await this.journalAndApply(entry))!) };
-      }
-      const fu = this.ufsOf(f);
-      return {
-        done: this.pending.start(keys, async () => {
-          const st = await fu.disk.stat(fu.path);
-          if (!st || st.isDir) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was not written to the UFS`);
-          if (st.size !== r.m.length) throw new StrataError('FAILED_PRECONDITION', `${r.m.path}: the UFS holds ${st.size} bytes, the client wrote ${r.m.length}`);
-          return (await this.journalAndApply({ op: 'complete', id: f.id, length: r.m.length, mtimeMs: st.mtimeMs, ...(req ? { req } : {}) }))!;
-        }),
-      };
+      const entry: JournalEntry = { op: 'complete', id: f.id, length: r.m.length, mtimeMs: this.env.now(), persisted: false, ...(r.m.asyncPersist ? { asyncPersist: true } : {}), ...(req ? { req } : {}) };
+      return { done: this.pending.start(keys, async () => (await this.journalAndApply(entry))!) };
     });
     return { t: 'FileInfoReply', info: this.info(done, true) };
+  }
+
+  /** Throws unless `f` is the file the request is completing, still being written, and the caller may write it. */
+  private completable(f: Inode, r: Req<typeof M.CompleteFile>, c: Caller): void {
+    if (f.isDir) throw new StrataError('INVALID_ARGUMENT', `${r.m.path} is a directory`);
+    if (r.m.fileId != null && f.id !== r.m.fileId) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was replaced while it was being written`);
+    this.traverse(c, f);
+    this.allow(c, f, WRITE);
+    if (f.completed) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is already complete`);
+  }
+
+  /**
+   * Completes a file written through to the UFS: its temporary UFS file is renamed
+   * into place, then the completion journaled with the published file's fingerprint.
+   * Under the lock, so no delete, rename or replacement of the file interleaves.
+   * A crash between the two leaves the file incomplete (its write unacknowledged).
+   */
+  private async publish(r: Req<typeof M.CompleteFile>, c: Caller, req: { c: string; r: number } | undefined): Promise<Inode> {
+    const again = this.applied(req);
+    if (again !== undefined) return this.ns.get(again) ?? this.existing(r.m.path);
+    const f = this.existing(r.m.path);
+    const fu = this.ufsOf(f);
+    if (r.m.fileId != null && f.id !== r.m.fileId) await this.removeTemp(fu.disk, ufsTempPath(fu.path, r.m.fileId));
+    this.completable(f, r, c);
+    const tmp = ufsTempPath(fu.path, f.id);
+    const st = await fu.disk.stat(tmp);
+    if (!st || st.isDir) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} was not written to the UFS`);
+    if (st.size !== r.m.length) {
+      await this.removeTemp(fu.disk, tmp);
+      throw new StrataError('FAILED_PRECONDITION', `${r.m.path}: the UFS holds ${st.size} bytes, the client wrote ${r.m.length}`);
+    }
+    try {
+      await fu.disk.rename(tmp, fu.path);
+    } catch (e) {
+      throw new StrataError('UNAVAILABLE', `the UFS could not publish ${r.m.path} (${tmp} to ${fu.path}): ${(e as Error).message}`);
+    }
+    const published = await fu.disk.stat(fu.path);
+    if (!published || published.size !== r.m.length) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} changed in the UFS as it was published`);
+    return (await this.journalAndApply({ op: 'complete', id: f.id, length: r.m.length, mtimeMs: published.mtimeMs, ...(req ? { req } : {}) }))!;
+  }
+
+  /** A temporary write file that will never be published: gone already is fine. */
+  private async removeTemp(disk: Disk, tmp: string): Promise<void> {
+    await disk.remove(tmp).catch((e: unknown) => this.env.log.log('warn', `could not remove the unpublished write ${tmp}: ${(e as Error).message}`));
   }
 
   private async removeFromUfs(uri: string, ufsPath: string): Promise<void> {
@@ -819,7 +867,8 @@ export class MasterActor implements Actor {
       if (n.isDir && (n.children?.size ?? 0) > 0 && !r.m.recursive) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is a non-empty directory (use recursive)`);
       if (n.mountId !== undefined) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is a mount point; unmount it instead`);
       if (n.isDir && this.ns.containsMountPoint(n)) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} contains a mount point; unmount it first`);
-      this.writable(n, r.m.path);
+      // Only a delete that reaches the UFS needs it writable.
+      if (!r.m.strataOnly) this.writable(n, r.m.path);
       const c = this.caller(r);
       this.traverse(c, n);
       this.allow(c, this.ns.get(n.parent)!, WRITE | EXECUTE);
@@ -831,14 +880,44 @@ export class MasterActor implements Actor {
       };
       dirs(n);
       const blocks = this.ns.fileIdsUnder(n).flatMap((id) => this.ns.blockIds(this.ns.get(id)!));
+      if (r.m.strataOnly) {
+        await this.journalAndApply({ op: 'delete', id: n.id, strataOnly: true, ...(req ? { req } : {}) });
+        this.workers.dropBlocks(blocks);
+        return;
+      }
+      if (!r.m.unchecked) {
+        const unknown = await this.unknownInUfs(n);
+        if (unknown.length > 0) {
+          throw new StrataError('FAILED_PRECONDITION', `${r.m.path} is not in sync with the UFS, which also holds ${unknown.slice(0, 3).join(', ')}${unknown.length > 3 ? ` and ${unknown.length - 3} more` : ''}; load them first (fs loadMetadata) or delete unchecked (rm -U)`);
+        }
+      }
       const ufs = this.ufsOf(n);
       // Journal first, UFS second: once journaled the delete has happened; a crash
       // before the UFS removal is finished by redoing it at the next start.
       await this.journalAndApply({ op: 'delete', id: n.id, ufsUri: ufs.uri, ufsPath: ufs.path, ...(req ? { req } : {}) });
       this.workers.dropBlocks(blocks);
       await this.removeFromUfs(ufs.uri, ufs.path);
+      // A file still being written: what its writer has put in the UFS so far goes too.
+      if (!n.isDir && !n.completed) await this.removeTemp(ufs.disk, ufsTempPath(ufs.path, n.id));
     });
     return { t: 'Ok' };
+  }
+
+  /**
+   * What the UFS holds under `n` that strata does not know, in the directories
+   * strata has listed: a recursive UFS delete would remove it unseen. (A directory
+   * never listed is, to strata, whatever the UFS holds.)
+   */
+  private async unknownInUfs(n: Inode): Promise<string[]> {
+    const unknown: string[] = [];
+    const walk = async (d: Inode): Promise<void> => {
+      if (!d.isDir || !d.persisted || !d.childrenLoaded) return;
+      const base = this.ns.pathOf(d);
+      for (const u of await this.listUfs(d)) if (!d.children!.has(u.name)) unknown.push(joinPath(base, u.name));
+      for (const child of this.ns.children(d)) await walk(child);
+    };
+    await walk(n);
+    return unknown;
   }
 
   private async rename(r: Req<typeof M.Rename>): Promise<Message> {
@@ -1163,7 +1242,7 @@ export class MasterActor implements Actor {
   }
 }
 
-/** A UFS name that could not be a strata path component (or a dot entry) is never imported. */
+/** A UFS name that could not be a strata path component (or a dot entry, or a write not yet published) is never imported. */
 function validUfsName(name: string): boolean {
-  return !(name === '.' || name === '..' || name.includes('/') || name.includes('\\') || /%2f|%5c/i.test(name));
+  return !(name === '.' || name === '..' || name.includes('/') || name.includes('\\') || /%2f|%5c/i.test(name)) && ufsTempFileId(name) === undefined;
 }

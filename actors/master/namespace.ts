@@ -62,7 +62,8 @@ export const JournalEntry = {
   complete: obj({ op: oneOf('complete'), id: uint, length: uint, mtimeMs: num, persisted: opt(bool), asyncPersist: opt(bool), req }),
   persisted: obj({ op: oneOf('persisted'), id: uint, mtimeMs: num }),
   /** `ufsPath`, `fromUfs`/`toUfs`: the UFS side of the change, redone after a crash that cut it short. */
-  delete: obj({ op: oneOf('delete'), id: uint, ufsUri: opt(strMax(4096)), ufsPath: opt(strMax(4096)), req }),
+  /** `strataOnly`: removed from the namespace only; the UFS keeps it (and a later sync may bring it back). */
+  delete: obj({ op: oneOf('delete'), id: uint, ufsUri: opt(strMax(4096)), ufsPath: opt(strMax(4096)), strataOnly: opt(bool), req }),
   /** `undo`: this rename reverses that request's (the UFS refused it), so its retry must run again. */
   rename: obj({ op: oneOf('rename'), id: uint, parent: uint, name, mtimeMs: num, ufsUri: opt(strMax(4096)), fromUfs: opt(strMax(4096)), toUfs: opt(strMax(4096)), req, undo: req }),
   mount: obj({ op: oneOf('mount'), parent: uint, name, uri: strMax(4096), readOnly: bool, shared: bool, options: arr(arr(strMax(4096), 2), 256), mtimeMs: num, owner, group, mode, req }),

@@ -98,7 +98,11 @@ export const CreateFile = msg('CreateFile', { path, overwrite: bool, blockSize: 
 /** `fileId`: the inode CreateFile made; a file replaced meanwhile is not completed by its stale writer. */
 /** `persisted: false`: written MUST_CACHE, only on workers; the UFS holds nothing to check. */
 export const CompleteFile = msg('CompleteFile', { path, length: uint, fileId: opt(uint), persisted: opt(bool), asyncPersist: opt(bool), rid });
-export const Delete = msg('Delete', { path, recursive: bool, rid });
+/**
+ * `unchecked` (rm -U): skip the check that the UFS holds nothing under the path strata
+ * does not know. `strataOnly` (Alluxio's --alluxioOnly): leave the UFS alone.
+ */
+export const Delete = msg('Delete', { path, recursive: bool, unchecked: opt(bool), strataOnly: opt(bool), rid });
 export const Rename = msg('Rename', { src: path, dst: path, rid });
 /** chown (owner; superuser only), chgrp (group), chmod (mode bits); with `recursive`, the whole subtree. */
 export const SetAttribute = msg('SetAttribute', {

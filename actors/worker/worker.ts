@@ -15,6 +15,7 @@ import { BLOCKS_PER_FILE } from '../master/namespace.js';
 import { metricsOf } from '../metrics.js';
 import { registerWorkerMetrics, workerReport } from './worker-metrics.js';
 import { JobWorker, type JobWorkerHost } from '../job/job-worker.js';
+import { ufsTempPath } from '../ufs-temp.js';
 
 export interface WorkerOptions {
   masterId: string;
@@ -691,8 +692,10 @@ export class WorkerActor implements Actor, JobWorkerHost {
         const loc = await this.ufsLocation(m.fileId, true);
         if (loc.blockSize <= 0) throw new StrataError('INTERNAL', `the master gave file ${m.fileId} a block size of ${loc.blockSize}`);
         const ufs = this.ufs(loc.ufsMount);
-        if (toUfs) await ufs.writeFile(loc.ufsPath, new Uint8Array(0));
-        return { ufs, loc };
+        // Written beside the file and published by the master when it completes it.
+        const path = toUfs ? ufsTempPath(loc.ufsPath, m.fileId) : loc.ufsPath;
+        if (toUfs) await ufs.writeFile(path, new Uint8Array(0));
+        return { ufs, loc, path };
       })();
       this.opening.set(key, opened.catch(() => undefined));
       let o: Awaited<typeof opened>;
@@ -703,7 +706,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
       }
       if (this.writes.has(key)) return { t: 'WriteReady', stream: r.id, window: WRITE_WINDOW };
       this.writes.set(key, {
-        from: r.f, id: r.id, ufs: toUfs ? o.ufs : undefined, path: o.loc.ufsPath, fileId: m.fileId, blockSize: o.loc.blockSize, cache: m.cache,
+        from: r.f, id: r.id, ufs: toUfs ? o.ufs : undefined, path: o.path, fileId: m.fileId, blockSize: o.loc.blockSize, cache: m.cache,
         nextSeq: 0, waiting: new Map(), applying: false, length: 0, block: [], blockBytes: 0, blockIndex: 0, caching: Promise.resolve(), waiters: [], stored: [],
         idle: this.idleTimer(() => this.abandon(key)),
       });
@@ -720,6 +723,12 @@ export class WorkerActor implements Actor, JobWorkerHost {
     s.failed = new StrataError('DEADLINE_EXCEEDED', `write of ${s.path} idle for ${this.opts.rpcTimeoutMs} ms`);
     for (const w of s.waiters.splice(0)) w();
     void this.dropStored(s);
+    void this.dropTemp(s);
+  }
+
+  /** The UFS file of a write that will not complete is never published: nothing may keep it. */
+  private async dropTemp(s: WriteStream): Promise<void> {
+    await s.ufs?.remove(s.path).catch((e: unknown) => this.env.log.log('warn', `could not remove ${s.path} of an abandoned write: ${(e as Error).message}`));
   }
 
   /**
@@ -809,6 +818,28 @@ export class WorkerActor implements Actor, JobWorkerHost {
     return [id, new Uint8Array(block.buffer, block.byteOffset, block.byteLength)];
   }
 
+  /**
+   * Asks the master again whether the file is being written: a delete (or a
+   * replacement) may have raced the stream, and its UFS file (which the delete
+   * removed, and a later chunk recreated) and blocks must not outlive it. A delete
+   * after this answer removes the UFS file itself; nothing is appended after it.
+   */
+  private async stillWritten(key: string, s: WriteStream): Promise<void> {
+    try {
+      await this.ufsLocation(s.fileId, true);
+    } catch (e) {
+      if (!isStrataError(e, 'NOT_FOUND') && !isStrataError(e, 'FAILED_PRECONDITION')) throw e;
+      this.writes.delete(key);
+      s.idle.cancel();
+      await this.dropTemp(s);
+      await this.dropStored(s);
+      // Blocks cached as written through belong to the same dead file.
+      await s.caching.catch(() => undefined);
+      for (let i = 0; i < s.blockIndex; i++) await this.dropBlock(s.fileId * BLOCKS_PER_FILE + i);
+      throw new StrataError(e.code, `file ${s.fileId} stopped being written while this worker streamed it (${e.message}); nothing of the write is kept`);
+    }
+  }
+
   private async writeClose(r: Req<typeof W.WriteClose>): Promise<Infer<typeof W.WriteDone> | void> {
     const key = `${r.f}:${r.m.stream}`;
     const s = this.stream(r.f, r.m.stream);
@@ -816,7 +847,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
     if (r.m.abort) {
       this.writes.delete(key);
       s.idle.cancel();
-      await s.ufs?.remove(s.path);
+      await this.dropTemp(s);
       await this.dropStored(s);
       throw new StrataError('FAILED_PRECONDITION', `write of ${s.path} aborted by the client`);
     }
@@ -829,6 +860,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
     const last = s.cache ? this.takeBlock(s) : undefined;
     await Promise.all([s.ufs?.fsync(s.path), s.caching.then(() => last && this.cacheWritten(s, last[0], last[1]))]);
     if (s.failed) throw s.failed;
+    if (s.ufs) await this.stillWritten(key, s);
     // The master learns of the new blocks before the client completes the file, so a
     // reader right after the write finds them (for MUST_CACHE they are the only copy).
     if (s.cache && this.registered) await this.heartbeat();
