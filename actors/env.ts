@@ -82,6 +82,8 @@ export interface Kv {
   get(key: string): Promise<Uint8Array | undefined>;
   /** The same read, blocking: for state machines whose apply cannot wait (the ROCKS metastore). */
   getSync(key: string): Uint8Array | undefined;
+  /** Several reads in one call, in the order of `keys` (one round trip instead of one per key). */
+  getMany(keys: readonly string[]): Promise<Array<Uint8Array | undefined>>;
   /** Applies puts (value) and deletes (undefined) atomically; durable when `sync`. */
   batch(ops: ReadonlyArray<readonly [string, Uint8Array | undefined]>, sync: boolean): Promise<void>;
   /** Entries whose key starts with `prefix`, in key order. */

@@ -54,6 +54,18 @@ function timed(ms: number, op: (i: number) => void): number {
   }
 }
 
+/** `timed` for an operation that waits. */
+async function timedAsync(ms: number, op: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  let i = 0;
+  for (;;) {
+    await op();
+    i++;
+    const el = performance.now() - t0;
+    if (el >= ms) return i / (el / 1000);
+  }
+}
+
 async function child(type: MetastoreType, inodes: number): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'strata-bench-metastore-'));
   let store: InodeStore;
@@ -106,9 +118,11 @@ async function child(type: MetastoreType, inodes: number): Promise<RunResult> {
     const coldPerSec = timed(READ_MS, () => getStatus(pathAt(rnd())));
     const cacheMisses = store instanceof RocksInodeStore ? store.stats.misses - missesBefore : undefined;
     const dirMisses = store instanceof RocksInodeStore ? store.stats.dirMisses - dirMissesBefore : undefined;
-    const listPerSec = timed(READ_MS, () => {
+    // As the master lists: the children it does not hold are read in one go.
+    const listPerSec = await timedAsync(READ_MS, async () => {
       const d = Math.floor(rnd() * dirIds.length);
-      const kids = ns.children(ns.get(dirIds[d]!)!);
+      const dir = ns.get(dirIds[d]!)!;
+      const kids = await ns.listChildren(dir);
       if (kids.length !== filesIn(d)) throw new Error(`listing /d${d}: ${kids.length} entries, expected ${filesIn(d)}`);
     });
     (globalThis as { gc?: () => void }).gc?.();

@@ -316,6 +316,9 @@ class SimKv implements Kv {
     if (this.closed) throw new DiskError('EINVAL', `kv ${this.name} is closed`);
     return this.store.get(key);
   }
+  getMany(keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+    return this.op(0, false, () => keys.map((k) => this.store.get(k)));
+  }
   clear(): Promise<void> {
     return this.op(0, false, () => this.store.clear());
   }

@@ -36,6 +36,15 @@ export interface InodeStore {
   readonly type: MetastoreType;
   get(id: number): Inode | undefined;
   /**
+   * These inodes (undefined for an id not in use), with one read of the store for
+   * those not in memory instead of one each, e.g. a directory's children for
+   * listStatus. What had to be read is returned without being cached, so a large
+   * listing does not push the working set out; such objects must not be changed.
+   * The answer is the state when called: a caller that lets changes be made before
+   * it uses the answer must notice them itself (Namespace.listChildren does).
+   */
+  getMany(ids: readonly number[]): Promise<Array<Inode | undefined>>;
+  /**
    * Adds an inode, or records that one got from `get` was changed. Every change
    * must be followed by a put: a store that evicts or writes back relies on it.
    */
@@ -71,6 +80,10 @@ export class HeapInodeStore implements InodeStore {
 
   remove(id: number): void {
     this.inodes.delete(id);
+  }
+
+  async getMany(ids: readonly number[]): Promise<Array<Inode | undefined>> {
+    return ids.map((id) => this.inodes.get(id));
   }
 
   hold(): void {}

@@ -33,6 +33,10 @@ export class LevelKv implements Kv {
     return this.db.getSync(key);
   }
 
+  async getMany(keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+    return keys.length === 0 ? [] : this.db.getMany([...keys]);
+  }
+
   async clear(): Promise<void> {
     await this.db.clear();
   }

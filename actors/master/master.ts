@@ -592,7 +592,7 @@ export class MasterActor implements Actor {
     if (load === 'ALWAYS' && n.childrenLoaded) await this.loadNew(n);
     else if (load !== 'NEVER') await this.loadChildren(n);
     const dir = this.ns.get(n.id) ?? n;
-    return { t: 'ListStatusReply', entries: this.ns.children(dir).map((c) => this.info(c, true)) };
+    return { t: 'ListStatusReply', entries: (await this.ns.listChildren(dir)).map((c) => this.info(c, true)) };
   }
 
   private async createDirectory(r: Req<typeof M.CreateDirectory>): Promise<Message> {

@@ -13,6 +13,8 @@ export const ROOT_ID = 1;
 /** Block ids are fileId * BLOCKS_PER_FILE + index: derived, so never stored. */
 export const BLOCKS_PER_FILE = 2 ** 20;
 
+const byName = (a: Inode, b: Inode): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
 export type { Inode } from '../../storage/metastore.js';
 
 /** Modes of what is found in a UFS (strata cannot read UFS owners yet): like a umask of 022. */
@@ -211,6 +213,9 @@ export class Namespace {
     return this.inodes.size;
   }
 
+  /** Entries applied so far (and restores): tells a read that awaited whether anything changed meanwhile. */
+  private changes = 0;
+
   get(id: number): Inode | undefined {
     return this.inodes.get(id);
   }
@@ -225,7 +230,21 @@ export class Namespace {
   }
 
   children(dir: Inode): Inode[] {
-    return [...(dir.children?.values() ?? [])].map((id) => this.inodes.get(id)!).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return [...(dir.children?.values() ?? [])].map((id) => this.inodes.get(id)!).sort(byName);
+  }
+
+  /**
+   * A directory's children as `children` gives them, read from the metastore in one
+   * go; for reading only (what was not in memory comes back as a detached copy).
+   */
+  async listChildren(dir: Inode): Promise<Inode[]> {
+    const ids = [...(dir.children?.values() ?? [])];
+    const at = this.changes;
+    const kids = await this.inodes.getMany(ids);
+    if (this.changes === at && kids.every((k) => k !== undefined)) return (kids as Inode[]).sort(byName);
+    // Changed while the store was read: what was read may be stale, so list what is there now.
+    const now = this.inodes.get(dir.id);
+    return now ? this.children(now) : [];
   }
 
   pathOf(inode: Inode): string {
@@ -253,6 +272,7 @@ export class Namespace {
   apply(e: JournalEntry): Inode | RejectedEntry | undefined {
     if (e.op === 'job') throw new StrataError('INTERNAL', 'a job entry reached the namespace; the job master applies those');
     let inode: Inode | undefined;
+    this.changes++;
     // Objects got from the store stay the store's own until the change is done.
     this.inodes.hold();
     try {
@@ -476,6 +496,7 @@ export class Namespace {
       });
     }
     for (const n of all.values()) if (n.id !== ROOT_ID) all.get(n.parent)!.children!.set(n.name, n.id);
+    this.changes++;
     this.inodes.replace(all.values());
     // The root UFS comes from configuration, not from history: keep the configured one.
     const rootUri = this.mounts.get(ROOT_MOUNT_ID)!.uri;

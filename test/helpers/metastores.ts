@@ -21,6 +21,11 @@ export class MemKv implements Kv {
   getSync(key: string): Uint8Array | undefined {
     return this.data.get(key);
   }
+  async getMany(keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+    // A turn later, as a real store answers: writes may land in between.
+    await new Promise((r) => setImmediate(r));
+    return keys.map((k) => this.data.get(k));
+  }
   async batch(ops: ReadonlyArray<readonly [string, Uint8Array | undefined]>): Promise<void> {
     const copy = ops.map(([k, v]) => [k, v?.slice()] as const);
     await new Promise((r) => setImmediate(r));
