@@ -55,6 +55,26 @@ describe('raft reads', () => {
     expect(heartbeats.n - before).toBe(2);
   });
 
+  it('reads asked while a round is in flight share the next round, and see writes acknowledged before them', async () => {
+    const { sim, l, heartbeats, reads } = await group('safe');
+    const before = heartbeats.n;
+    const first = reads(1);
+    // Let the first round leave (its heartbeats are on the wire), then ask more in later turns.
+    await sim.run({ for: 0.01 });
+    const write = l.driver.propose(new TextEncoder().encode('second'));
+    await sim.settle(write);
+    const later: Array<Promise<number>> = [];
+    for (let i = 0; i < 5; i++) {
+      later.push(...reads(10));
+      await sim.run({ for: 0.01 });
+    }
+    const seen = await sim.settle(Promise.all([...first, ...later]));
+    // Every read asked after the write was acknowledged sees it.
+    expect(seen.slice(1).every((n) => n === 2)).toBe(true);
+    // Far fewer rounds than the 50 later reads: each round carries every read queued behind the one in flight.
+    expect(heartbeats.n - before).toBeLessThanOrEqual(2 * 4);
+  });
+
   it('lease reads need no round', async () => {
     const { sim, heartbeats, reads } = await group('lease');
     const before = heartbeats.n;

@@ -90,11 +90,16 @@ interface PendingProposal<R> {
   readonly reject: (e: unknown) => void;
 }
 
+interface ReadWaiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
 interface PendingRead {
   readonly term: number;
   index: number | null;
   /** Everyone waiting on this round. */
-  readonly waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }>;
+  readonly waiters: ReadWaiter[];
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
 }
@@ -116,6 +121,8 @@ export class RaftDriver<R> {
   private readonly proposals = new Map<number, PendingProposal<R>>();
   private readonly reads = new Map<string, PendingRead>();
   private readonly readsWaitingApply: PendingRead[] = [];
+  /** Reads asked while a round was in flight: they share the next one. */
+  private readonly queuedReads: ReadWaiter[] = [];
   private readSeq = 0;
   /** The read round the next Ready will start, which later reads may still join. */
   private openRead: PendingRead | undefined;
@@ -197,10 +204,26 @@ export class RaftDriver<R> {
     // the driver is busy with a Ready, any number of them cost one heartbeat.
     const open = this.openRead;
     if (open) return new Promise<void>((resolve, reject) => open.waiters.push({ resolve, reject }));
+    // One confirmation round in flight at a time (as etcd's read loop): reads asked
+    // meanwhile wait for the next round, which starts after them, so they stay
+    // linearizable and a busy leader sends one heartbeat per round, not per burst.
+    if (this.reads.size > 0) return new Promise<void>((resolve, reject) => this.queuedReads.push({ resolve, reject }));
+    const done = new Promise<void>((resolve, reject) => this.startRead(core, [{ resolve, reject }]));
+    // Not at once: the other reads handed over in this same turn (one socket read
+    // often carries many requests) still join this round.
+    queueMicrotask(() => this.kick());
+    return done;
+  }
+
+  /** Registers a ReadIndex round for `waiters`; it stays open for joiners until the next Ready. */
+  private startRead(core: RaftNode, waiters: ReadWaiter[]): void {
     const ctx = `${this.env.self}:${++this.readSeq}`;
     const r = core.readIndex(ctx);
-    if (!r.ok) return Promise.reject(new NotLeaderError(r.lead, 'not-applied'));
-    const waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+    if (!r.ok) {
+      const err = new NotLeaderError(r.lead, 'not-applied');
+      for (const w of waiters) w.reject(err);
+      return;
+    }
     const read: PendingRead = {
       term: core.status().term,
       index: null,
@@ -208,13 +231,15 @@ export class RaftDriver<R> {
       resolve: () => waiters.forEach((w) => w.resolve()),
       reject: (e) => waiters.forEach((w) => w.reject(e)),
     };
-    const done = new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
     this.reads.set(ctx, read);
     this.openRead = read;
-    // Not at once: the other reads handed over in this same turn (one socket read
-    // often carries many requests) still join this round.
-    queueMicrotask(() => this.kick());
-    return done;
+  }
+
+  /** The reads that waited for the previous round start the next one once it is confirmed (or failed). */
+  private startQueuedReads(core: RaftNode): void {
+    if (this.reads.size > 0 || this.queuedReads.length === 0) return;
+    const waiters = this.queuedReads.splice(0);
+    this.startRead(core, waiters);
   }
 
   /** Adds a voter; resolves once the change is applied here. One change at a time. */
@@ -360,6 +385,7 @@ export class RaftDriver<R> {
       }
       this.serveReads();
       this.dropStale();
+      this.startQueuedReads(core);
       core.advance();
       this.opts.observer?.afterReady?.(core);
       this.maybeCheckpoint(core);
@@ -510,5 +536,6 @@ export class RaftDriver<R> {
     this.reads.clear();
     for (const r of this.readsWaitingApply) r.reject(err);
     this.readsWaitingApply.length = 0;
+    for (const w of this.queuedReads.splice(0)) w.reject(err);
   }
 }
