@@ -12,6 +12,7 @@ import { WorkerChooser, type LocationPolicy } from './location-policy.js';
 import { ClientCache, type ClientCacheOptions } from './client-cache.js';
 import { FileReader } from './file-reader.js';
 import { LocalBlocks } from './local-blocks.js';
+import { ClientMetricsReporter } from './client-metrics.js';
 
 export type FileInfo = Infer<typeof M.FileInfo>;
 export type BlockInfo = Infer<typeof M.BlockInfo>;
@@ -55,6 +56,8 @@ export interface ClientOptions {
   shortCircuit?: boolean;
   /** strata.user.client.cache.*: pages of files read through openFile, with prefetch; absent, no client cache. */
   cache?: ClientCacheOptions | undefined;
+  /** strata.user.metrics.heartbeat.interval when strata.user.metrics.collection.enabled: byte counters to the master; absent, none. */
+  metricsHeartbeatMs?: number | undefined;
 }
 
 export type Sink = (chunk: Uint8Array) => void | Promise<void>;
@@ -75,6 +78,7 @@ export class StrataClient implements Actor {
   /** Shared by every file handle of this client. */
   readonly cache: ClientCache | undefined;
   private readonly local: LocalBlocks;
+  private readonly reporter: ClientMetricsReporter | undefined;
 
   constructor(
     private readonly env: Env,
@@ -92,11 +96,17 @@ export class StrataClient implements Actor {
     this.nextRid = 1 + Math.floor(env.random() * 2 ** 40);
     this.cache = opts.cache ? new ClientCache(opts.cache) : undefined;
     this.local = new LocalBlocks(env, this.rpc);
+    if (opts.metricsHeartbeatMs !== undefined && opts.metricsHeartbeatMs > 0) {
+      this.reporter = new ClientMetricsReporter(env, opts.metricsHeartbeatMs, this.counters, (m) => this.master(m, 'Ok'));
+    }
   }
 
-  async start(): Promise<void> {}
+  async start(): Promise<void> {
+    this.reporter?.start();
+  }
 
   async stop(): Promise<void> {
+    await this.reporter?.stop(this.opts.rpcTimeoutMs);
     this.local.closeAll();
     this.rpc.stop();
   }
