@@ -79,6 +79,8 @@ export class StrataClient implements Actor {
   readonly cache: ClientCache | undefined;
   private readonly local: LocalBlocks;
   private readonly reporter: ClientMetricsReporter | undefined;
+  /** Worker addresses, and whether each is on this host. */
+  private readonly localAddresses = new Map<string, boolean>();
 
   constructor(
     private readonly env: Env,
@@ -361,6 +363,15 @@ export class StrataClient implements Actor {
   }
 
   private looksLocal(address: string, host: string): boolean {
+    // Asked on every short-circuit read (4 KiB positioned reads too): parsing the URL each time shows.
+    const known = this.localAddresses.get(address);
+    if (known !== undefined) return known;
+    const local = this.parseLocal(address, host);
+    this.localAddresses.set(address, local);
+    return local;
+  }
+
+  private parseLocal(address: string, host: string): boolean {
     let h: string;
     try {
       h = new URL(address).hostname.replace(/^\[|\]$/g, '');
@@ -377,27 +388,47 @@ export class StrataClient implements Actor {
     let owed = 0;
     const early = new Map<number, Infer<typeof W.BlockChunk>>();
     let expect = 0;
-    let sinkChain: Promise<void> = Promise.resolve();
+    /** Chunks wait here only behind a sink that has not finished with an earlier one. */
+    let sinkChain: Promise<void> | undefined;
     let handle: { id: number; cancel(reason?: string): void } | undefined;
     let sinkError: unknown;
+    const failed = (e: unknown): void => {
+      sinkError = e;
+      handle?.cancel('the reader failed');
+    };
+    const consumed = (c: Infer<typeof W.BlockChunk>): void => {
+      if (sinkError || c.last || !handle) return;
+      // Credits go back a few at a time: one message per chunk costs both sides more
+      // than the bytes do, and the worker still holds at least window - batch credits.
+      if (++owed >= batch) {
+        this.rpc.send(worker, { t: 'ReadCredit', stream: handle.id, n: owed } satisfies Infer<typeof W.ReadCredit>);
+        owed = 0;
+      }
+    };
+    /** Hands a chunk to the sink as it arrives; a sink that returns a promise holds back the chunks after it. */
+    const toSink = (c: Infer<typeof W.BlockChunk>): void | Promise<void> => {
+      if (sinkError) return;
+      let r: void | Promise<void>;
+      try {
+        r = sink(c.data);
+      } catch (e) {
+        failed(e);
+        return;
+      }
+      if (!r) {
+        consumed(c);
+        return;
+      }
+      return r.then(() => consumed(c), failed);
+    };
     const deliver = (c: Infer<typeof W.BlockChunk>) => {
       this.counters.bytesRead += c.data.byteLength;
-      sinkChain = sinkChain.then(async () => {
-        if (sinkError) return;
-        try {
-          await sink(c.data);
-        } catch (e) {
-          sinkError = e;
-          handle?.cancel('the reader failed');
-        }
-        if (c.last || !handle) return;
-        // Credits go back a few at a time: one message per chunk costs both sides more
-        // than the bytes do, and the worker still holds at least window - batch credits.
-        if (++owed >= batch) {
-          this.rpc.send(worker, { t: 'ReadCredit', stream: handle.id, n: owed } satisfies Infer<typeof W.ReadCredit>);
-          owed = 0;
-        }
+      const after = sinkChain ? sinkChain.then(() => toSink(c)) : toSink(c);
+      if (!after) return;
+      const chain: Promise<void> = after.then(() => {
+        if (sinkChain === chain) sinkChain = undefined;
       });
+      sinkChain = chain;
     };
     const h = this.rpc.stream(worker, {
       t: 'ReadBlock', blockId: block.id, offset: from, length: end - from, window, cache: readType !== 'NO_CACHE',
@@ -419,7 +450,7 @@ export class StrataClient implements Actor {
     try {
       await h.done;
     } finally {
-      await sinkChain;
+      while (sinkChain) await sinkChain;
     }
     if (sinkError) throw sinkError;
   }
