@@ -327,15 +327,27 @@ export class StrataClient implements Actor {
         }
       }
       tried.add(worker);
+      /** The caller's sink failed: its error is the read's, and no other worker is asked. */
+      let sinkFailure: { error: unknown } | undefined;
       try {
         const deliver: Sink = (chunk) => {
           pos += chunk.byteLength;
-          return sink(chunk);
+          try {
+            const r = sink(chunk);
+            return r && r.catch((error: unknown) => {
+              sinkFailure = { error };
+              throw error;
+            });
+          } catch (error) {
+            sinkFailure = { error };
+            throw error;
+          }
         };
         if (holders.includes(worker) && (await this.readLocal(worker, block, pos, end, readType, deliver))) return;
         await this.streamBlock(worker, block, pos, end, readType, deliver);
         return;
       } catch (e) {
+        if (sinkFailure) throw sinkFailure.error;
         const se = isStrataError(e) ? e : new StrataError('INTERNAL', String(e));
         if (FINAL.has(se.code)) throw se;
         lastError = se;
