@@ -17,8 +17,8 @@ type Send = (m: Infer<typeof M.ClientMetrics>) => Promise<unknown>;
 
 export class ClientMetricsReporter {
   private timer: Timer | undefined;
-  /** The report the master last acknowledged: an unchanged one is not sent again. */
-  private acked = '';
+  /** The report the master last acknowledged: an unchanged one is not sent again (nor one of nothing read). */
+  private acked: string;
   private inFlight: Promise<void> | undefined;
   private stopped = false;
 
@@ -27,7 +27,9 @@ export class ClientMetricsReporter {
     private readonly intervalMs: number,
     private readonly counters: ReadCounters,
     private readonly send: Send,
-  ) {}
+  ) {
+    this.acked = keyOf(this.metrics());
+  }
 
   start(): void {
     this.schedule();
@@ -45,11 +47,8 @@ export class ClientMetricsReporter {
   /** Sends the counters unless the master has them already; one report at a time. */
   report(): Promise<void> {
     if (this.inFlight) return this.inFlight;
-    const metrics = [
-      { name: METRIC.clientBytesReadLocal.name, value: this.counters.bytesReadShortCircuit },
-      { name: METRIC.clientBytesReadRemote.name, value: this.counters.bytesRead - this.counters.bytesReadShortCircuit },
-    ];
-    const key = metrics.map((m) => m.value).join(',');
+    const metrics = this.metrics();
+    const key = keyOf(metrics);
     if (key === this.acked) return Promise.resolve();
     const p = this.send({ t: 'ClientMetrics', clientId: this.env.self, metrics }).then(
       () => void (this.acked = key),
@@ -60,6 +59,13 @@ export class ClientMetricsReporter {
     return this.inFlight;
   }
 
+  private metrics(): Array<{ name: string; value: number }> {
+    return [
+      { name: METRIC.clientBytesReadLocal.name, value: this.counters.bytesReadShortCircuit },
+      { name: METRIC.clientBytesReadRemote.name, value: this.counters.bytesRead - this.counters.bytesReadShortCircuit },
+    ];
+  }
+
   private schedule(): void {
     if (this.stopped) return;
     this.timer = this.env.setTimer(this.intervalMs, () => {
@@ -67,3 +73,5 @@ export class ClientMetricsReporter {
     });
   }
 }
+
+const keyOf = (metrics: ReadonlyArray<{ value: number }>): string => metrics.map((m) => m.value).join(',');
