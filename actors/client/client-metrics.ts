@@ -35,13 +35,14 @@ export class ClientMetricsReporter {
     this.schedule();
   }
 
-  /** Stops the heartbeat after one last report, so a short-lived client's bytes are counted; waits at most `waitMs`. */
-  async stop(waitMs: number): Promise<void> {
+  /**
+   * Stops the heartbeat. No last report: a stopping host no longer delivers the
+   * master's answer to its actors, so waiting for one would hold up every short
+   * CLI command; what was read since the last heartbeat is not reported.
+   */
+  stop(): void {
     this.stopped = true;
     this.timer?.cancel();
-    let timer: Timer | undefined;
-    await Promise.race([this.report(), new Promise<void>((r) => (timer = this.env.setTimer(waitMs, r)))]);
-    timer?.cancel();
   }
 
   /** Sends the counters unless the master has them already; one report at a time. */

@@ -108,7 +108,7 @@ export class StrataClient implements Actor {
   }
 
   async stop(): Promise<void> {
-    await this.reporter?.stop(this.opts.rpcTimeoutMs);
+    this.reporter?.stop();
     this.local.closeAll();
     this.rpc.stop();
   }
