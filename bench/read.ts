@@ -20,6 +20,8 @@
 // each read path byte for byte, then times whole-file reads into a sink that only
 // counts (what `cat` to /dev/null does).
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,6 +151,24 @@ async function child(masterAddr: string, workDir: string, rawUrl: string): Promi
     return RANDOM_READS;
   };
 
+  // BENCH_CPU_PROFILE=PREFIX: the client process's CPU profile of each run, as PREFIX.<n>.<side>.cpuprofile.
+  const profileTo = process.env.BENCH_CPU_PROFILE;
+  let profiler: Session | undefined;
+  let profiled = 0;
+  const profile = async (label: string, run: () => Promise<string>): Promise<string> => {
+    if (!profileTo) return run();
+    if (!profiler) {
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+    }
+    await profiler.post('Profiler.start');
+    try {
+      return await run();
+    } finally {
+      writeFileSync(`${profileTo}.${profiled++}.${label}.cpuprofile`, JSON.stringify((await profiler.post('Profiler.stop')).profile));
+    }
+  };
   const expected = new Map<string, Uint8Array>();
   await serveCommands(async (cmd, arg) => {
     if (cmd === 'write') {
@@ -179,19 +199,21 @@ async function child(masterAddr: string, workDir: string, rawUrl: string): Promi
       const info = await remote.getStatus(HOT);
       return `status ${info.blocks.length} ${info.blocks.filter((b) => b.locations.length > 0).length}`;
     }
-    if (cmd === 'run') {
-      if (arg === 'raw') return timed(() => rawRead(FILE_BYTES));
-      if (arg === 'remote') return timed(() => strataRead(remote, HOT));
-      if (arg === 'sc') return timed(() => strataRead(sc, HOT));
-      if (arg === 'fs') return timed(async () => fsRead(ufsFile(await remote.getStatus(HOT))));
-      if (arg === 'cold') return timed(() => strataRead(remote, COLD, 'NO_CACHE'));
-      if (arg === 'rawcold') return timed(async () => rawRead(COLD_BYTES, ufsFile(await remote.getStatus(COLD))));
-      if (arg === 'rand-sc') return timed(() => randomStrata(sc));
-      if (arg === 'rand-remote') return timed(() => randomStrata(remote));
-      if (arg === 'rand-fs') return timed(async () => randomFs(ufsFile(await remote.getStatus(HOT))));
-    }
+    if (cmd === 'run') return profile(arg ?? '', () => runSide(arg));
     throw new Error(`unknown command ${cmd} ${arg ?? ''}`);
   });
+  async function runSide(arg: string | undefined): Promise<string> {
+    if (arg === 'raw') return timed(() => rawRead(FILE_BYTES));
+    if (arg === 'remote') return timed(() => strataRead(remote, HOT));
+    if (arg === 'sc') return timed(() => strataRead(sc, HOT));
+    if (arg === 'fs') return timed(async () => fsRead(ufsFile(await remote.getStatus(HOT))));
+    if (arg === 'cold') return timed(() => strataRead(remote, COLD, 'NO_CACHE'));
+    if (arg === 'rawcold') return timed(async () => rawRead(COLD_BYTES, ufsFile(await remote.getStatus(COLD))));
+    if (arg === 'rand-sc') return timed(() => randomStrata(sc));
+    if (arg === 'rand-remote') return timed(() => randomStrata(remote));
+    if (arg === 'rand-fs') return timed(async () => randomFs(ufsFile(await remote.getStatus(HOT))));
+    throw new Error(`unknown run ${arg ?? ''}`);
+  }
   raw.close();
   await host.shutdown();
   process.exit(0);

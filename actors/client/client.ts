@@ -12,6 +12,7 @@ import { WorkerChooser, type LocationPolicy } from './location-policy.js';
 import { ClientCache, type ClientCacheOptions } from './client-cache.js';
 import { FileReader } from './file-reader.js';
 import { LocalBlocks } from './local-blocks.js';
+import { ClientMetricsReporter } from './client-metrics.js';
 
 export type FileInfo = Infer<typeof M.FileInfo>;
 export type BlockInfo = Infer<typeof M.BlockInfo>;
@@ -55,6 +56,8 @@ export interface ClientOptions {
   shortCircuit?: boolean;
   /** strata.user.client.cache.*: pages of files read through openFile, with prefetch; absent, no client cache. */
   cache?: ClientCacheOptions | undefined;
+  /** strata.user.metrics.heartbeat.interval when strata.user.metrics.collection.enabled: byte counters to the master; absent, none. */
+  metricsHeartbeatMs?: number | undefined;
 }
 
 export type Sink = (chunk: Uint8Array) => void | Promise<void>;
@@ -75,6 +78,9 @@ export class StrataClient implements Actor {
   /** Shared by every file handle of this client. */
   readonly cache: ClientCache | undefined;
   private readonly local: LocalBlocks;
+  private readonly reporter: ClientMetricsReporter | undefined;
+  /** Worker addresses, and whether each is on this host. */
+  private readonly localAddresses = new Map<string, boolean>();
 
   constructor(
     private readonly env: Env,
@@ -92,11 +98,17 @@ export class StrataClient implements Actor {
     this.nextRid = 1 + Math.floor(env.random() * 2 ** 40);
     this.cache = opts.cache ? new ClientCache(opts.cache) : undefined;
     this.local = new LocalBlocks(env, this.rpc);
+    if (opts.metricsHeartbeatMs !== undefined && opts.metricsHeartbeatMs > 0) {
+      this.reporter = new ClientMetricsReporter(env, opts.metricsHeartbeatMs, this.counters, (m) => this.master(m, 'Ok'));
+    }
   }
 
-  async start(): Promise<void> {}
+  async start(): Promise<void> {
+    this.reporter?.start();
+  }
 
   async stop(): Promise<void> {
+    this.reporter?.stop();
     this.local.closeAll();
     this.rpc.stop();
   }
@@ -316,15 +328,27 @@ export class StrataClient implements Actor {
         }
       }
       tried.add(worker);
+      /** The caller's sink failed: its error is the read's, and no other worker is asked. */
+      let sinkFailure: { error: unknown } | undefined;
       try {
         const deliver: Sink = (chunk) => {
           pos += chunk.byteLength;
-          return sink(chunk);
+          try {
+            const r = sink(chunk);
+            return r && r.catch((error: unknown) => {
+              sinkFailure = { error };
+              throw error;
+            });
+          } catch (error) {
+            sinkFailure = { error };
+            throw error;
+          }
         };
         if (holders.includes(worker) && (await this.readLocal(worker, block, pos, end, readType, deliver))) return;
         await this.streamBlock(worker, block, pos, end, readType, deliver);
         return;
       } catch (e) {
+        if (sinkFailure) throw sinkFailure.error;
         const se = isStrataError(e) ? e : new StrataError('INTERNAL', String(e));
         if (FINAL.has(se.code)) throw se;
         lastError = se;
@@ -352,6 +376,15 @@ export class StrataClient implements Actor {
   }
 
   private looksLocal(address: string, host: string): boolean {
+    // Asked on every short-circuit read (4 KiB positioned reads too): parsing the URL each time shows.
+    const known = this.localAddresses.get(address);
+    if (known !== undefined) return known;
+    const local = this.parseLocal(address, host);
+    this.localAddresses.set(address, local);
+    return local;
+  }
+
+  private parseLocal(address: string, host: string): boolean {
     let h: string;
     try {
       h = new URL(address).hostname.replace(/^\[|\]$/g, '');
@@ -368,27 +401,47 @@ export class StrataClient implements Actor {
     let owed = 0;
     const early = new Map<number, Infer<typeof W.BlockChunk>>();
     let expect = 0;
-    let sinkChain: Promise<void> = Promise.resolve();
+    /** Chunks wait here only behind a sink that has not finished with an earlier one. */
+    let sinkChain: Promise<void> | undefined;
     let handle: { id: number; cancel(reason?: string): void } | undefined;
     let sinkError: unknown;
+    const failed = (e: unknown): void => {
+      sinkError = e;
+      handle?.cancel('the reader failed');
+    };
+    const consumed = (c: Infer<typeof W.BlockChunk>): void => {
+      if (sinkError || c.last || !handle) return;
+      // Credits go back a few at a time: one message per chunk costs both sides more
+      // than the bytes do, and the worker still holds at least window - batch credits.
+      if (++owed >= batch) {
+        this.rpc.send(worker, { t: 'ReadCredit', stream: handle.id, n: owed } satisfies Infer<typeof W.ReadCredit>);
+        owed = 0;
+      }
+    };
+    /** Hands a chunk to the sink as it arrives; a sink that returns a promise holds back the chunks after it. */
+    const toSink = (c: Infer<typeof W.BlockChunk>): void | Promise<void> => {
+      if (sinkError) return;
+      let r: void | Promise<void>;
+      try {
+        r = sink(c.data);
+      } catch (e) {
+        failed(e);
+        return;
+      }
+      if (!r) {
+        consumed(c);
+        return;
+      }
+      return r.then(() => consumed(c), failed);
+    };
     const deliver = (c: Infer<typeof W.BlockChunk>) => {
       this.counters.bytesRead += c.data.byteLength;
-      sinkChain = sinkChain.then(async () => {
-        if (sinkError) return;
-        try {
-          await sink(c.data);
-        } catch (e) {
-          sinkError = e;
-          handle?.cancel('the reader failed');
-        }
-        if (c.last || !handle) return;
-        // Credits go back a few at a time: one message per chunk costs both sides more
-        // than the bytes do, and the worker still holds at least window - batch credits.
-        if (++owed >= batch) {
-          this.rpc.send(worker, { t: 'ReadCredit', stream: handle.id, n: owed } satisfies Infer<typeof W.ReadCredit>);
-          owed = 0;
-        }
+      const after = sinkChain ? sinkChain.then(() => toSink(c)) : toSink(c);
+      if (!after) return;
+      const chain: Promise<void> = after.then(() => {
+        if (sinkChain === chain) sinkChain = undefined;
       });
+      sinkChain = chain;
     };
     const h = this.rpc.stream(worker, {
       t: 'ReadBlock', blockId: block.id, offset: from, length: end - from, window, cache: readType !== 'NO_CACHE',
@@ -410,7 +463,7 @@ export class StrataClient implements Actor {
     try {
       await h.done;
     } finally {
-      await sinkChain;
+      while (sinkChain) await sinkChain;
     }
     if (sinkError) throw sinkError;
   }

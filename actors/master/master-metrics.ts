@@ -2,6 +2,7 @@
 // taken, and the cluster totals summed from what workers report in heartbeats
 // (as Alluxio's master aggregates worker metrics into Cluster.*).
 import { METRIC, type Labels, type MetricDef, type Metrics } from '../metrics.js';
+import { ClientTotals } from './client-totals.js';
 
 export interface MasterView {
   paths: number;
@@ -34,6 +35,8 @@ export class ClusterMetrics {
   private readonly reports = new Map<string, Reported[]>();
   private last: { at: number; totals: number[] } | undefined;
   private prev: { at: number; totals: number[] } | undefined;
+  /** What clients report in their metrics heartbeats. */
+  readonly clients = new ClientTotals();
 
   constructor(private readonly live: () => readonly string[]) {}
 
@@ -79,6 +82,7 @@ export class ClusterMetrics {
   /** After `metrics clear`: workers report from zero again with their next heartbeat. */
   clear(): void {
     this.reports.clear();
+    this.clients.clear();
     this.last = this.prev = undefined;
   }
 }
@@ -104,6 +108,10 @@ export function registerMasterMetrics(m: Metrics, view: () => MasterView): Clust
   m.declare(METRIC.leaderChanges, 'counter');
   m.declare(METRIC.journalCommit, 'histogram');
   for (const [w, c] of SUMMED) m.collect(c, 'counter', () => [[{}, cluster.sum(w.name)]]);
+  m.collect(METRIC.clusterBytesReadLocal, 'counter', () => [[{}, cluster.clients.sum(METRIC.clientBytesReadLocal.name)]]);
+  for (const c of [METRIC.clientBytesReadLocal, METRIC.clientBytesReadRemote]) {
+    m.collect(c, 'counter', () => cluster.clients.perClient(c.name).map(([client, v]) => [{ client }, v] as const));
+  }
   m.collect(METRIC.clusterThroughput, 'gauge', () => cluster.throughput());
   m.collect(METRIC.clusterHitRate, 'gauge', () => [[{}, cluster.hitRate()]]);
   const tiers = (f: (total: number, used: number) => number) => () => {

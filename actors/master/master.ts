@@ -142,6 +142,7 @@ export class MasterActor implements Actor {
     const h: Array<[string, Handler]> = [
       ['RegisterWorker', (r) => this.registerWorker(r as Req<typeof M.RegisterWorker>)],
       ['WorkerHeartbeat', (r) => this.heartbeat(r as Req<typeof M.WorkerHeartbeat>)],
+      ['ClientMetrics', (r) => this.clientMetrics(r as Req<typeof M.ClientMetrics>)],
       ['GetStatus', (r) => this.getStatus(r as Req<typeof M.GetStatus>)],
       ['GetUfsLocation', (r) => this.ufsLocation(r as Req<typeof W.GetUfsLocation>)],
       ['ListStatus', (r) => this.listStatus(r as Req<typeof M.ListStatus>)],
@@ -289,6 +290,13 @@ export class MasterActor implements Actor {
     this.toFree.delete(m.workerId);
     const persisted = (m.unpersistedFiles ?? []).filter((id) => this.ns.get(id)?.persisted !== false);
     return { t: 'HeartbeatReply', cmd: known ? 'ok' : 'register', pinnedFiles: [...this.ns.pinnedFiles], ...(free?.size ? { free: [...free] } : {}), ...(persisted.length ? { persistedFiles: persisted } : {}) };
+  }
+
+  private clientMetrics(r: Req<typeof M.ClientMetrics>): Message {
+    const bad = r.m.metrics.find((m) => !Number.isFinite(m.value) || m.value < 0);
+    if (bad) throw new StrataError('INVALID_ARGUMENT', `client metric ${bad.name} must be a count, got ${bad.value}`);
+    clusterMetrics(metricsOf(this.env)).clients.report(r.m.clientId, r.m.metrics, this.env.now());
+    return { t: 'Ok' };
   }
 
   /** Blocks of deleted files are ignored; a file being written may report blocks before it completes. */

@@ -62,6 +62,11 @@ export const WorkerHeartbeat = msg('WorkerHeartbeat', {
   /** Files of which the worker holds blocks it keeps as the only copy (not known to be persisted). */
   unpersistedFiles: opt(arr(uint, 10_000_000)),
 });
+/** A client's metrics heartbeat: its counters since it started (names from METRIC.client*), answered with Ok. */
+export const ClientMetrics = msg('ClientMetrics', {
+  clientId: strMax(256),
+  metrics: arr(obj({ name: strMax(200), value: num }), 100),
+});
 /**
  * `register`: the master does not know this worker (restarted, or marked it lost).
  * `pinnedFiles`: ids of every pinned file (their blocks must not be evicted);
@@ -155,7 +160,7 @@ export const MASTER_MESSAGES = [
   RegisterWorker, RegisterWorkerOk, WorkerHeartbeat, HeartbeatReply,
   GetStatus, ListStatus, FileInfoReply, ListStatusReply, CreateDirectory, CreateFile, CompleteFile, Delete, Rename,
   GetWorkers, WorkersReply, GetMasterInfo, MasterInfoReply, Mount, Unmount, UpdateMount, GetMountTable, MountTableReply, SetAttribute, TransferLeadership, RemoveMaster, AddMaster, Backup, BackupReply, Checkpoint, CheckpointReply,
-  CheckConsistency, ConsistencyReply, LoadMetadata, Free,
+  CheckConsistency, ConsistencyReply, LoadMetadata, Free, ClientMetrics,
 ] as const;
 
 export type MasterRequest =
