@@ -26,7 +26,9 @@ export const durability: Scenario = {
     const dc = await buildDataCluster(ctx, {
       masters: 3, workers: 3, clients: 2, files: 0, maxFileBytes: 0, blockSize: BLOCK, workerCapacity: 4 * 1024 * 1024,
       chunkSize: 16 * 1024, diskFaults: true, heartbeatIntervalMs: 300,
-      master: { persistCheckIntervalMs: PERSIST_INTERVAL_MS }, client: { rpcTimeoutMs: 800, retryForMs: 2400, durableReplication: durable },
+      // The unpersisted window is made by configuration, not by timing: a file waits 20 s
+      // (strata.user.file.persistence.initial.wait.time) before its first persist job.
+      master: { persistCheckIntervalMs: PERSIST_INTERVAL_MS, jobs: { persistence: { initialWaitMs: 20_000 } } }, client: { rpcTimeoutMs: 800, retryForMs: 2400, durableReplication: durable },
     });
     const files = new Files(ctx, dc);
     await files.mkdir('/d');
