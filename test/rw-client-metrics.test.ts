@@ -9,12 +9,13 @@ import type { StrataClient } from '../actors/client/client.js';
 import { Conf, K } from '../actors/conf.js';
 import { CLIENT_RETENTION_MS, ClientTotals } from '../actors/master/client-totals.js';
 import { METRIC, metricsOf } from '../actors/metrics.js';
-import { NodeHost } from '../actors/node/nact-host.js';
-import { MASTER_ID, clientOptions, clientRole, masterOptions, masterRole, workerOptions, workerRole } from '../actors/node/roles.js';
+import type { NodeHost } from '../actors/node/nact-host.js';
+import { MASTER_ID, clientOptions, clientRole } from '../actors/node/roles.js';
 import { isStrataError } from '../actors/protocol/envelope.js';
 import { parsePrometheus, sampleValue } from '../cli/prom-text.js';
 import { renderPrometheus } from '../transport/metrics-http.js';
 import { bytes } from './data-bed.js';
+import { startLocalReadBed, until } from './helpers/local-read-bed.js';
 
 const LOCAL = METRIC.clientBytesReadLocal.name;
 const REMOTE = METRIC.clientBytesReadRemote.name;
@@ -62,36 +63,14 @@ function conf(extra: Record<string, string> = {}): Conf {
 
 const client = (id: string): StrataClient => clients.actor(id) as StrataClient;
 
-async function until(what: string, ok: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; !(await ok()); i++) {
-    if (i > 200) throw new Error(`${what} did not happen within 5 s`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'strata-rw-cm-'));
-  const c = conf();
-  server = await NodeHost.start({
-    conf: c, logSink: () => {}, listen: { host: '127.0.0.1', port: 0 },
-    nodes: [
-      { id: MASTER_ID, dataDir: join(dir, 'master'), create: masterRole(masterOptions(c, dir)) },
-      { id: 'worker-0', dataDir: join(dir, 'worker-0'), create: (env, info) => workerRole(workerOptions(c, () => info.address ?? ''))(env) },
-    ],
-  });
-  const user = { user: 'strata', groups: [] };
-  clients = await NodeHost.start({
-    conf: c, logSink: () => {},
-    nodes: [
-      { id: 'client-sc', dataDir: join(dir, 'client-sc'), create: clientRole({ ...clientOptions(c, user), cache: undefined }) },
-      { id: 'client-stream', dataDir: join(dir, 'client-stream'), create: clientRole({ ...clientOptions(conf({ [K.shortCircuit]: 'false' }), user), cache: undefined }) },
+  ({ server, clients } = await startLocalReadBed(dir, conf, data, {
+    writer: 'client-stream',
+    others: (user) => [
       { id: 'client-quiet', dataDir: join(dir, 'client-quiet'), create: clientRole({ ...clientOptions(conf({ [K.userMetricsCollection]: 'false' }), user), cache: undefined }) },
     ],
-    peers: { [MASTER_ID]: server.address!, 'worker-0': server.address! },
-  });
-  await clients.connect(server.address!, 10_000);
-  await client('client-stream').writeFile('/f', data, { writeType: 'CACHE_THROUGH' });
-  await until('the cached blocks showing at the master', async () => (await client('client-sc').getStatus('/f')).blocks.every((b) => b.locations.length > 0));
+  }));
 }, 30_000);
 
 afterAll(async () => {

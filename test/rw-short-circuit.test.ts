@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StrataClient } from '../actors/client/client.js';
 import { Conf, K } from '../actors/conf.js';
-import { NodeHost } from '../actors/node/nact-host.js';
-import { MASTER_ID, clientOptions, clientRole, masterOptions, masterRole, workerOptions, workerRole } from '../actors/node/roles.js';
+import type { NodeHost } from '../actors/node/nact-host.js';
 import type { WorkerActor } from '../actors/worker/worker.js';
 import { fixture, bytes as blockBytes } from './storage-tiered-helpers.js';
 import { Raw, bytes } from './data-bed.js';
+import { startLocalReadBed } from './helpers/local-read-bed.js';
 
 const MIB = 1024 * 1024;
 let dir: string;
@@ -34,33 +34,10 @@ const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a.buffer, a.
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'strata-rw-sc-'));
-  const c = conf();
-  server = await NodeHost.start({
-    conf: c, logSink: () => {}, listen: { host: '127.0.0.1', port: 0 },
-    nodes: [
-      { id: MASTER_ID, dataDir: join(dir, 'master'), create: masterRole(masterOptions(c, dir)) },
-      { id: 'worker-0', dataDir: join(dir, 'worker-0'), create: (env, info) => workerRole(workerOptions(c, () => info.address ?? ''))(env) },
-    ],
-  });
-  const user = { user: 'strata', groups: [] };
-  clients = await NodeHost.start({
-    conf: c, logSink: () => {},
-    nodes: [
-      { id: 'client-sc', dataDir: join(dir, 'client-sc'), create: clientRole({ ...clientOptions(c, user), cache: undefined }) },
-      { id: 'client-stream', dataDir: join(dir, 'client-stream'), create: clientRole({ ...clientOptions(conf({ [K.shortCircuit]: 'false' }), user), cache: undefined }) },
-      { id: 'client-raw', dataDir: join(dir, 'client-raw'), create: (env) => new Raw(env) },
-    ],
-    peers: { [MASTER_ID]: server.address!, 'worker-0': server.address! },
-  });
-  await clients.connect(server.address!, 10_000);
-  await client('client-sc').writeFile('/f', data, { writeType: 'CACHE_THROUGH' });
-  // The master learns of the cached blocks from the worker's next heartbeat.
-  for (let i = 0; ; i++) {
-    const info = await client('client-sc').getStatus('/f');
-    if (info.blocks.every((b) => b.locations.length > 0)) break;
-    if (i > 200) throw new Error('blocks never showed up as cached');
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  ({ server, clients } = await startLocalReadBed(dir, conf, data, {
+    writer: 'client-sc',
+    others: () => [{ id: 'client-raw', dataDir: join(dir, 'client-raw'), create: (env) => new Raw(env) }],
+  }));
 }, 30_000);
 
 afterAll(async () => {
