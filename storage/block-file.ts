@@ -2,7 +2,7 @@
 //
 //   <dir>/<blockId>        the block's bytes, nothing else, so a short-circuit
 //                          reader can use the file as it is
-//   <dir>/<blockId>.meta   32 bytes: magic "SBLK", version, tier, block id,
+//   <dir>/<blockId>.meta   32 bytes: magic "SBLK", version, tier, flags, block id,
 //                          length, CRC-32 of the bytes, CRC-32 of the record
 //   <dir>/.tmp/            blocks being written
 //
@@ -26,7 +26,15 @@ export interface BlockMetaRecord {
   readonly length: number;
   readonly crc: number;
   readonly tier: TierAlias;
+  /**
+   * The data was known to exist elsewhere (the UFS) when the block was stored. A
+   * record without the flag (older records included) says nothing either way.
+   */
+  readonly persisted?: boolean;
 }
+
+/** Flag bits (byte 6); records written before it existed have 0 there. */
+const FLAG_PERSISTED = 1;
 
 export function joinPath(dir: string, name: string): string {
   const d = dir.replace(/\/+$/, '');
@@ -44,6 +52,7 @@ export function encodeMeta(m: BlockMetaRecord): Uint8Array {
   v.setUint32(0, MAGIC, true);
   v.setUint8(4, VERSION);
   v.setUint8(5, TIER_ALIASES.indexOf(m.tier));
+  v.setUint8(6, m.persisted ? FLAG_PERSISTED : 0);
   v.setUint32(8, Math.floor(m.blockId / TWO_32), true);
   v.setUint32(12, m.blockId % TWO_32, true);
   v.setUint32(16, Math.floor(m.length / TWO_32), true);
@@ -67,5 +76,6 @@ export function decodeMeta(b: Uint8Array): BlockMetaRecord | string {
     length: v.getUint32(16, true) * TWO_32 + v.getUint32(20, true),
     crc: v.getUint32(24, true),
     tier,
+    ...((v.getUint8(6) & FLAG_PERSISTED) !== 0 ? { persisted: true } : {}),
   };
 }

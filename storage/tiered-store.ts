@@ -74,9 +74,11 @@ export interface TieredStoreOptions {
    */
   readonly verifyReads?: boolean;
   /**
-   * Treat recovered blocks as unpersisted until `markPersisted` (default false).
-   * Nothing on disk says whether a block's file reached the UFS, so an owner that
-   * can ask (the worker asks its master) keeps them safe meanwhile.
+   * Treat recovered blocks as unpersisted until `markPersisted` (default false),
+   * except those stored as persisted (their metadata says so): a block stored
+   * unpersisted may have reached the UFS since, which only an owner that can ask
+   * (the worker asks its master) learns, so it is kept safe meanwhile; one stored
+   * persisted never needs asking, and must not hold the tier until an answer comes.
    */
   readonly recoverUnpersisted?: boolean;
 }
@@ -456,7 +458,7 @@ export class TieredBlockStore {
       }
       const dir = await this.makeRoom(level, data.byteLength, ctx);
       try {
-        await this.writeFiles(dir, blockId, data, crc);
+        await this.writeFiles(dir, blockId, data, crc, !opts.unpersisted);
       } catch (e) {
         dir.used -= data.byteLength;
         throw new StrataError('UNAVAILABLE', `writing block ${blockId} to ${dir.alias} dir ${dir.path}: ${errorText(e)}`);
@@ -783,7 +785,7 @@ export class TieredBlockStore {
       return 'corrupt';
     }
     try {
-      await this.writeFiles(dst, b.id, data!, b.crc);
+      await this.writeFiles(dst, b.id, data!, b.crc, b.persisted);
     } catch (e) {
       dst.used -= b.length;
       this.log.log('warn', 'tiered store: moving a block failed', { blockId: b.id, from: src.dir.path, to: dst.path, error: errorText(e) });
@@ -841,14 +843,14 @@ export class TieredBlockStore {
 
   // ---- files -------------------------------------------------------------------
 
-  private async writeFiles(dir: Dir, id: number, data: Uint8Array, crc: number): Promise<void> {
+  private async writeFiles(dir: Dir, id: number, data: Uint8Array, crc: number, persisted: boolean): Promise<void> {
     const disk = dir.disk;
     const tmpData = joinPath(joinPath(dir.path, TMP_DIR), dataName(id));
     const tmpMeta = joinPath(joinPath(dir.path, TMP_DIR), metaName(id));
     try {
       await disk.writeFile(tmpData, data);
       await disk.fsync(tmpData);
-      await disk.writeFile(tmpMeta, encodeMeta({ blockId: id, length: data.byteLength, crc, tier: dir.alias }));
+      await disk.writeFile(tmpMeta, encodeMeta({ blockId: id, length: data.byteLength, crc, tier: dir.alias, persisted }));
       await disk.fsync(tmpMeta);
       // Data first: a data file without metadata is an uncommitted block to recovery.
       await disk.rename(tmpData, joinPath(dir.path, dataName(id)));
@@ -943,6 +945,7 @@ export class TieredBlockStore {
     let problem: string | undefined;
     let length = 0;
     let crc = 0;
+    let storedPersisted = false;
     try {
       const meta = decodeMeta(await disk.readFile(metaPath));
       if (typeof meta === 'string') problem = meta;
@@ -950,6 +953,7 @@ export class TieredBlockStore {
       else {
         length = meta.length;
         crc = meta.crc;
+        storedPersisted = meta.persisted === true;
         const st = await disk.stat(dataPath);
         if (!st || st.isDir) problem = 'block file missing';
         else if (st.size !== length) problem = `block file has ${st.size} bytes, metadata says ${length}`;
@@ -978,7 +982,7 @@ export class TieredBlockStore {
     }
     dir.used += length;
     const now = this.clock();
-    return { id, length, crc, file: new FileRef(dir), score: { rank: 0, tick: 0, crf: 1 }, pinned: false, persisted: !this.recoverUnpersisted, busy: false, leases: 0, createdMs: now, lastAccessMs: now };
+    return { id, length, crc, file: new FileRef(dir), score: { rank: 0, tick: 0, crf: 1 }, pinned: false, persisted: storedPersisted || !this.recoverUnpersisted, busy: false, leases: 0, createdMs: now, lastAccessMs: now };
   }
 
   private discard(disk: Disk, path: string, reason: string): void {

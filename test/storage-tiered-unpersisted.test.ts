@@ -93,23 +93,45 @@ describe('TieredBlockStore: unpersisted blocks', () => {
     expect(allViolations(f)).toEqual([]);
   });
 
-  it('recovered blocks are unpersisted until marked when the owner asks for it, persisted otherwise', async () => {
-    const safe = fixture([{ alias: 'MEM', quotas: [20] }], { recoverUnpersisted: true });
+  it('recovered blocks stored unpersisted stay so until marked when the owner asks for it; those stored persisted are evictable at once', async () => {
+    const safe = fixture([{ alias: 'MEM', quotas: [30] }], { recoverUnpersisted: true });
     const s1 = await safe.open();
-    await s1.put(1, bytes(1, 10));
-    await s1.put(2, bytes(2, 10));
+    await s1.put(1, bytes(1, 10), { unpersisted: true });
+    await s1.put(2, bytes(2, 10), { unpersisted: true });
+    await s1.put(3, bytes(3, 10));
+    // Marked in memory only: whether it was persisted since is the master's to say again after a restart.
+    s1.markPersisted(2);
     await s1.close();
     const s2 = await safe.open();
     expect(s2.unpersistedBlockIds()).toEqual([1, 2]);
-    await expect(s2.put(3, bytes(3, 10))).rejects.toSatisfy((e: unknown) => isStrataError(e, 'RESOURCE_EXHAUSTED'));
+    // The block stored persisted makes room without anyone being asked (a worker restarted with a full MEM tier of written-through blocks).
+    expect((await s2.put(4, bytes(4, 10), { unpersisted: true })).evicted).toEqual([3]);
+    await expect(s2.put(5, bytes(5, 10))).rejects.toSatisfy((e: unknown) => isStrataError(e, 'RESOURCE_EXHAUSTED'));
     s2.markPersisted(1);
-    expect((await s2.put(3, bytes(3, 10))).evicted).toEqual([1]);
+    expect((await s2.put(5, bytes(5, 10))).evicted).toEqual([1]);
 
     const plain = fixture([{ alias: 'MEM', quotas: [20] }]);
     const p1 = await plain.open();
     await p1.put(1, bytes(1, 10), { unpersisted: true });
     await p1.close();
     expect((await plain.open()).unpersistedBlockIds()).toEqual([]);
+  });
+
+  it('a block keeps what it was stored as when it moves down a tier, across a restart', async () => {
+    const f = fixture([
+      { alias: 'MEM', quotas: [10] },
+      { alias: 'SSD', quotas: [20] },
+    ], { recoverUnpersisted: true });
+    const s1 = await f.open();
+    await s1.put(1, bytes(1, 10));
+    await s1.put(2, bytes(2, 10), { unpersisted: true });
+    await s1.put(3, bytes(3, 10));
+    expect(s1.evictionOrder('SSD').sort()).toEqual([1, 2]);
+    await s1.close();
+    const s2 = await f.open();
+    expect(s2.unpersistedBlockIds()).toEqual([2]);
+    expect(s2.isPersisted(1)).toBe(true);
+    expect(s2.isPersisted(3)).toBe(true);
   });
 
   it('random puts, reads, promotions and persistence on three tiers never lose an unpersisted block', async () => {

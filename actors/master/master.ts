@@ -13,6 +13,7 @@ import { BLOCKS_PER_FILE, Namespace, RejectedEntry, ROOT_ID, type Inode, type Jo
 import { LocalJournal, RaftJournal, type JournalBackend, type RaftJournalOptions } from './journal-backend.js';
 import { WorkerRegistry } from './workers.js';
 import { PendingChanges, nameKey, requestKey } from './pending.js';
+import { UnpersistedBlocks } from './unpersisted-blocks.js';
 import { EXECUTE, READ, WRITE, check, isSuper, type Caller, type PermissionPolicy } from './permissions.js';
 import { METRIC, metricsOf, timed } from '../metrics.js';
 import { clusterMetrics, registerMasterMetrics } from './master-metrics.js';
@@ -78,6 +79,8 @@ export class MasterActor implements Actor {
   private readonly pending = new PendingChanges();
   /** Blocks each worker is to drop (fs free), handed over with its next heartbeat reply. */
   private readonly toFree = new Map<string, Set<number>>();
+  /** Answers workers about blocks they keep as the only copy. */
+  private readonly unpersisted = new UnpersistedBlocks((id) => this.ns.get(id));
   private readonly lock = new Mutex();
   private readonly journal: JournalBackend;
   private expiryTimer: Timer | undefined;
@@ -279,7 +282,9 @@ export class MasterActor implements Actor {
     this.workers.register(m.workerId, m.address, m.capacityBytes, m.usedBytes, m.blocks.filter((b) => this.blockExists(b)), this.env.now());
     this.env.learnAddress(m.workerId, m.address);
     this.env.log.log('info', `worker ${m.workerId} registered at ${m.address} with ${m.blocks.length} blocks`);
-    return { t: 'RegisterWorkerOk' };
+    // A restarted worker learns at once which of its recovered blocks it may evict again.
+    const { persistedFiles } = this.unpersisted.answer(m.unpersistedFiles ?? [], []);
+    return { t: 'RegisterWorkerOk', ...(persistedFiles.length ? { persistedFiles } : {}) };
   }
 
   private heartbeat(r: Req<typeof M.WorkerHeartbeat>): Infer<typeof M.HeartbeatReply> {
@@ -288,8 +293,11 @@ export class MasterActor implements Actor {
     const known = this.workers.heartbeat(m.workerId, m.capacityBytes, m.usedBytes, m.added.filter((b) => this.blockExists(b)), m.removed, this.env.now());
     const free = this.toFree.get(m.workerId);
     this.toFree.delete(m.workerId);
-    const persisted = (m.unpersistedFiles ?? []).filter((id) => this.ns.get(id)?.persisted !== false);
-    return { t: 'HeartbeatReply', cmd: known ? 'ok' : 'register', pinnedFiles: [...this.ns.pinnedFiles], ...(free?.size ? { free: [...free] } : {}), ...(persisted.length ? { persistedFiles: persisted } : {}) };
+    const { persistedFiles, releasedFiles } = this.unpersisted.answer(m.unpersistedFiles ?? [], m.releaseFiles ?? []);
+    return {
+      t: 'HeartbeatReply', cmd: known ? 'ok' : 'register', pinnedFiles: [...this.ns.pinnedFiles], ...(free?.size ? { free: [...free] } : {}),
+      ...(persistedFiles.length ? { persistedFiles } : {}), ...(releasedFiles.length ? { releasedFiles } : {}),
+    };
   }
 
   private clientMetrics(r: Req<typeof M.ClientMetrics>): Message {
@@ -734,6 +742,7 @@ export class MasterActor implements Actor {
       const busy = this.pending.conflict([key]);
       if (busy) return { wait: busy };
       this.completable(f, r, c);
+      this.unpersisted.checkCompletable(f.id, r.m.path);
       const keys = [key, ...(req ? [requestKey(req)] : [])];
       const entry: JournalEntry = { op: 'complete', id: f.id, length: r.m.length, mtimeMs: this.env.now(), persisted: false, ...(r.m.asyncPersist ? { asyncPersist: true } : {}), ...(req ? { req } : {}) };
       return { done: this.pending.start(keys, async () => (await this.journalAndApply(entry))!) };

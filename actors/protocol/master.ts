@@ -49,8 +49,11 @@ export const RegisterWorker = msg('RegisterWorker', {
   capacityBytes: uint,
   usedBytes: uint,
   blocks: arr(uint, 10_000_000),
+  /** As in WorkerHeartbeat: asked at once, so a restarted worker's recovered blocks do not hold its tiers until a heartbeat. */
+  unpersistedFiles: opt(arr(uint, 10_000_000)),
 });
-export const RegisterWorkerOk = msg('RegisterWorkerOk', {});
+/** `persistedFiles`: as in HeartbeatReply. */
+export const RegisterWorkerOk = msg('RegisterWorkerOk', { persistedFiles: opt(arr(uint, 10_000_000)) });
 export const WorkerHeartbeat = msg('WorkerHeartbeat', {
   workerId: strMax(256),
   capacityBytes: uint,
@@ -61,6 +64,8 @@ export const WorkerHeartbeat = msg('WorkerHeartbeat', {
   metrics: opt(arr(obj({ name: strMax(200), tier: opt(strMax(16)), value: num }), 1000)),
   /** Files of which the worker holds blocks it keeps as the only copy (not known to be persisted). */
   unpersistedFiles: opt(arr(uint, 10_000_000)),
+  /** Of `unpersistedFiles`, those the worker has had no write stream for in 2 × its RPC timeout: it asks to release their blocks. */
+  releaseFiles: opt(arr(uint, 10_000_000)),
 });
 /** A client's metrics heartbeat: its counters since it started (names from METRIC.client*), answered with Ok. */
 export const ClientMetrics = msg('ClientMetrics', {
@@ -71,11 +76,14 @@ export const ClientMetrics = msg('ClientMetrics', {
  * `register`: the master does not know this worker (restarted, or marked it lost).
  * `pinnedFiles`: ids of every pinned file (their blocks must not be evicted);
  * `free`: blocks to drop (fs free);
- * `persistedFiles`: those of the heartbeat's `unpersistedFiles` that are persisted now
- * (or gone), whose blocks the worker may evict again.
+ * `persistedFiles`: those of the heartbeat's `unpersistedFiles` that are persisted now,
+ * whose blocks the worker may evict again;
+ * `releasedFiles`: those of its `releaseFiles` that are deleted or were never completed
+ * (abandoned writes, which can no longer be completed): the worker removes their blocks.
  */
 export const HeartbeatReply = msg('HeartbeatReply', {
   cmd: strMax(16), pinnedFiles: opt(arr(uint, 10_000_000)), free: opt(arr(uint, 10_000_000)), persistedFiles: opt(arr(uint, 10_000_000)),
+  releasedFiles: opt(arr(uint, 10_000_000)),
 });
 
 /** `forRead`: the caller is about to read the file's data, so read permission is checked too. */

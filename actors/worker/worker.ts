@@ -159,6 +159,14 @@ export class WorkerActor implements Actor, JobWorkerHost {
    * though the store nets the drop and the re-add out to no change.
    */
   private readonly freedByMaster = new Set<number>();
+  /**
+   * When each file last had write-stream activity here, kept for 2 × the RPC
+   * timeout: a file with none for that long (nor since this worker started) has
+   * no live writer on this worker, so its only-copy blocks may be released if the
+   * master says the file was deleted or never completed.
+   */
+  private readonly lastWrite = new Map<number, number>();
+  private startedMs = 0;
   /** Bytes served, split as Alluxio's metrics do; read by the metrics issue. */
   readonly counters = { bytesReadCache: 0, bytesReadUfs: 0, bytesWrittenUfs: 0, ufsBlockReads: 0, blocksEvicted: 0, bytesServed: 0, bytesWrittenCache: 0, blocksLent: 0 };
   /** The job worker hosted here: runs the job master's tasks. */
@@ -210,6 +218,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
       },
     });
     this.storeReady = true;
+    this.startedMs = this.env.now();
     const st = this.store.stats();
     if (st.recovered > 0 || st.corruptDropped > 0) {
       this.env.log.log('info', `recovered ${st.recovered} cached blocks; dropped ${st.corruptDropped} that failed their checksum`);
@@ -256,11 +265,15 @@ export class WorkerActor implements Actor, JobWorkerHost {
     // Changes since the last drain are covered by the full block list.
     this.store.drainChanges();
     this.unsent = { added: new Set(), removed: new Set() };
+    const unpersisted = this.store.unpersistedBlockIds();
+    const unpersistedFiles = filesOf(unpersisted);
     try {
-      await this.rpc.request(this.masters.current, {
+      const reply: Infer<typeof M.RegisterWorkerOk> = await this.rpc.request(this.masters.current, {
         t: 'RegisterWorker', workerId: this.env.self, address: typeof this.opts.address === 'string' ? this.opts.address : this.opts.address(),
         capacityBytes: this.store.capacityBytes(), usedBytes: this.store.usedBytes(), blocks: this.store.blockIds(),
+        ...(unpersistedFiles.length ? { unpersistedFiles } : {}),
       } satisfies Infer<typeof M.RegisterWorker>, 'RegisterWorkerOk', this.masterTimeoutMs());
+      this.markPersisted(unpersisted, reply.persistedFiles);
       this.registered = true;
     } catch (e) {
       this.env.log.log('warn', `registration with ${this.masters.current} failed: ${(e as Error).message}`);
@@ -283,16 +296,17 @@ export class WorkerActor implements Actor, JobWorkerHost {
     // Only blocks stored before the question is asked may be released by its answer:
     // a block written meanwhile may belong to a file the master had not yet seen.
     const unpersisted = this.store.unpersistedBlockIds();
-    const unpersistedFiles = [...new Set(unpersisted.map((b) => Math.floor(b / BLOCKS_PER_FILE)))];
+    const unpersistedFiles = filesOf(unpersisted);
+    const releaseFiles = this.idleFiles(unpersistedFiles);
     try {
       const reply: Infer<typeof M.HeartbeatReply> = await this.rpc.request(this.masters.current, {
         t: 'WorkerHeartbeat', workerId: this.env.self, capacityBytes: this.store.capacityBytes(), usedBytes: this.store.usedBytes(), added, removed, metrics: workerReport(this),
-        ...(unpersistedFiles.length ? { unpersistedFiles } : {}),
+        ...(unpersistedFiles.length ? { unpersistedFiles } : {}), ...(releaseFiles.length ? { releaseFiles } : {}),
       } satisfies Infer<typeof M.WorkerHeartbeat>, 'HeartbeatReply', this.masterTimeoutMs());
       for (const b of added) this.unsent.added.delete(b);
       for (const b of removed) this.unsent.removed.delete(b);
-      const persisted = new Set(reply.persistedFiles ?? []);
-      for (const b of unpersisted) if (persisted.has(Math.floor(b / BLOCKS_PER_FILE))) this.store.markPersisted(b);
+      this.markPersisted(unpersisted, reply.persistedFiles);
+      await this.releaseAbandoned(unpersisted, reply.releasedFiles);
       await this.follow(reply);
       if (reply.cmd === 'register') {
         this.registered = false;
@@ -308,6 +322,46 @@ export class WorkerActor implements Actor, JobWorkerHost {
     }
   }
 
+  private markPersisted(asked: readonly number[], persistedFiles: readonly number[] | undefined): void {
+    const persisted = new Set(persistedFiles ?? []);
+    for (const b of asked) if (persisted.has(fileOf(b))) this.store.markPersisted(b);
+  }
+
+  /** Of `files`, those that have had no write stream here for 2 × the RPC timeout (nor since this worker started). */
+  private idleFiles(files: readonly number[]): number[] {
+    const now = this.env.now();
+    const bound = 2 * this.opts.rpcTimeoutMs;
+    if (now - this.startedMs < bound) return [];
+    for (const [id, at] of this.lastWrite) if (now - at >= bound) this.lastWrite.delete(id);
+    const busy = new Set([...this.writes.values()].map((s) => s.fileId));
+    return files.filter((id) => !busy.has(id) && !this.lastWrite.has(id));
+  }
+
+  /**
+   * Removes the only-copy blocks (stored before the question) of files the master
+   * released: deleted, or abandoned by their writer. A file that has had a write
+   * stream here since the question keeps them; it is asked about again later.
+   */
+  private async releaseAbandoned(asked: readonly number[], releasedFiles: readonly number[] | undefined): Promise<void> {
+    if (!releasedFiles?.length) return;
+    const released = new Set(this.idleFiles(releasedFiles));
+    if (released.size === 0) return;
+    for (const b of asked) {
+      if (!released.has(fileOf(b)) || this.store.isPersisted(b)) continue;
+      this.forgetBlock(b);
+      await this.store.remove(b).catch((e: unknown) => this.env.log.log('warn', `could not remove block ${b} of an abandoned or deleted file: ${(e as Error).message}`));
+    }
+    this.env.log.log('info', `released the blocks of ${released.size} abandoned or deleted files`);
+  }
+
+  /** The block is about to leave the store: nothing here may keep serving it. */
+  private forgetBlock(b: number): void {
+    this.hot.delete(b);
+    // A short-circuit reader keeps the file it opened (an unlinked file stays readable);
+    // its lease must not hold up the store until it expires.
+    for (const [id, l] of this.leases) if (l.blockId === b) this.closeLease(id);
+  }
+
   /** Applies the master's pins (no eviction of pinned files' blocks) and frees. */
   private async follow(reply: Infer<typeof M.HeartbeatReply>): Promise<void> {
     if (reply.pinnedFiles) {
@@ -320,10 +374,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
     }
     for (const b of reply.free ?? []) {
       this.freedByMaster.add(b);
-      this.hot.delete(b);
-      // A short-circuit reader keeps the file it opened (an unlinked file stays readable);
-      // its lease must not hold up the store until it expires.
-      for (const [id, l] of this.leases) if (l.blockId === b) this.closeLease(id);
+      this.forgetBlock(b);
       await this.store.free(b, { force: true }).catch((e: unknown) => this.env.log.log('warn', `could not free block ${b}: ${(e as Error).message}`));
     }
   }
@@ -679,6 +730,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
 
   private async writeOpen(r: Req<typeof W.WriteOpen>): Promise<Infer<typeof W.WriteReady>> {
     const key = `${r.f}:${r.id}`;
+    this.lastWrite.set(r.m.fileId, this.env.now());
     const opening = this.opening.get(key);
     if (opening) await opening;
     if (!this.writes.has(key)) {
@@ -746,6 +798,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
   private stream(from: string, id: number): WriteStream {
     const s = this.writes.get(`${from}:${id}`);
     if (!s) throw new StrataError('NOT_FOUND', `no open write stream ${id} from ${from}`);
+    this.lastWrite.set(s.fileId, this.env.now());
     s.idle.cancel();
     s.idle = this.idleTimer(() => this.abandon(`${from}:${id}`));
     return s;
@@ -868,6 +921,14 @@ export class WorkerActor implements Actor, JobWorkerHost {
     s.done = { t: 'WriteDone', length: s.length, mtimeMs: Math.max(0, Math.floor(st?.mtimeMs ?? 0)) };
     return s.done;
   }
+}
+
+function fileOf(blockId: number): number {
+  return Math.floor(blockId / BLOCKS_PER_FILE);
+}
+
+function filesOf(blockIds: readonly number[]): number[] {
+  return [...new Set(blockIds.map(fileOf))];
 }
 
 function checkRange(m: { blockId: number; offset: number; length: number }, blockLength: number): void {
