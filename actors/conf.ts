@@ -70,6 +70,7 @@ export const K = {
   jobWorkerThreads: key('strata.job.worker.threadpool.size', 'int', '10', 'master', 'Tasks one job worker is given at once.'),
   userReplicationMin: key('strata.user.file.replication.min', 'int', '0', 'client', 'Copies the replication checker keeps of every file this client writes (0: no minimum).'),
   userReplicationMax: key('strata.user.file.replication.max', 'int', '-1', 'client', 'Most copies kept of every file this client writes (-1: no limit); extra copies are evicted.'),
+  ufsTempMaxAge: key('strata.master.ufs.temp.file.max.age', 'duration', '1h', 'master', 'A temporary file strata left in the UFS (a write not yet published, a persist attempt) older than this, that no open write or pending persist owns, is removed when the leading master lists its directory (left behind by crashes).'),
   ttlCheckInterval: key('strata.master.ttl.checker.interval', 'duration', '1min', 'master', 'How often the leading master deletes or frees what outlived its TTL.'),
   masterMetastore: key('strata.master.metastore', 'enum', 'HEAP', 'master', 'Where the master keeps inodes: HEAP (all in memory) or ROCKS (in classic-level under the master\'s data directory, with a bounded inode cache). Either way it is rebuilt from the journal on start.', ['HEAP', 'ROCKS']),
   metastoreCacheMax: key('strata.master.metastore.inode.cache.max.size', 'int', '10000000', 'master', 'ROCKS: inodes kept in memory at most (changed ones not yet written aside).'),

@@ -5,6 +5,8 @@
 // The names are hidden and never imported into the namespace.
 
 const TEMP_NAME = /^\..+\.strata-(\d+)\.tmp$/;
+/** A persist attempt's file (actors/job/persistence.ts persistTempName), renamed into place when the job succeeds. */
+const PERSIST_TEMP_NAME = /^.+\.strata-persist-(\d+)-[^/]+$/;
 
 /** Where the write of file `fileId` to `ufsPath` goes until it is published. */
 export function ufsTempPath(ufsPath: string, fileId: number): string {
@@ -16,4 +18,17 @@ export function ufsTempPath(ufsPath: string, fileId: number): string {
 export function ufsTempFileId(name: string): number | undefined {
   const m = TEMP_NAME.exec(name);
   return m ? Number(m[1]) : undefined;
+}
+
+/** Any temporary file strata leaves beside a UFS file: a write not yet published, or a persist attempt. */
+export interface StrataTemp {
+  readonly kind: 'write' | 'persist';
+  readonly fileId: number;
+}
+
+export function strataTempOf(name: string): StrataTemp | undefined {
+  const w = ufsTempFileId(name);
+  if (w !== undefined) return { kind: 'write', fileId: w };
+  const m = PERSIST_TEMP_NAME.exec(name);
+  return m ? { kind: 'persist', fileId: Number(m[1]) } : undefined;
 }

@@ -7,7 +7,8 @@ import * as M from '../protocol/master.js';
 import * as W from '../protocol/worker.js';
 import { ReplyCache, Rpc, serve, type Handler } from '../rpc.js';
 import { joinPath, splitPath } from '../path.js';
-import { ufsTempPath, ufsTempFileId } from '../ufs-temp.js';
+import { ufsTempPath, strataTempOf } from '../ufs-temp.js';
+import { sweepTemps } from './ufs-temp-sweeper.js';
 import { Mutex } from '../mutex.js';
 import { BLOCKS_PER_FILE, Namespace, RejectedEntry, ROOT_ID, type Inode, type JournalEntry, type UfsChild } from './namespace.js';
 import { LocalJournal, RaftJournal, type JournalBackend, type RaftJournalOptions } from './journal-backend.js';
@@ -41,6 +42,8 @@ export interface MasterOptions {
   persistCheckIntervalMs?: number;
   /** strata.master.ttl.checker.interval: how often expired TTLs are acted on (default 1 min). */
   ttlCheckIntervalMs?: number;
+  /** strata.master.ufs.temp.file.max.age: stale temporary UFS files nothing owns are removed past this age (default 1 h). */
+  ufsTempMaxAgeMs?: number;
   /** A backup's namespace to start from (`strata master --restore`); only into an empty journal. */
   restore?: Uint8Array;
   /** UFS (default): this master alone, with a local write-ahead journal. EMBEDDED: a Raft group of masters. */
@@ -450,6 +453,7 @@ export class MasterActor implements Actor {
       if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return [] as string[];
       throw e;
     });
+    await sweepTemps({ disk, dir: base, now: this.env.now(), maxAgeMs: this.opts.ufsTempMaxAgeMs ?? 3_600_000, lookup: (id) => this.ns.get(id), log: this.env.log }, names);
     const children: UfsChild[] = [];
     for (const name of names) {
       if (!validUfsName(name)) continue;
@@ -1259,7 +1263,7 @@ export class MasterActor implements Actor {
   }
 }
 
-/** A UFS name that could not be a strata path component (or a dot entry, or a write not yet published) is never imported. */
+/** A UFS name that could not be a strata path component (or a dot entry, or a write or persist attempt not yet published) is never imported. */
 function validUfsName(name: string): boolean {
-  return !(name === '.' || name === '..' || name.includes('/') || name.includes('\\') || /%2f|%5c/i.test(name)) && ufsTempFileId(name) === undefined;
+  return !(name === '.' || name === '..' || name.includes('/') || name.includes('\\') || /%2f|%5c/i.test(name)) && strataTempOf(name) === undefined;
 }

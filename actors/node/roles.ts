@@ -76,6 +76,7 @@ export function masterOptions(conf: Conf, cwd: string, superuser = 'strata'): Ma
     blockSize: conf.bytes(K.userBlockSize),
     workerTimeoutMs: conf.ms(K.workerTimeout),
     ttlCheckIntervalMs: conf.ms(K.ttlCheckInterval),
+    ufsTempMaxAgeMs: conf.ms(K.ufsTempMaxAge),
     persistCheckIntervalMs: conf.ms(K.persistCheckInterval),
     jobs: {
       jobCapacity: conf.int(K.jobCapacity), taskTimeoutMs: conf.ms(K.jobTaskTimeout), maxAttempts: conf.int(K.jobTaskMaxAttempts), workerSlots: conf.int(K.jobWorkerThreads),
