@@ -14,6 +14,7 @@ import { LOCAL_DISK } from '../env.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
 import { buildDataCluster, restartDown, type DataCluster } from './data-cluster.js';
 import { healMasters } from './master-ops.js';
+import { checkNoLingeringBlocks } from './lingering-blocks.js';
 
 const DIR = '/c';
 const NAMES = ['a', 'b', 'c'];
@@ -204,4 +205,6 @@ export async function runFileWorkload(ctx: ScenarioContext, dc: DataCluster, opt
   if (result.ok !== true) ctx.fail(`${result.ok === false ? 'not linearizable' : 'linearizability undecided'}: ${result.reason}`);
   // Heavy-fault seeds may get little done; none at all means nothing was tested.
   ctx.check(stats.readOk + stats.readNotFound >= 1 && stats.writeOk >= 1, () => `${stats.readOk + stats.readNotFound} reads were judged and ${stats.writeOk} writes acknowledged: the workload did not run`);
+  // Abandoned, replaced and deleted files leave no only-copy blocks behind (workers: RPC timeout 2 s, heartbeats 300 ms).
+  await checkNoLingeringBlocks(ctx, dc, NAMES.map((n) => `${DIR}/${n}`), 6000);
 }
