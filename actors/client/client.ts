@@ -113,6 +113,11 @@ export class StrataClient implements Actor {
     this.rpc.stop();
   }
 
+  /** Reports this client's metrics to the master now, waiting at most `waitMs` (nothing when collection is off). */
+  flushMetrics(waitMs: number): Promise<void> {
+    return this.reporter?.flush(waitMs) ?? Promise.resolve();
+  }
+
   receive(envelope: Envelope): void {
     // A client serves nothing: anything that is not an answer is refused.
     if (!this.rpc.handle(envelope)) this.rpc.replyError(envelope, new StrataError('INVALID_ARGUMENT', `a client does not serve ${envelope.m.t}`));
