@@ -1168,8 +1168,9 @@ export class MasterActor implements Actor {
     const inconsistent: string[] = [];
     const walk = async (dir: Inode): Promise<void> => {
       if (!dir.isDir || !dir.childrenLoaded || !dir.persisted) return;
+      // What a directory holds is for those who may list it (READ), repairing it for those who may change it.
+      this.allow(this.caller(r), dir, r.m.repair ? READ | WRITE | EXECUTE : READ | EXECUTE);
       if (r.m.repair) {
-        this.allow(this.caller(r), dir, WRITE | EXECUTE);
         inconsistent.push(...(await this.syncDir(dir)));
       } else {
         const { remove, add } = this.diffWithUfs(dir, await this.listUfs(dir));
@@ -1181,6 +1182,7 @@ export class MasterActor implements Actor {
     if (top.isDir) await walk(top);
     else if (top.parent) {
       const parent = this.ns.get(top.parent)!;
+      if (r.m.repair) this.allow(this.caller(r), parent, WRITE | EXECUTE);
       const u = (await this.listUfs(parent)).find((c) => c.name === top.name);
       if (!u || u.isDir || u.length !== top.length || Math.abs(u.mtimeMs - top.mtimeMs) >= 1) {
         inconsistent.push(r.m.path);
@@ -1196,6 +1198,8 @@ export class MasterActor implements Actor {
     this.traverse(c, top);
     const walk = async (dir: Inode, depth: number): Promise<void> => {
       if (!dir.isDir) return;
+      // Loading a directory's entries is listing it.
+      this.allow(c, dir, READ | EXECUTE);
       await this.syncDir(dir);
       if (r.m.recursive) for (const child of this.ns.children(dir)) if (child.isDir && child.mountId === undefined) await walk(child, depth + 1);
     };
