@@ -99,6 +99,7 @@ export const K = {
   userWriteType: key('strata.user.file.writetype.default', 'enum', 'CACHE_THROUGH', 'client', 'Write type: MUST_CACHE (workers only), CACHE_THROUGH (cache and UFS), THROUGH (UFS only) or ASYNC_THROUGH (cache now, UFS soon after through the leading master).', ['MUST_CACHE', 'CACHE_THROUGH', 'THROUGH', 'ASYNC_THROUGH']),
   userReadType: key('strata.user.file.readtype.default', 'enum', 'CACHE', 'client', 'Read type: CACHE (cache what is read), CACHE_PROMOTE (also move it to the top tier) or NO_CACHE.', ['CACHE', 'CACHE_PROMOTE', 'NO_CACHE']),
   shortCircuit: key('strata.user.short.circuit.enabled', 'boolean', 'true', 'client', 'Read blocks cached by a worker on this host straight from its block files, falling back to streaming when that cannot be done.'),
+  passiveCache: key('strata.user.file.passive.cache.enabled', 'boolean', 'true', 'client', 'When a block is read from a worker on another host, have a worker on this host fetch a copy from it (not from the UFS), so the next read here is local.'),
   clientCacheEnabled: key('strata.user.client.cache.enabled', 'boolean', 'true', 'client', 'Keep pages of files read through a file handle (openFile) in client memory, and prefetch ahead of sequential reads.'),
   clientCacheSize: key('strata.user.client.cache.size', 'bytes', '64MB', 'client', 'Memory the client cache may use; least recently used pages leave first.'),
   clientCachePageSize: key('strata.user.client.cache.page.size', 'bytes', '1MB', 'client', 'Unit the client cache stores and fetches.'),

@@ -11,6 +11,7 @@ describe('consistency-sc', () => {
     const s = await sweep('consistency-sc', 5001, 25, 'operations');
     expect(s.failures, s.failures.join('\n')).toEqual([]);
     expect(s.totals.get('shortCircuitBytes') ?? 0).toBeGreaterThan(100_000);
+    expect(s.totals.get('passiveCopies') ?? 0).toBeGreaterThan(0);
     expect(s.totals.get('readOk')).toBeGreaterThan(600);
     const [a, b] = [await runScenario('consistency-sc', 5003), await runScenario('consistency-sc', 5003)];
     expect(a.trace).toBe(b.trace);

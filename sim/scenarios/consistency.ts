@@ -8,6 +8,7 @@
 import type { ReadType, StrataClient, WriteType } from '../../actors/client/client.js';
 import { isStrataError } from '../../actors/protocol/envelope.js';
 import type { MasterActor } from '../../actors/master/master.js';
+import type { WorkerActor } from '../../actors/worker/worker.js';
 import { checkLinearizable, type Operation } from '../checkers/linearizability.js';
 import { VERSION_HEADER_BYTES, fileModel, identifyVersion, versionBytes, type FileInput, type FileOutput } from '../checkers/file-versions.js';
 import { LOCAL_DISK } from '../env.js';
@@ -34,7 +35,7 @@ function consistencyScenario(name: string, sharedHost: boolean): Scenario {
       const dc = await buildDataCluster(ctx, {
         masters: 3, workers: 4, clients: 3, files: 0, maxFileBytes: 0, blockSize: BLOCK, workerCapacity: 2 * 1024 * 1024,
         chunkSize: 16 * 1024, diskFaults: true, heartbeatIntervalMs: 300, sharedHost,
-        master: { persistCheckIntervalMs: 300 }, client: { rpcTimeoutMs: 800, retryForMs: 2400 },
+        master: { persistCheckIntervalMs: 300 }, client: { rpcTimeoutMs: 800, retryForMs: 2400, passiveCache: sharedHost },
       });
       await runFileWorkload(ctx, dc, { rounds: 6, roundMs: 2000, crashWorkers: true, crashMasters: true });
     },
@@ -208,7 +209,7 @@ export async function runFileWorkload(ctx: ScenarioContext, dc: DataCluster, opt
 
   const result = checkLinearizable(fileModel, history, { maxExplored: 3_000_000 });
   const known = history.filter((o) => o.ret !== undefined).length;
-  ctx.log(`operations=${history.length} definite=${known} explored=${result.explored} reads=${stats.reads} readOk=${stats.readOk} readNotFound=${stats.readNotFound} readErrors=${stats.readErrors} writes=${stats.writes} writeOk=${stats.writeOk} shortCircuitBytes=${dc.clients.reduce((n, id) => n + (cluster.isUp(id) ? client(id).counters.bytesReadShortCircuit : 0), 0)} ${[...stats.byType].map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  ctx.log(`operations=${history.length} definite=${known} explored=${result.explored} reads=${stats.reads} readOk=${stats.readOk} readNotFound=${stats.readNotFound} readErrors=${stats.readErrors} writes=${stats.writes} writeOk=${stats.writeOk} shortCircuitBytes=${dc.clients.reduce((n, id) => n + (cluster.isUp(id) ? client(id).counters.bytesReadShortCircuit : 0), 0)} passiveCopies=${dc.workers.reduce((n, id) => n + (cluster.isUp(id) ? cluster.actor<WorkerActor>(id).jobs.counters.blocksCachedPassively : 0), 0)} ${[...stats.byType].map(([k, v]) => `${k}=${v}`).join(' ')}`);
   if (result.ok !== true) ctx.fail(`${result.ok === false ? 'not linearizable' : 'linearizability undecided'}: ${result.reason}`);
   // Heavy-fault seeds may get little done; none at all means nothing was tested.
   ctx.check(stats.readOk + stats.readNotFound >= 1 && stats.writeOk >= 1, () => `${stats.readOk + stats.readNotFound} reads were judged and ${stats.writeOk} writes acknowledged: the workload did not run`);
