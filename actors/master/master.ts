@@ -1037,6 +1037,11 @@ export class MasterActor implements Actor {
     if (parts.length === 0) throw new StrataError('ALREADY_EXISTS', '/ is the root mount; change it with strata.master.mount.table.root.ufs');
     const parentPath = '/' + parts.slice(0, -1).join('/');
     const name = parts[parts.length - 1]!;
+    // The overlap check below compares URIs as written: '.', '..' or an encoded separator could hide an overlap.
+    const ufsSegments = r.m.ufsUri.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/');
+    if (ufsSegments.some((p) => p === '.' || p === '..' || /%2f|%5c|%2e/i.test(p))) {
+      throw new StrataError('INVALID_ARGUMENT', `cannot mount ${r.m.ufsUri}: a UFS URI may not contain '.', '..' or encoded separators`);
+    }
     await this.loadChildren(await this.resolve(parentPath));
     let disk: Disk;
     try {
