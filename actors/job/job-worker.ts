@@ -87,7 +87,7 @@ export class JobWorker {
   /**
    * Passive caching: copies one block that a client on this host just had streamed
    * from another host, reading it from a holder as the client's `user` (whose read
-   * permission the master checks), never from the UFS. Best effort: a block already
+   * permission the master checks); the UFS is read only if every holder fails. Best effort: a block already
    * here, being copied, or with no holder left is skipped, and so is any request
    * beyond a few at once.
    */
