@@ -120,6 +120,9 @@ export interface ClientSession {
   close(): Promise<void>;
 }
 
+/** The longest a shell command waits, as it exits, for the master to take its client's metrics. */
+const METRICS_FLUSH_MAX_MS = 2000;
+
 export async function openClient(conf: Conf): Promise<ClientSession> {
   const peers = masterPeers(conf);
   // Any reachable master will do: a standby points the client at the leader.
@@ -156,7 +159,13 @@ export async function openClient(conf: Conf): Promise<ClientSession> {
     throw e;
   }
   const client = host.actor(id) as StrataClient;
-  return { client, ops: host.actor(opsId) as OpsClient, learnAddress: (node, a) => host.learnAddress(node, a), close: () => host.shutdown() };
+  const close = async (): Promise<void> => {
+    // A command ends long before the client's first metrics heartbeat: report what it read while the host still
+    // delivers the master's answer. Bounded, so an unreachable master does not hold up the command's exit.
+    await client.flushMetrics(Math.min(conf.ms(K.rpcTimeout), METRICS_FLUSH_MAX_MS));
+    await host.shutdown();
+  };
+  return { client, ops: host.actor(opsId) as OpsClient, learnAddress: (node, a) => host.learnAddress(node, a), close };
 }
 
 /** Runs `fn` with a client connected to the cluster, and always disconnects. */

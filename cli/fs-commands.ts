@@ -226,7 +226,7 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
     .argument('[path]')
     .argument('[ufsUri]', 'file:///dir or a local directory')
     .option('--readonly', 'refuse writes under the mount')
-    .option('--shared', 'the UFS is shared with other clusters')
+    .option('--shared', 'other users get the owner\'s access to what is loaded from the UFS')
     .option('--option <key=value>', 'a UFS option (repeatable)', collectOption, [] as Array<[string, string]>)
     .option('--json', 'print the mount table as JSON')
     .action(async (path: string | undefined, uri: string | undefined, o: { readonly?: boolean; shared?: boolean; option: Array<[string, string]>; json?: boolean }) => {
@@ -258,7 +258,7 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
     .description('change a mount point\'s options')
     .argument('<path>')
     .option('--readonly', 'refuse writes under the mount')
-    .option('--shared', 'the UFS is shared with other clusters')
+    .option('--shared', 'other users get the owner\'s access to what is loaded from the UFS')
     .option('--option <key=value>', 'a UFS option (repeatable)', collectOption, [] as Array<[string, string]>)
     .action(async (path: string, o: { readonly?: boolean; shared?: boolean; option: Array<[string, string]> }) => {
       await withClient(conf(), async (c) => {

@@ -22,6 +22,12 @@ export interface NodeOptions {
   disk?: StorageModel;
   /** When true a failing actor.start() leaves the node down instead of failing the run. */
   allowStartFailure?: boolean;
+  /**
+   * The machine the node runs on. Nodes on one machine see each other's disks, so
+   * a client on a worker's machine reads its block files short-circuit; a node
+   * without one shares nothing (Env.hostName stays undefined).
+   */
+  host?: string;
 }
 
 export interface ClusterOptions {
@@ -48,6 +54,7 @@ class SimNode {
     public diskModel: StorageModel,
     readonly rng: Prng,
     readonly allowStartFailure: boolean,
+    readonly host: string | undefined,
   ) {}
 }
 
@@ -79,7 +86,7 @@ export class SimCluster implements SimHost {
     const rng = this.rng.fork('node:' + id);
     const skew = opts.skewMs ?? (this.maxSkewMs > 0 ? rng.range(-this.maxSkewMs, this.maxSkewMs) : 0);
     const model = opts.disk ?? this.diskModel;
-    const node = new SimNode(id, factory, skew, { disk: new MemDisk(() => Math.floor(SIM_EPOCH_MS + this.sim.now + skew)), kvs: new Map<string, KvStore>() }, model, rng, opts.allowStartFailure ?? false);
+    const node = new SimNode(id, factory, skew, { disk: new MemDisk(() => Math.floor(SIM_EPOCH_MS + this.sim.now + skew)), kvs: new Map<string, KvStore>() }, model, rng, opts.allowStartFailure ?? false, opts.host);
     const diskRng = rng.fork('crash');
     node.storage.disk.faults.tornBytes = (path, unsynced) => {
       if (node.diskModel.tornWriteP > 0 && diskRng.next() < node.diskModel.tornWriteP) {
@@ -232,6 +239,14 @@ export class SimCluster implements SimHost {
   /** The node's raw disk, without latency or faults: for seeding and checking. */
   disk(id: NodeId): MemDisk {
     return this.node(id).storage.disk;
+  }
+
+  hostOf(id: NodeId): string | undefined {
+    return this.nodes.get(id)?.host;
+  }
+
+  diskOf(id: NodeId): MemDisk | undefined {
+    return this.nodes.get(id)?.storage.disk;
   }
 
   kv(id: NodeId, name: string): KvStore | undefined {

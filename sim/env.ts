@@ -194,6 +194,13 @@ export class SimDisk implements Disk {
   }
 }
 
+/** The disk of a node that shares its machine: other nodes there can open it by `localUri`. */
+class LocalSimDisk extends SimDisk {
+  constructor(raw: MemDisk, device: Device, life: NodeLife, kind: EventKind, label: string, readonly localUri: string) {
+    super(raw, device, life, kind, label);
+  }
+}
+
 type KvOp = readonly [string, Uint8Array | undefined];
 
 /**
@@ -355,7 +362,14 @@ export interface SimHost {
   readonly ufsModel: StorageModel;
   readonly logLevel: LogLevel;
   readonly echoLog: ((line: string) => void) | undefined;
+  /** The machine a node runs on (NodeOptions.host), if it shares one. */
+  hostOf(id: NodeId): string | undefined;
+  /** A node's disk as it lies on its machine, whatever the node's state. */
+  diskOf(id: NodeId): MemDisk | undefined;
 }
+
+/** How a node's disk is named to other nodes on its machine (Disk.localUri). */
+const LOCAL_SCHEME = 'sim-local://';
 
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
@@ -372,6 +386,7 @@ export class SimEnv implements Env {
   readonly self: NodeId;
   readonly disk: SimDisk;
   readonly log: Logger;
+  readonly hostName?: string;
   private readonly inc: number;
   private readonly ufs = new Map<string, SimDisk>();
   private readonly timerLabel: string;
@@ -386,7 +401,9 @@ export class SimEnv implements Env {
     this.self = life.id;
     this.inc = life.incarnation;
     this.timerLabel = life.id;
-    this.disk = new SimDisk(storage.disk, device, life, 'disk', life.id);
+    const hostName = host.hostOf(life.id);
+    if (hostName !== undefined) this.hostName = hostName;
+    this.disk = hostName === undefined ? new SimDisk(storage.disk, device, life, 'disk', life.id) : new LocalSimDisk(storage.disk, device, life, 'disk', life.id, LOCAL_SCHEME + life.id);
     const min = LEVEL_RANK[host.logLevel];
     this.log = {
       log: (level, msg, fields) => {
@@ -444,6 +461,17 @@ export class SimEnv implements Env {
     // Opening reads the store's log: charge one operation.
     await kv.scan('\uffff');
     return kv;
+  }
+
+  /**
+   * Another node's disk on this machine (short-circuit reads). Reads go through
+   * this node's own device model: its latency, and its faults if it has any.
+   */
+  openLocal(dirUri: string): Disk | undefined {
+    if (this.hostName === undefined || !dirUri.startsWith(LOCAL_SCHEME)) return undefined;
+    const owner = dirUri.slice(LOCAL_SCHEME.length);
+    const raw = this.host.hostOf(owner) === this.hostName ? this.host.diskOf(owner) : undefined;
+    return raw && new SimDisk(raw, this.device, this.life, 'disk', this.self);
   }
 
   openUfs(uri: string): Disk {

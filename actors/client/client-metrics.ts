@@ -38,11 +38,23 @@ export class ClientMetricsReporter {
   /**
    * Stops the heartbeat. No last report: a stopping host no longer delivers the
    * master's answer to its actors, so waiting for one would hold up every short
-   * CLI command; what was read since the last heartbeat is not reported.
+   * CLI command; what was read since the last heartbeat is reported only if
+   * `flush` ran first.
    */
   stop(): void {
     this.stopped = true;
     this.timer?.cancel();
+  }
+
+  /**
+   * Sends the counters now and waits for the master's answer, at most `waitMs`:
+   * for a short-lived client (a shell command) that ends before its first
+   * heartbeat. Call it before the host stops, which would drop the answer.
+   */
+  async flush(waitMs: number): Promise<void> {
+    let timer: Timer | undefined;
+    await Promise.race([this.report(), new Promise<void>((r) => (timer = this.env.setTimer(waitMs, r)))]);
+    timer?.cancel();
   }
 
   /** Sends the counters unless the master has them already; one report at a time. */

@@ -13,6 +13,7 @@ import { ClientCache, type ClientCacheOptions } from './client-cache.js';
 import { FileReader } from './file-reader.js';
 import { LocalBlocks } from './local-blocks.js';
 import { ClientMetricsReporter } from './client-metrics.js';
+import { PassiveCache } from './passive-cache.js';
 
 export type FileInfo = Infer<typeof M.FileInfo>;
 export type BlockInfo = Infer<typeof M.BlockInfo>;
@@ -54,6 +55,8 @@ export interface ClientOptions {
   readType: ReadType;
   /** strata.user.short.circuit.enabled (default true): read blocks cached on this host from their files. */
   shortCircuit?: boolean;
+  /** strata.user.file.passive.cache.enabled (default false here, true from the configuration): copy blocks read from other hosts to a worker on this one. */
+  passiveCache?: boolean;
   /** strata.user.client.cache.*: pages of files read through openFile, with prefetch; absent, no client cache. */
   cache?: ClientCacheOptions | undefined;
   /** strata.user.metrics.heartbeat.interval when strata.user.metrics.collection.enabled: byte counters to the master; absent, none. */
@@ -79,6 +82,7 @@ export class StrataClient implements Actor {
   readonly cache: ClientCache | undefined;
   private readonly local: LocalBlocks;
   private readonly reporter: ClientMetricsReporter | undefined;
+  private readonly passive: PassiveCache | undefined;
   /** Worker addresses, and whether each is on this host. */
   private readonly localAddresses = new Map<string, boolean>();
 
@@ -98,6 +102,10 @@ export class StrataClient implements Actor {
     this.nextRid = 1 + Math.floor(env.random() * 2 ** 40);
     this.cache = opts.cache ? new ClientCache(opts.cache) : undefined;
     this.local = new LocalBlocks(env, this.rpc);
+    // Only a client that knows its host can tell a worker on it.
+    if (opts.passiveCache && env.hostName !== undefined) {
+      this.passive = new PassiveCache(env, this.rpc, () => this.workers(), (address) => this.looksLocal(address, env.hostName!));
+    }
     if (opts.metricsHeartbeatMs !== undefined && opts.metricsHeartbeatMs > 0) {
       this.reporter = new ClientMetricsReporter(env, opts.metricsHeartbeatMs, this.counters, (m) => this.master(m, 'Ok'));
     }
@@ -111,6 +119,11 @@ export class StrataClient implements Actor {
     this.reporter?.stop();
     this.local.closeAll();
     this.rpc.stop();
+  }
+
+  /** Reports this client's metrics to the master now, waiting at most `waitMs` (nothing when collection is off). */
+  flushMetrics(waitMs: number): Promise<void> {
+    return this.reporter?.flush(waitMs) ?? Promise.resolve();
   }
 
   receive(envelope: Envelope): void {
@@ -306,6 +319,12 @@ export class StrataClient implements Actor {
     let pos = offset;
     const end = offset + length;
     const holders = shuffle(block.locations.map((l) => l.workerId), () => this.env.random());
+    // A holder on this host first (short-circuit, no network), as Alluxio's reads prefer a local worker.
+    const host = this.env.hostName;
+    if (host !== undefined) {
+      const local = (w: string) => this.looksLocal(block.locations.find((l) => l.workerId === w)!.address, host);
+      holders.sort((a, b) => Number(local(b)) - Number(local(a)));
+    }
     for (const l of block.locations) this.env.learnAddress(l.workerId, l.address);
     let others: string[] | undefined;
     let lastError: StrataError | undefined;
@@ -346,6 +365,7 @@ export class StrataClient implements Actor {
         };
         if (holders.includes(worker) && (await this.readLocal(worker, block, pos, end, readType, deliver))) return;
         await this.streamBlock(worker, block, pos, end, readType, deliver);
+        if (readType !== 'NO_CACHE' && holders.includes(worker)) this.passive?.afterRemoteRead(info, block, worker);
         return;
       } catch (e) {
         if (sinkFailure) throw sinkFailure.error;

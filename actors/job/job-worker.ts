@@ -42,12 +42,17 @@ const blocksOf = (f: TaskFile) => Array.from({ length: f.blockSize > 0 ? Math.ce
   id: f.fileId * BLOCKS_PER_FILE + i, offset: i * f.blockSize, length: Math.min(f.blockSize, f.length - i * f.blockSize),
 }));
 
+/** Passive copies a worker makes at once; more requests meanwhile are dropped (the next remote read asks again). */
+const MAX_PASSIVE_COPIES = 4;
+
 export class JobWorker {
   private readonly running = new Map<string, { canceled: boolean; done: Promise<Infer<typeof J.TaskDone>> }>();
   /** One client per user the tasks act for (copy and move check that user's permissions). */
   private readonly clients = new Map<string, StrataClient>();
   /** Tasks this worker finished, for its metrics and tests. */
-  readonly counters = { tasksDone: 0, tasksFailed: 0, tasksCanceled: 0, bytesLoaded: 0 };
+  readonly counters = { tasksDone: 0, tasksFailed: 0, tasksCanceled: 0, bytesLoaded: 0, blocksCachedPassively: 0 };
+  /** Blocks being copied here for passive caching: one copy at a time each, and only a few at once. */
+  private readonly caching = new Set<number>();
 
   constructor(
     private readonly env: Env,
@@ -77,6 +82,35 @@ export class JobWorker {
   async stop(): Promise<void> {
     for (const r of this.running.values()) r.canceled = true;
     await Promise.all([...this.clients.values()].map((c) => c.stop()));
+  }
+
+  /**
+   * Passive caching: copies one block that a client on this host just had streamed
+   * from another host, reading it from a holder as the client's `user` (whose read
+   * permission the master checks); the UFS is read only if every holder fails. Best effort: a block already
+   * here, being copied, or with no holder left is skipped, and so is any request
+   * beyond a few at once.
+   */
+  async cacheBlock(path: string, blockId: number, user: string): Promise<void> {
+    if (this.host.hasBlock(blockId) || this.caching.has(blockId) || this.caching.size >= MAX_PASSIVE_COPIES) return;
+    this.caching.add(blockId);
+    try {
+      const c = this.client(user);
+      const info = await c.getStatus(path, true);
+      const block = info.blocks.find((b) => b.id === blockId);
+      if (!block || block.locations.length === 0 || block.locations.some((l) => l.workerId === this.env.self)) return;
+      const data = new Uint8Array(block.length);
+      let at = 0;
+      await c.readRange(info, block.offset, block.length, (chunk) => {
+        data.set(chunk, at);
+        at += chunk.byteLength;
+      });
+      if (at !== block.length || this.host.hasBlock(blockId)) return;
+      await this.host.putBlock(blockId, data);
+      this.counters.blocksCachedPassively++;
+    } finally {
+      this.caching.delete(blockId);
+    }
   }
 
   /** A client acting for `user`; copies keep their source's block size. */

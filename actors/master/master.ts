@@ -80,7 +80,7 @@ export class MasterActor implements Actor {
   private readonly lastSync = new Map<number, number>();
   /** Changes proposed but not yet applied, by the keys they touch (see pending.ts). */
   private readonly pending = new PendingChanges();
-  /** Blocks each worker is to drop (fs free), handed over with its next heartbeat reply. */
+  /** Blocks each worker is to drop (fs free, files gone), handed over with its next heartbeat reply. */
   private readonly toFree = new Map<string, Set<number>>();
   /** Answers workers about blocks they keep as the only copy. */
   private readonly unpersisted = new UnpersistedBlocks((id) => this.ns.get(id));
@@ -503,7 +503,7 @@ export class MasterActor implements Actor {
         return c ? this.ns.fileIdsUnder(c).flatMap((id) => this.ns.blockIds(this.ns.get(id)!)) : [];
       });
       await this.journalAndApply({ op: 'sync', dir: dir.id, remove, add, blockSize: this.opts.blockSize });
-      this.workers.dropBlocks(dropped);
+      this.removeBlocks(dropped);
       const base = this.ns.pathOf(dir);
       return [...new Set([...remove, ...add.map((a) => a.name)])].map((n) => (base === '/' ? `/${n}` : `${base}/${n}`));
     });
@@ -703,12 +703,13 @@ export class MasterActor implements Actor {
       if (existing.isDir) throw new StrataError('ALREADY_EXISTS', `${r.m.path} is a directory`);
       if (!r.m.overwrite) throw new StrataError('ALREADY_EXISTS', `${r.m.path} already exists`);
       // Replacing a file is rare: both entries commit under the lock.
-      this.workers.dropBlocks(this.ns.blockIds(existing));
+      const replaced = this.ns.blockIds(existing);
       if (!existing.completed) {
         const eu = this.ufsOf(existing);
         await this.removeTemp(eu.disk, ufsTempPath(eu.path, existing.id));
       }
       await this.journalAndApply({ op: 'delete', id: existing.id });
+      this.removeBlocks(replaced);
       return { result: (await this.journalAndApply(entry))! };
     });
     // A retry that raced its own first attempt is answered from what that attempt made.
@@ -903,7 +904,7 @@ export class MasterActor implements Actor {
       const blocks = this.ns.fileIdsUnder(n).flatMap((id) => this.ns.blockIds(this.ns.get(id)!));
       if (r.m.strataOnly) {
         await this.journalAndApply({ op: 'delete', id: n.id, strataOnly: true, ...(req ? { req } : {}) });
-        this.workers.dropBlocks(blocks);
+        this.removeBlocks(blocks);
         return;
       }
       if (!r.m.unchecked) {
@@ -916,7 +917,7 @@ export class MasterActor implements Actor {
       // Journal first, UFS second: once journaled the delete has happened; a crash
       // before the UFS removal is finished by redoing it at the next start.
       await this.journalAndApply({ op: 'delete', id: n.id, ufsUri: ufs.uri, ufsPath: ufs.path, ...(req ? { req } : {}) });
-      this.workers.dropBlocks(blocks);
+      this.removeBlocks(blocks);
       await this.removeFromUfs(ufs.uri, ufs.path);
       // A file still being written: what its writer has put in the UFS so far goes too.
       if (!n.isDir && !n.completed) await this.removeTemp(ufs.disk, ufsTempPath(ufs.path, n.id));
@@ -1049,6 +1050,11 @@ export class MasterActor implements Actor {
     if (parts.length === 0) throw new StrataError('ALREADY_EXISTS', '/ is the root mount; change it with strata.master.mount.table.root.ufs');
     const parentPath = '/' + parts.slice(0, -1).join('/');
     const name = parts[parts.length - 1]!;
+    // The overlap check below compares URIs as written: '.', '..' or an encoded separator could hide an overlap.
+    const ufsSegments = r.m.ufsUri.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/');
+    if (ufsSegments.some((p) => p === '.' || p === '..' || /%2f|%5c|%2e/i.test(p))) {
+      throw new StrataError('INVALID_ARGUMENT', `cannot mount ${r.m.ufsUri}: a UFS URI may not contain '.', '..' or encoded separators`);
+    }
     await this.loadChildren(await this.resolve(parentPath));
     let disk: Disk;
     try {
@@ -1111,7 +1117,7 @@ export class MasterActor implements Actor {
       if (this.ns.containsMountPoint(n)) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} contains another mount point; unmount that first`);
       const blocks = this.ns.fileIdsUnder(n).flatMap((id) => this.ns.blockIds(this.ns.get(id)!));
       await this.journalAndApply({ op: 'unmount', id: n.id, ...(req ? { req } : {}) });
-      this.workers.dropBlocks(blocks);
+      this.removeBlocks(blocks);
     });
   }
 
@@ -1151,17 +1157,25 @@ export class MasterActor implements Actor {
       if (f.pinned && !r.m.force) throw new StrataError('FAILED_PRECONDITION', `${this.ns.pathOf(f)} is pinned; unpin it or use free -f`);
       this.allow(c, f, WRITE);
     }
-    for (const f of files) {
-      for (const block of this.ns.blockIds(f)) {
-        for (const loc of this.workers.locationsOf(block)) {
-          let s = this.toFree.get(loc.workerId);
-          if (!s) this.toFree.set(loc.workerId, (s = new Set()));
-          s.add(block);
-        }
-      }
-      this.workers.dropBlocks(this.ns.blockIds(f));
-    }
+    for (const f of files) this.removeBlocks(this.ns.blockIds(f));
     return { t: 'Ok' };
+  }
+
+  /**
+   * Forgets where blocks are and has their holders drop them with their next
+   * heartbeat reply: for `fs free`, and for the blocks of files that are gone
+   * (deleted, replaced, changed in the UFS, unmounted), which would otherwise keep
+   * their cache space until evicted. Only after the change is journaled.
+   */
+  private removeBlocks(blocks: readonly number[]): void {
+    for (const block of blocks) {
+      for (const loc of this.workers.locationsOf(block)) {
+        let s = this.toFree.get(loc.workerId);
+        if (!s) this.toFree.set(loc.workerId, (s = new Set()));
+        s.add(block);
+      }
+    }
+    this.workers.dropBlocks(blocks);
   }
 
   // ---- consistency with the UFS ----
@@ -1172,8 +1186,9 @@ export class MasterActor implements Actor {
     const inconsistent: string[] = [];
     const walk = async (dir: Inode): Promise<void> => {
       if (!dir.isDir || !dir.childrenLoaded || !dir.persisted) return;
+      // What a directory holds is for those who may list it (READ), repairing it for those who may change it.
+      this.allow(this.caller(r), dir, r.m.repair ? READ | WRITE | EXECUTE : READ | EXECUTE);
       if (r.m.repair) {
-        this.allow(this.caller(r), dir, WRITE | EXECUTE);
         inconsistent.push(...(await this.syncDir(dir)));
       } else {
         const { remove, add } = this.diffWithUfs(dir, await this.listUfs(dir));
@@ -1185,6 +1200,7 @@ export class MasterActor implements Actor {
     if (top.isDir) await walk(top);
     else if (top.parent) {
       const parent = this.ns.get(top.parent)!;
+      if (r.m.repair) this.allow(this.caller(r), parent, WRITE | EXECUTE);
       const u = (await this.listUfs(parent)).find((c) => c.name === top.name);
       if (!u || u.isDir || u.length !== top.length || Math.abs(u.mtimeMs - top.mtimeMs) >= 1) {
         inconsistent.push(r.m.path);
@@ -1200,6 +1216,8 @@ export class MasterActor implements Actor {
     this.traverse(c, top);
     const walk = async (dir: Inode, depth: number): Promise<void> => {
       if (!dir.isDir) return;
+      // Loading a directory's entries is listing it.
+      this.allow(c, dir, READ | EXECUTE);
       await this.syncDir(dir);
       if (r.m.recursive) for (const child of this.ns.children(dir)) if (child.isDir && child.mountId === undefined) await walk(child, depth + 1);
     };

@@ -392,7 +392,7 @@ export class Namespace {
         }
         for (const c of e.add) {
           if (dir.children!.has(c.name)) continue;
-          this.add(dir.id, c.name, c.isDir, c.length, c.isDir ? 0 : e.blockSize, c.mtimeMs, true, true, false);
+          this.shareLoaded(this.add(dir.id, c.name, c.isDir, c.length, c.isDir ? 0 : e.blockSize, c.mtimeMs, true, true, false));
         }
         dir.childrenLoaded = true;
         this.inodes.put(dir);
@@ -403,13 +403,23 @@ export class Namespace {
         if (!dir || !dir.isDir) throw new RejectedEntry(`journal loads into unknown directory ${e.dir}`);
         for (const c of e.children) {
           if (dir.children!.has(c.name)) continue;
-          this.add(dir.id, c.name, c.isDir, c.length, c.isDir ? 0 : e.blockSize, c.mtimeMs, true, true, false);
+          this.shareLoaded(this.add(dir.id, c.name, c.isDir, c.length, c.isDir ? 0 : e.blockSize, c.mtimeMs, true, true, false));
         }
         if (!e.partial) dir.childrenLoaded = true;
         this.inodes.put(dir);
         return dir;
       }
     }
+  }
+
+  /**
+   * A shared mount (`fs mount --shared`), as Alluxio's: what is loaded from its UFS
+   * gives other users the access its owner has (mode 644 becomes 646).
+   */
+  private shareLoaded(n: Inode): void {
+    if (!this.mountOf(n).shared) return;
+    n.mode |= (n.mode >> 6) & 0o7;
+    this.inodes.put(n);
   }
 
   private own(n: Inode, e: { owner?: string | undefined; group?: string | undefined; mode?: number | undefined }): Inode {

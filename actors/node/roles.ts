@@ -146,6 +146,7 @@ export function clientOptions(conf: Conf, identity?: { user: string; groups: rea
     writeType: conf.str(K.userWriteType) as WriteType,
     readType: conf.str(K.userReadType) as ReadType,
     shortCircuit: conf.bool(K.shortCircuit),
+    passiveCache: conf.bool(K.passiveCache),
     metricsHeartbeatMs: conf.bool(K.userMetricsCollection) ? conf.ms(K.userMetricsHeartbeat) : undefined,
     cache: conf.bool(K.clientCacheEnabled)
       ? { maxBytes: conf.bytes(K.clientCacheSize), pageBytes: conf.bytes(K.clientCachePageSize), prefetchPages: conf.int(K.clientCachePrefetch) }

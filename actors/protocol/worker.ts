@@ -37,6 +37,14 @@ export const LocalBlock = msg('LocalBlock', { lease: uint, dirUri: strMax(4096),
 export const CloseLocalBlock = msg('CloseLocalBlock', { lease: uint });
 
 /**
+ * One-way, client → a worker on its host (passive caching, Alluxio's async cache
+ * request): the client just had block `blockId` of `path` streamed from a worker
+ * on another host; this worker fetches a copy from a holder, reading as the
+ * client's user, so the next read on this host is local.
+ */
+export const CacheBlock = msg('CacheBlock', { path: strMax(4096), blockId: uint });
+
+/**
  * Worker to master: where a file lives in the UFS. With `write`, the file must be
  * one being written (incomplete); otherwise one that is complete. Only registered
  * workers are answered, so the UFS paths a worker touches are always the master's.
@@ -67,7 +75,7 @@ export const WriteClose = msg('WriteClose', { stream: uint, chunks: uint, abort:
 export const WriteDone = msg('WriteDone', { length: uint, mtimeMs: uint });
 
 export const WORKER_MESSAGES = [
-  ReadBlock, BlockChunk, ReadCredit, ReadCancel, OpenLocalBlock, LocalBlock, CloseLocalBlock, GetUfsLocation, UfsLocation, WriteOpen, WriteReady, WriteChunk, WriteAck, WriteClose, WriteDone,
+  ReadBlock, BlockChunk, ReadCredit, ReadCancel, OpenLocalBlock, LocalBlock, CloseLocalBlock, CacheBlock, GetUfsLocation, UfsLocation, WriteOpen, WriteReady, WriteChunk, WriteAck, WriteClose, WriteDone,
 ] as const;
 
 export type WorkerRequest =

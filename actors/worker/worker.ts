@@ -186,6 +186,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
       ['ReadCancel', (r) => this.cancelRead(r as Req<typeof W.ReadCancel>)],
       ['OpenLocalBlock', (r) => this.openLocalBlock(r as Req<typeof W.OpenLocalBlock>)],
       ['CloseLocalBlock', (r) => this.closeLocalBlock(r as Req<typeof W.CloseLocalBlock>)],
+      ['CacheBlock', (r) => this.cacheBlock(r as Req<typeof W.CacheBlock>)],
       ['WriteOpen', (r) => this.writeOpen(r as Req<typeof W.WriteOpen>)],
       ['WriteChunk', (r) => this.writeChunk(r as Req<typeof W.WriteChunk>)],
       ['WriteClose', (r) => this.writeClose(r as Req<typeof W.WriteClose>)],
@@ -575,6 +576,12 @@ export class WorkerActor implements Actor, JobWorkerHost {
     this.leases.set(id, { from: r.f, blockId: m.blockId, release: lease.release, timer });
     this.counters.blocksLent++;
     return { t: 'LocalBlock', lease: id, dirUri, path: lease.path, length: lease.length, leaseMs };
+  }
+
+  /** Passive caching: a client on this host asks for a copy of a block it read remotely (see W.CacheBlock). */
+  private cacheBlock(r: Req<typeof W.CacheBlock>): Message {
+    void this.jobs.cacheBlock(r.m.path, r.m.blockId, r.u ?? 'anonymous').catch((e: unknown) => this.env.log.log('info', `did not cache block ${r.m.blockId} of ${r.m.path} passively: ${(e as Error).message}`));
+    return { t: 'Ok' };
   }
 
   private closeLocalBlock(r: Req<typeof W.CloseLocalBlock>): void {

@@ -8,6 +8,7 @@
 import type { ReadType, StrataClient, WriteType } from '../../actors/client/client.js';
 import { isStrataError } from '../../actors/protocol/envelope.js';
 import type { MasterActor } from '../../actors/master/master.js';
+import type { WorkerActor } from '../../actors/worker/worker.js';
 import { checkLinearizable, type Operation } from '../checkers/linearizability.js';
 import { VERSION_HEADER_BYTES, fileModel, identifyVersion, versionBytes, type FileInput, type FileOutput } from '../checkers/file-versions.js';
 import { LOCAL_DISK } from '../env.js';
@@ -24,18 +25,26 @@ const BLOCK = 64 * 1024;
 /** Error codes that say for sure what a mutation did; any other leaves its outcome unknown. */
 const DEFINITE = new Set(['NOT_FOUND', 'ALREADY_EXISTS']);
 
-export const consistency: Scenario = {
-  name: 'consistency',
-  description: 'write/read/delete/rename with every write and read type from 3 clients under network, disk, worker and master-failover faults; reads return whole versions, linearizably',
-  async run(ctx) {
-    const dc = await buildDataCluster(ctx, {
-      masters: 3, workers: 4, clients: 3, files: 0, maxFileBytes: 0, blockSize: BLOCK, workerCapacity: 2 * 1024 * 1024,
-      chunkSize: 16 * 1024, diskFaults: true, heartbeatIntervalMs: 300,
-      master: { persistCheckIntervalMs: 300 }, client: { rpcTimeoutMs: 800, retryForMs: 2400 },
-    });
-    await runFileWorkload(ctx, dc, { rounds: 6, roundMs: 2000, crashWorkers: true, crashMasters: true });
-  },
-};
+/** `sharedHost`: client-0 shares worker-0's machine and reads what worker-0 caches short-circuit. */
+function consistencyScenario(name: string, sharedHost: boolean): Scenario {
+  return {
+    name,
+    description: sharedHost
+      ? 'consistency, with client-0 on worker-0\'s machine reading the blocks it caches short-circuit (from the block files, under leases)'
+      : 'write/read/delete/rename with every write and read type from 3 clients under network, disk, worker and master-failover faults; reads return whole versions, linearizably',
+    async run(ctx) {
+      const dc = await buildDataCluster(ctx, {
+        masters: 3, workers: 4, clients: 3, files: 0, maxFileBytes: 0, blockSize: BLOCK, workerCapacity: 2 * 1024 * 1024,
+        chunkSize: 16 * 1024, diskFaults: true, heartbeatIntervalMs: 300, sharedHost,
+        master: { persistCheckIntervalMs: 300 }, client: { rpcTimeoutMs: 800, retryForMs: 2400, passiveCache: sharedHost },
+      });
+      await runFileWorkload(ctx, dc, { rounds: 6, roundMs: 2000, crashWorkers: true, crashMasters: true });
+    },
+  };
+}
+
+export const consistency = consistencyScenario('consistency', false);
+export const consistencyShortCircuit = consistencyScenario('consistency-sc', true);
 
 export interface WorkloadOptions {
   /** Rounds of faults, each ended by a quiet barrier that settles every operation's outcome. */
@@ -201,7 +210,7 @@ export async function runFileWorkload(ctx: ScenarioContext, dc: DataCluster, opt
 
   const result = checkLinearizable(fileModel, history, { maxExplored: 3_000_000 });
   const known = history.filter((o) => o.ret !== undefined).length;
-  ctx.log(`operations=${history.length} definite=${known} explored=${result.explored} reads=${stats.reads} readOk=${stats.readOk} readNotFound=${stats.readNotFound} readErrors=${stats.readErrors} writes=${stats.writes} writeOk=${stats.writeOk} ${[...stats.byType].map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  ctx.log(`operations=${history.length} definite=${known} explored=${result.explored} reads=${stats.reads} readOk=${stats.readOk} readNotFound=${stats.readNotFound} readErrors=${stats.readErrors} writes=${stats.writes} writeOk=${stats.writeOk} shortCircuitBytes=${dc.clients.reduce((n, id) => n + (cluster.isUp(id) ? client(id).counters.bytesReadShortCircuit : 0), 0)} passiveCopies=${dc.workers.reduce((n, id) => n + (cluster.isUp(id) ? cluster.actor<WorkerActor>(id).jobs.counters.blocksCachedPassively : 0), 0)} ${[...stats.byType].map(([k, v]) => `${k}=${v}`).join(' ')}`);
   if (result.ok !== true) ctx.fail(`${result.ok === false ? 'not linearizable' : 'linearizability undecided'}: ${result.reason}`);
   // Heavy-fault seeds may get little done; none at all means nothing was tested.
   ctx.check(stats.readOk + stats.readNotFound >= 1 && stats.writeOk >= 1, () => `${stats.readOk + stats.readNotFound} reads were judged and ${stats.writeOk} writes acknowledged: the workload did not run`);

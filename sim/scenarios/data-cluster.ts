@@ -34,6 +34,8 @@ export interface DataClusterSpec {
   masters?: 1 | 3;
   /** Each worker's tiers; defaults to one MEM directory of workerCapacity bytes. */
   tiers?: TieredStoreLayout;
+  /** client-0 runs on worker-0's machine, so it reads the blocks worker-0 holds short-circuit. */
+  sharedHost?: boolean;
   /** Overrides of the masters' and clients' options (persistence interval, durable replication, …). */
   master?: Partial<MasterOptions>;
   client?: Partial<ClientOptions>;
@@ -86,15 +88,17 @@ export async function buildDataCluster(ctx: ScenarioContext, spec: DataClusterSp
   for (const id of masters) cluster.addNode(id, (env) => new MasterActor(env, master), { ...(diskModel ? { disk: diskModel } : {}), allowStartFailure: true });
   const masterIds = { masterId: masters[0]!, masterIds: masters };
   const workers = Array.from({ length: spec.workers }, (_, i) => `worker-${i}`);
+  // A machine is named as its worker's address names it (sim://worker-0), which is how a client knows the worker is local.
+  const hostOf = (id: string): { host?: string } => (spec.sharedHost && (id === 'worker-0' || id === 'client-0') ? { host: 'worker-0' } : {});
   const tiers: TieredStoreLayout = spec.tiers ?? { levels: [{ alias: 'MEM', dirs: [{ path: 'tiers/mem', quotaBytes: spec.workerCapacity, mediumType: 'MEM' }] }], allocator: 'MaxFree', annotator: { kind: 'LRU' } };
   for (const id of workers) {
     const w: WorkerOptions = { ...masterIds, address: `sim://${id}`, tiers, heartbeatIntervalMs: spec.heartbeatIntervalMs ?? 500, rpcTimeoutMs: 2000, chunkSize: spec.chunkSize };
     // Worker disks fault too: a block that fails its checksum must be dropped and read again, never served.
-    cluster.addNode(id, (env) => new WorkerActor(env, w), diskModel ? { disk: diskModel, allowStartFailure: true } : {});
+    cluster.addNode(id, (env) => new WorkerActor(env, w), { ...(diskModel ? { disk: diskModel, allowStartFailure: true } : {}), ...hostOf(id) });
   }
   const clients = Array.from({ length: spec.clients }, (_, i) => `client-${i}`);
   const c: ClientOptions = { ...masterIds, rpcTimeoutMs: 1500, chunkSize: spec.chunkSize, readWindow: spec.readWindow ?? 4, blockSize: spec.blockSize, writeType: 'CACHE_THROUGH', readType: 'CACHE', user: 'strata', ...spec.client };
-  for (const id of clients) cluster.addNode(id, (env) => new StrataClient(env, c));
+  for (const id of clients) cluster.addNode(id, (env) => new StrataClient(env, c), hostOf(id));
   // A faulty disk may fail a start (EIO during recovery); such a node gets a few more tries, as a supervisor would.
   const all = [...masters, ...workers, ...clients];
   await ctx.settle(Promise.allSettled(all.map((id) => cluster.start(id))));

@@ -2,7 +2,7 @@
 // order, and the determinism test runs every one. Adding a scenario is a file in
 // this folder and a line here.
 import type { Scenario } from '../scenario.js';
-import { consistency } from './consistency.js';
+import { consistency, consistencyShortCircuit } from './consistency.js';
 import { durability } from './durability.js';
 import { eviction } from './eviction.js';
 import { jobs } from './jobs.js';
@@ -16,4 +16,4 @@ import { raftFigure8Unreliable } from './raft-figure8-unreliable.js';
 import { raftMembership } from './raft-membership.js';
 import { raftSnapshot } from './raft-snapshot.js';
 
-export const SCENARIOS: readonly Scenario[] = [readThrough, eviction, consistency, durability, tiers, namespaceLinearizable, namespaceLinearizableSingle, namespaceLinearizableRocks, ping, raftElection, raftFigure8Unreliable, raftChurn, raftSnapshot, raftMembership, jobs];
+export const SCENARIOS: readonly Scenario[] = [readThrough, eviction, consistency, consistencyShortCircuit, durability, tiers, namespaceLinearizable, namespaceLinearizableSingle, namespaceLinearizableRocks, ping, raftElection, raftFigure8Unreliable, raftChurn, raftSnapshot, raftMembership, jobs];
