@@ -35,6 +35,8 @@ export interface WorkerOptions {
 }
 
 type Req<S> = Envelope<Infer<S> & Message>;
+/** What a read asks for, streamed (ReadBlock) or in one reply (ReadRange). */
+type BlockRead = Omit<Infer<typeof W.ReadRange>, 't'>;
 
 /** Chunks a writer may have unacknowledged: enough to cover the round trip and a disk hiccup, bounded memory per stream. */
 const WRITE_WINDOW = 16;
@@ -176,6 +178,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
       ['ReadBlock', (r) => this.readBlock(r as Req<typeof W.ReadBlock>)],
       ['ReadCredit', (r) => this.credit(r as Req<typeof W.ReadCredit>)],
       ['ReadCancel', (r) => this.cancelRead(r as Req<typeof W.ReadCancel>)],
+      ['ReadRange', (r) => this.readRange(r as Req<typeof W.ReadRange>)],
       ['OpenLocalBlock', (r) => this.openLocalBlock(r as Req<typeof W.OpenLocalBlock>)],
       ['CloseLocalBlock', (r) => this.closeLocalBlock(r as Req<typeof W.CloseLocalBlock>)],
       ['WriteOpen', (r) => this.writeOpen(r as Req<typeof W.WriteOpen>)],
@@ -337,7 +340,34 @@ export class WorkerActor implements Actor, JobWorkerHost {
   }
 
   private async readBlock(r: Req<typeof W.ReadBlock>): Promise<void> {
+    const { source, cached } = await this.blockReader(r.m);
+    this.startRead(r, source, r.m.offset, cached);
+  }
+
+  /** A small range as one reply: what ReadBlock would stream, without a stream. */
+  private async readRange(r: Req<typeof W.ReadRange>): Promise<Infer<typeof W.BlockRange>> {
     const m = r.m;
+    if (m.length > W.READ_RANGE_MAX_BYTES) {
+      throw new StrataError('INVALID_ARGUMENT', `a range read takes at most ${W.READ_RANGE_MAX_BYTES} bytes, not ${m.length} (stream larger ranges with ReadBlock)`);
+    }
+    const { source, cached } = await this.blockReader(m);
+    try {
+      const data = await source.read(m.offset, m.length);
+      this.counters.bytesServed += m.length;
+      return { t: 'BlockRange', data, cached };
+    } catch (e) {
+      throw e instanceof StrataError ? e : new StrataError('UNAVAILABLE', `reading block ${m.blockId} on ${this.env.self} failed: ${(e as Error).message}`);
+    } finally {
+      source.close();
+    }
+  }
+
+  /**
+   * Where the bytes of a read come from, its range checked against the block: the
+   * hot set, the block's tier file, or the UFS (read through, or for NO_CACHE only
+   * the range). `cached`: the block is in this worker's cache.
+   */
+  private async blockReader(m: BlockRead): Promise<{ source: ChunkSource; cached: boolean }> {
     // The hot set spares re-reading a just-served block from its tier file; the store
     // still counts the access, or its LRU order would forget every hot block's use.
     let data = this.hot.get(m.blockId);
@@ -355,8 +385,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
           throw e;
         }
         this.counters.bytesReadCache += m.length;
-        this.startRead(r, file, m.offset, true);
-        return;
+        return { source: file, cached: true };
       }
     }
     data ??= await this.store.get(m.blockId);
@@ -380,7 +409,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
       cached = this.store.has(m.blockId);
     }
     const bytes = data;
-    this.startRead(r, { read: (pos, n) => bytes.subarray(pos - base, pos - base + n), close: () => undefined }, m.offset, cached);
+    return { source: { read: (pos, n) => bytes.subarray(pos - base, pos - base + n), close: () => undefined }, cached };
   }
 
   /** CACHE_PROMOTE: moves the block up to the top tier; failing to only costs the promotion. */
@@ -467,7 +496,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
   }
 
   /** A NO_CACHE miss: only the bytes asked for come from the UFS, and nothing is cached. */
-  private async readUfsRange(m: Infer<typeof W.ReadBlock>): Promise<Uint8Array> {
+  private async readUfsRange(m: BlockRead): Promise<Uint8Array> {
     const src = await this.blockSource(m.blockId);
     checkRange(m, src.blockLength);
     this.counters.ufsBlockReads++;
