@@ -135,3 +135,39 @@ describe('ReadRange', () => {
     expect(String((err as Error).message)).toMatch(/not persisted/);
   });
 });
+
+describe('NO_CACHE misses', () => {
+  it('stream the range from the UFS chunk by chunk, byte for byte, caching nothing', async () => {
+    const { sim, cluster, c } = await bed(47);
+    const w = () => cluster.actor<WorkerActor>('worker-0');
+    const data = bytes(2 * BLOCK + 300, 9);
+    const f = await sim.settle(c().writeFile('/n', data, { writeType: 'THROUGH' }));
+    const ufs0 = w().counters.bytesReadUfs;
+    const chunks: number[] = [];
+    const got: Uint8Array[] = [];
+    await sim.settle(c().read('/n', (chunk) => void (chunks.push(chunk.byteLength), got.push(chunk)), 'NO_CACHE'));
+    expect(buf(Buffer.concat(got)).equals(buf(data))).toBe(true);
+    // Chunks of the client's chunk size, not one piece per block.
+    expect(Math.max(...chunks)).toBe(1024);
+    expect(w().counters.bytesReadUfs - ufs0).toBe(data.byteLength);
+    for (let i = 0; i < 3; i++) expect(w().store.has(f.fileId * 2 ** 20 + i)).toBe(false);
+  });
+
+  it('fail, not serve a mix of two files, when the UFS file changes while it streams', async () => {
+    const { sim, cluster, c } = await bed(48, { client: { readWindow: 1 } });
+    const ufs = cluster.ufsDisk('sim://ufs');
+    await sim.settle(c().writeFile('/x', bytes(BLOCK, 1), { writeType: 'THROUGH' }));
+    await sim.run({ until: sim.now + 50 });
+    let first = true;
+    const err = await sim.settle(
+      c().read('/x', async () => {
+        if (!first) return;
+        first = false;
+        // Same length, another file: only its modification time tells.
+        await ufs.writeFile('x', bytes(BLOCK, 2));
+      }, 'NO_CACHE').then(() => undefined, (e: unknown) => e),
+    );
+    expect(first).toBe(false);
+    expect(err).toMatchObject({ code: 'FAILED_PRECONDITION' });
+  });
+});

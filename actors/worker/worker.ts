@@ -391,8 +391,6 @@ export class WorkerActor implements Actor, JobWorkerHost {
     data ??= await this.store.get(m.blockId);
     if (data && !this.store.has(m.blockId)) data = undefined;
     let cached = true;
-    // Where `data` starts within the block: a NO_CACHE miss fetches only the range asked for.
-    let base = 0;
     if (data) {
       this.hot.set(m.blockId, data);
       checkRange(m, data.byteLength);
@@ -400,16 +398,14 @@ export class WorkerActor implements Actor, JobWorkerHost {
       // CACHE_PROMOTE: a block read from a lower tier moves up to the top one.
       if (m.promote) void this.promote(m.blockId);
     } else if (!m.cache && !this.misses.has(m.blockId)) {
-      data = await this.readUfsRange(m);
-      base = m.offset;
-      cached = false;
+      return { source: await this.ufsRangeSource(m), cached: false };
     } else {
       data = await this.readThrough(m.blockId, m.cache);
       checkRange(m, data.byteLength);
       cached = this.store.has(m.blockId);
     }
     const bytes = data;
-    return { source: { read: (pos, n) => bytes.subarray(pos - base, pos - base + n), close: () => undefined }, cached };
+    return { source: { read: (pos, n) => bytes.subarray(pos, pos + n), close: () => undefined }, cached };
   }
 
   /** CACHE_PROMOTE: moves the block up to the top tier; failing to only costs the promotion. */
@@ -448,10 +444,21 @@ export class WorkerActor implements Actor, JobWorkerHost {
         if (c.byteLength !== n) throw new StrataError('INTERNAL', `block ${blockId} file ended at ${pos + c.byteLength}, inside its ${lease.length} bytes`);
         return c;
       });
+    const source = this.readingAhead(readAt, end, () => {
+      void file?.close();
+      lease.release();
+    });
+    return { ...source, length: lease.length };
+  }
+
+  /**
+   * A chunk source over `readAt` that reads one chunk ahead of the one asked for
+   * (up to `end`), so the disk works while the network sends the last chunk.
+   */
+  private readingAhead(readAt: (pos: number, n: number) => Promise<Uint8Array>, end: number, close: () => void): ChunkSource {
     let ahead: { pos: number; chunk: Promise<Uint8Array> } | undefined;
     const chunkSize = this.opts.chunkSize;
     return {
-      length: lease.length,
       read: (pos, n) => {
         const chunk = ahead?.pos === pos ? ahead.chunk : readAt(pos, n);
         const next = pos + n;
@@ -460,10 +467,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
         ahead?.chunk.catch(() => undefined);
         return chunk;
       },
-      close: () => {
-        void file?.close();
-        lease.release();
-      },
+      close,
     };
   }
 
@@ -495,16 +499,25 @@ export class WorkerActor implements Actor, JobWorkerHost {
     return this.masters.call<Infer<typeof W.UfsLocation>>({ t: 'GetUfsLocation', fileId, write } satisfies Infer<typeof W.GetUfsLocation>, 'UfsLocation');
   }
 
-  /** A NO_CACHE miss: only the bytes asked for come from the UFS, and nothing is cached. */
-  private async readUfsRange(m: BlockRead): Promise<Uint8Array> {
+  /**
+   * A NO_CACHE miss: only the bytes asked for come from the UFS, and nothing is
+   * cached. They stream chunk by chunk as they are read, not after the whole range
+   * is in memory; the last chunk goes only once the UFS file is known to be the
+   * same one the read started on.
+   */
+  private async ufsRangeSource(m: BlockRead): Promise<ChunkSource> {
     const src = await this.blockSource(m.blockId);
     checkRange(m, src.blockLength);
     this.counters.ufsBlockReads++;
-    const data = await src.ufs.read(src.path, src.fileOffset + m.offset, m.length);
-    await src.unchanged();
-    if (data.byteLength !== m.length) throw new StrataError('FAILED_PRECONDITION', `${src.path} changed in the UFS: read ${data.byteLength} of ${m.length} bytes of block ${m.blockId}`);
-    this.counters.bytesReadUfs += data.byteLength;
-    return data;
+    const end = m.offset + m.length;
+    const readAt = async (pos: number, n: number): Promise<Uint8Array> => {
+      const data = await src.ufs.read(src.path, src.fileOffset + pos, n);
+      if (data.byteLength !== n) throw new StrataError('FAILED_PRECONDITION', `${src.path} changed in the UFS: read ${data.byteLength} of ${n} bytes of block ${m.blockId} at ${pos}`);
+      this.counters.bytesReadUfs += n;
+      if (pos + n >= end) await src.unchanged();
+      return data;
+    };
+    return this.readingAhead(readAt, end, () => undefined);
   }
 
   /** A miss: one UFS read of the whole block however many readers miss it at once. */
