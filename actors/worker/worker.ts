@@ -372,6 +372,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
     // still counts the access, or its LRU order would forget every hot block's use.
     let data = this.hot.get(m.blockId);
     if (data !== undefined && !this.store.recordAccess(m.blockId)) data = undefined;
+    const fromHot = data !== undefined;
     if (!data && this.opts.verifyReads === false && this.store.has(m.blockId) && this.store.location(m.blockId)?.tier !== 'MEM') {
       // Unverified reads from the lower tiers stream the range straight from the block file,
       // chunk by chunk: no copy of the whole block in memory, and no bytes read that are not sent.
@@ -392,7 +393,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
     if (data && !this.store.has(m.blockId)) data = undefined;
     let cached = true;
     if (data) {
-      this.hot.set(m.blockId, data);
+      if (!fromHot) this.hot.set(m.blockId, data);
       checkRange(m, data.byteLength);
       this.counters.bytesReadCache += m.length;
       // CACHE_PROMOTE: a block read from a lower tier moves up to the top one.
