@@ -171,3 +171,28 @@ describe('NO_CACHE misses', () => {
     expect(err).toMatchObject({ code: 'FAILED_PRECONDITION' });
   });
 });
+
+describe('cache misses read through', () => {
+  it('stream the block while it is being read from the UFS, and end the read only once it is cached', async () => {
+    const { sim, cluster, c } = await bed(49);
+    const w = () => cluster.actor<WorkerActor>('worker-0');
+    const data = bytes(2 * BLOCK, 10);
+    const f = await sim.settle(c().writeFile('/c', data, { writeType: 'THROUGH' }));
+    const block0 = f.fileId * 2 ** 20;
+    const cachedAtFirstChunk: boolean[] = [];
+    const got: Uint8Array[] = [];
+    await sim.settle(
+      c().read('/c', (chunk) => {
+        if (got.length === 0 || got.length === 4) cachedAtFirstChunk.push(w().store.has(block0 + got.length / 4));
+        got.push(chunk);
+      }, 'CACHE'),
+    );
+    expect(buf(Buffer.concat(got)).equals(buf(data))).toBe(true);
+    // The first chunk of each block left before the block was in the cache; both are cached now.
+    expect(cachedAtFirstChunk).toEqual([false, false]);
+    expect(w().store.has(block0)).toBe(true);
+    expect(w().store.has(block0 + 1)).toBe(true);
+    expect(w().counters.ufsBlockReads).toBe(2);
+    expect(w().counters.bytesReadUfs).toBe(data.byteLength);
+  });
+});

@@ -16,6 +16,7 @@ import { metricsOf } from '../metrics.js';
 import { registerWorkerMetrics, workerReport } from './worker-metrics.js';
 import { JobWorker, type JobWorkerHost } from '../job/job-worker.js';
 import { ufsTempPath } from '../ufs-temp.js';
+import { BlockFill } from './block-fill.js';
 
 export interface WorkerOptions {
   masterId: string;
@@ -37,6 +38,12 @@ export interface WorkerOptions {
 type Req<S> = Envelope<Infer<S> & Message>;
 /** What a read asks for, streamed (ReadBlock) or in one reply (ReadRange). */
 type BlockRead = Omit<Infer<typeof W.ReadRange>, 't'>;
+
+/** A block being read through from the UFS (WorkerActor.readThrough). */
+interface Miss {
+  fill: Promise<BlockFill>;
+  settled: Promise<Uint8Array>;
+}
 
 /** Chunks a writer may have unacknowledged: enough to cover the round trip and a disk hiccup, bounded memory per stream. */
 const WRITE_WINDOW = 16;
@@ -134,7 +141,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
   store!: TieredBlockStore;
   private storeReady = false;
   private readonly ufsByUri = new Map<string, Disk>();
-  private readonly misses = new Map<number, Promise<Uint8Array>>();
+  private readonly misses = new Map<number, Miss>();
   /** Block files lent to short-circuit readers, by lease id. */
   private readonly leases = new Map<number, { from: string; blockId: number; release(): void; timer: Timer }>();
   private nextLease = 1;
@@ -391,22 +398,25 @@ export class WorkerActor implements Actor, JobWorkerHost {
     }
     data ??= await this.store.get(m.blockId);
     if (data && !this.store.has(m.blockId)) data = undefined;
-    let cached = true;
-    if (data) {
-      if (!fromHot) this.hot.set(m.blockId, data);
-      checkRange(m, data.byteLength);
-      this.counters.bytesReadCache += m.length;
-      // CACHE_PROMOTE: a block read from a lower tier moves up to the top one.
-      if (m.promote) void this.promote(m.blockId);
-    } else if (!m.cache && !this.misses.has(m.blockId)) {
-      return { source: await this.ufsRangeSource(m), cached: false };
-    } else {
-      data = await this.readThrough(m.blockId, m.cache);
-      checkRange(m, data.byteLength);
-      cached = this.store.has(m.blockId);
+    if (!data) {
+      if (!m.cache && !this.misses.has(m.blockId)) return { source: await this.ufsRangeSource(m), cached: false };
+      // A miss streams the block as it is read through. The read's end waits until the whole
+      // block is read, checked unchanged in the UFS and cached: only then is what was sent good.
+      const miss = this.readThrough(m.blockId, m.cache);
+      const fill = await miss.fill;
+      checkRange(m, fill.length);
+      const end = m.offset + m.length;
+      const read = (pos: number, n: number): Uint8Array | Promise<Uint8Array> =>
+        pos + n < end ? fill.read(pos, pos + n) : miss.settled.then((block) => block.subarray(pos, pos + n));
+      return { source: { read, close: () => undefined }, cached: m.cache };
     }
+    if (!fromHot) this.hot.set(m.blockId, data);
+    checkRange(m, data.byteLength);
+    this.counters.bytesReadCache += m.length;
+    // CACHE_PROMOTE: a block read from a lower tier moves up to the top one.
+    if (m.promote) void this.promote(m.blockId);
     const bytes = data;
-    return { source: { read: (pos, n) => bytes.subarray(pos, pos + n), close: () => undefined }, cached };
+    return { source: { read: (pos, n) => bytes.subarray(pos, pos + n), close: () => undefined }, cached: true };
   }
 
   /** CACHE_PROMOTE: moves the block up to the top tier; failing to only costs the promotion. */
@@ -521,27 +531,43 @@ export class WorkerActor implements Actor, JobWorkerHost {
     return this.readingAhead(readAt, end, () => undefined);
   }
 
-  /** A miss: one UFS read of the whole block however many readers miss it at once. */
-  private readThrough(blockId: number, cache: boolean): Promise<Uint8Array> {
-    let p = this.misses.get(blockId);
-    if (!p) {
-      p = (async () => {
-        const src = await this.blockSource(blockId);
-        this.counters.ufsBlockReads++;
-        const data = await src.ufs.read(src.path, src.fileOffset, src.blockLength);
-        await src.unchanged();
-        if (data.byteLength !== src.blockLength) {
-          throw new StrataError('FAILED_PRECONDITION', `${src.path} changed in the UFS: block ${blockId} expected ${src.blockLength} bytes, found ${data.byteLength}`);
+  /**
+   * A miss: one UFS read of the whole block however many readers miss it at once,
+   * chunk by chunk. `fill` serves the block as it arrives; `settled` is the whole
+   * block once read, checked unchanged and (with `cache`) cached. Until then, later
+   * misses of the block join this one.
+   */
+  private readThrough(blockId: number, cache: boolean): Miss {
+    const known = this.misses.get(blockId);
+    if (known) return known;
+    const fill = (async () => {
+      const src = await this.blockSource(blockId);
+      this.counters.ufsBlockReads++;
+      const step = this.opts.chunkSize;
+      return new BlockFill(src.blockLength, async (append) => {
+        for (let off = 0; off < src.blockLength; off += step) {
+          const n = Math.min(step, src.blockLength - off);
+          const piece = await src.ufs.read(src.path, src.fileOffset + off, n);
+          if (piece.byteLength !== n) {
+            throw new StrataError('FAILED_PRECONDITION', `${src.path} changed in the UFS: block ${blockId} ends at ${off + piece.byteLength} of its ${src.blockLength} bytes`);
+          }
+          append(piece);
         }
-        this.counters.bytesReadUfs += data.byteLength;
-        if (cache) await this.cache(blockId, data, 'served without caching');
-        return data;
-      })();
-      this.misses.set(blockId, p);
-      const clear = () => this.misses.delete(blockId);
-      p.then(clear, clear);
-    }
-    return p;
+        await src.unchanged();
+      });
+    })();
+    const settled = fill.then((f) => f.done).then(async (data) => {
+      this.counters.bytesReadUfs += data.byteLength;
+      if (cache) await this.cache(blockId, data, 'served without caching');
+      return data;
+    });
+    const miss: Miss = { fill, settled };
+    this.misses.set(blockId, miss);
+    const clear = (): void => {
+      if (this.misses.get(blockId) === miss) this.misses.delete(blockId);
+    };
+    settled.then(clear, clear);
+    return miss;
   }
 
   // ---- short-circuit ----
@@ -702,7 +728,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
   async loadBlock(b: { blockId: number; ufsMount: string; ufsPath: string; fileOffset: number; blockLength: number; ufsLength: number; ufsMtimeMs: number }): Promise<void> {
     if (this.store.has(b.blockId)) return;
     // The UFS location comes from the master again, as for any read-through, and is checked there.
-    await this.readThrough(b.blockId, true);
+    await this.readThrough(b.blockId, true).settled;
   }
 
   hasBlock(id: number): boolean {
