@@ -38,7 +38,7 @@ export const ReadRange = msg('ReadRange', {
   cache: bool,
   promote: opt(bool),
 });
-/** `cached`: the block is in this worker's cache now (as BlockChunk's). */
+/** `cached`: the bytes came from this worker's cache or were read through into it; false for NO_CACHE straight from the UFS. */
 export const BlockRange = msg('BlockRange', { data: bytes, cached: bool });
 
 /**
