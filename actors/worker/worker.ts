@@ -39,6 +39,16 @@ type Req<S> = Envelope<Infer<S> & Message>;
 /** What a read asks for, streamed (ReadBlock) or in one reply (ReadRange). */
 type BlockRead = Omit<Infer<typeof W.ReadRange>, 't'>;
 
+/** Where a block's bytes are in the UFS (WorkerActor.blockSource). */
+interface UfsBlock {
+  ufs: Disk;
+  path: string;
+  fileOffset: number;
+  blockLength: number;
+  /** Rejects (FAILED_PRECONDITION) when the UFS file is no longer the one the master knows. */
+  unchanged: () => Promise<void>;
+}
+
 /** A block being read through from the UFS (WorkerActor.readThrough). */
 interface Miss {
   fill: Promise<BlockFill>;
@@ -488,7 +498,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
    * hold another file (renamed, replaced, changed behind strata's back), whose bytes
    * must not be served or cached under this block's id.
    */
-  private async blockSource(blockId: number): Promise<{ ufs: Disk; path: string; fileOffset: number; blockLength: number; unchanged: () => Promise<void> }> {
+  private async blockSource(blockId: number): Promise<UfsBlock> {
     const loc = await this.ufsLocation(Math.floor(blockId / BLOCKS_PER_FILE), false);
     const fileOffset = (blockId % BLOCKS_PER_FILE) * loc.blockSize;
     if (fileOffset >= loc.length) throw new StrataError('NOT_FOUND', `block ${blockId} is past the end of ${loc.ufsPath} (${loc.length} bytes)`);
@@ -521,14 +531,24 @@ export class WorkerActor implements Actor, JobWorkerHost {
     checkRange(m, src.blockLength);
     this.counters.ufsBlockReads++;
     const end = m.offset + m.length;
+    const file = await this.ufsBlockFile(src);
     const readAt = async (pos: number, n: number): Promise<Uint8Array> => {
-      const data = await src.ufs.read(src.path, src.fileOffset + pos, n);
+      const data = await file.read(pos, n);
       if (data.byteLength !== n) throw new StrataError('FAILED_PRECONDITION', `${src.path} changed in the UFS: read ${data.byteLength} of ${n} bytes of block ${m.blockId} at ${pos}`);
       this.counters.bytesReadUfs += n;
       if (pos + n >= end) await src.unchanged();
       return data;
     };
-    return this.readingAhead(readAt, end, () => undefined);
+    return this.readingAhead(readAt, end, file.close);
+  }
+
+  /** Positioned reads of a block in the UFS: through one open file when the UFS can hold one, else a read each. */
+  private async ufsBlockFile(src: UfsBlock): Promise<{ read(pos: number, n: number): Promise<Uint8Array>; close(): void }> {
+    const file = src.ufs.openRead ? await src.ufs.openRead(src.path) : undefined;
+    return {
+      read: (pos, n) => (file ? file.read(src.fileOffset + pos, n) : src.ufs.read(src.path, src.fileOffset + pos, n)),
+      close: () => void file?.close(),
+    };
   }
 
   /**
@@ -544,14 +564,19 @@ export class WorkerActor implements Actor, JobWorkerHost {
       const src = await this.blockSource(blockId);
       this.counters.ufsBlockReads++;
       const step = this.opts.chunkSize;
+      const file = await this.ufsBlockFile(src);
       return new BlockFill(src.blockLength, async (append) => {
-        for (let off = 0; off < src.blockLength; off += step) {
-          const n = Math.min(step, src.blockLength - off);
-          const piece = await src.ufs.read(src.path, src.fileOffset + off, n);
-          if (piece.byteLength !== n) {
-            throw new StrataError('FAILED_PRECONDITION', `${src.path} changed in the UFS: block ${blockId} ends at ${off + piece.byteLength} of its ${src.blockLength} bytes`);
+        try {
+          for (let off = 0; off < src.blockLength; off += step) {
+            const n = Math.min(step, src.blockLength - off);
+            const piece = await file.read(off, n);
+            if (piece.byteLength !== n) {
+              throw new StrataError('FAILED_PRECONDITION', `${src.path} changed in the UFS: block ${blockId} ends at ${off + piece.byteLength} of its ${src.blockLength} bytes`);
+            }
+            append(piece);
           }
-          append(piece);
+        } finally {
+          file.close();
         }
         await src.unchanged();
       });
