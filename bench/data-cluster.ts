@@ -159,8 +159,11 @@ export async function interleave(
   runs: number,
   rate: (amount: number, ms: number) => number,
   unit: string,
+  /** Filled, when given, with each side's median CPU (both processes) per unit of amount, in µs. */
+  cpuPerUnit?: Map<string, number>,
 ): Promise<Map<string, number>> {
   const rates = new Map<string, number[]>(sides.map((s) => [s.label, []]));
+  const cpus = new Map<string, number[]>(sides.map((s) => [s.label, []]));
   for (const s of sides) await ask(`run ${s.run}`); // warm-up
   for (let i = 0; i < runs; i++) {
     const order = i % 2 === 1 ? [...sides].reverse() : sides;
@@ -171,12 +174,14 @@ export async function interleave(
       const ms = Number(r[2]);
       const x = rate(Number(r[1]), ms);
       rates.get(s.label)!.push(x);
+      cpus.get(s.label)!.push((((cpu.user + cpu.system) / 1000 + Number(r[3])) * 1000) / Number(r[1]));
       // CPU per side is steadier than wall time on a shared machine, and says which side costs what.
       console.log(
         `  run ${i + 1} ${s.label.padEnd(14)} ${x.toFixed(1).padStart(9)} ${unit}  (${ms.toFixed(0)} ms; cpu: server ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms, client ${Number(r[3]).toFixed(0)} ms)`,
       );
     }
   }
+  for (const [k, xs] of cpus) cpuPerUnit?.set(k, median(xs));
   return new Map([...rates].map(([k, xs]) => [k, median(xs)]));
 }
 

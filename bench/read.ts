@@ -13,7 +13,9 @@
 //            (NO_CACHE, so every run is cold), vs raw `fs` + `ws`: a plain server
 //            reading the same file in chunks and sending them under the same window.
 //   random   4 KiB positioned reads at random offsets of the cached file, one at
-//            a time, per second: short-circuit and remote, vs raw `fs` preads.
+//            a time, per second: short-circuit vs raw `fs` preads, and remote vs
+//            raw `ws` round trips (one request naming the range, one reply with
+//            the bytes from memory) between the same two processes.
 //
 // This process hosts a real master and worker (bench/data-cluster.ts) and the raw
 // server; the child hosts the clients, as `strata fs cat` would. The child writes the files once, checks
@@ -34,7 +36,9 @@ import { fail, runMain } from './entry.js';
 const FILE_BYTES = Number(process.env.BENCH_FILE_MIB ?? 1024) * MIB;
 const COLD_BYTES = Number(process.env.BENCH_COLD_MIB ?? 256) * MIB;
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const RANDOM_READS = Number(process.env.BENCH_RANDOM_READS ?? 2000);
+const RANDOM_READS = Number(process.env.BENCH_RANDOM_READS ?? 10000);
+/** A raw positioned read request: offset (6 bytes, LE, then 2 spare) and length (4); credits are 4 bytes. */
+const PREAD_REQUEST_BYTES = 12;
 const HOT = '/bench/read-hot';
 const COLD = '/bench/read-cold';
 /** BENCH_ONLY=remote|sc|cold|random runs one part (for profiling it alone). */
@@ -84,6 +88,7 @@ async function child(masterAddr: string, workDir: string, rawUrl: string): Promi
   let onRaw: (d: Buffer) => void = () => {};
   raw.on('message', (d: Buffer) => onRaw(d));
   const ack = Buffer.alloc(4);
+  const preadReq = Buffer.alloc(PREAD_REQUEST_BYTES);
 
   /** The raw server sends `bytes` (from memory, or read from `file`), one chunk per ack. */
   const rawRead = (bytes: number, file?: string): Promise<number> =>
@@ -129,6 +134,18 @@ async function child(masterAddr: string, workDir: string, rawUrl: string): Promi
       await fh.close();
     }
     return bytes;
+  };
+
+  /** Positioned reads as raw round trips: the request names the range, the reply is the bytes. */
+  const randomWs = async (): Promise<number> => {
+    for (const off of randomOffsets(FILE_BYTES)) {
+      const got = new Promise<Buffer>((resolve) => (onRaw = resolve));
+      preadReq.writeUIntLE(off, 0, 6);
+      preadReq.writeUInt32LE(4096, 8);
+      raw.send(preadReq);
+      if ((await got).byteLength !== 4096) throw new Error(`raw positioned read at ${off} came back short`);
+    }
+    return RANDOM_READS;
   };
 
   const randomStrata = async (c: StrataClient): Promise<number> => {
@@ -211,6 +228,7 @@ async function child(masterAddr: string, workDir: string, rawUrl: string): Promi
     if (arg === 'rawcold') return timed(async () => rawRead(COLD_BYTES, ufsFile(await remote.getStatus(COLD))));
     if (arg === 'rand-sc') return timed(() => randomStrata(sc));
     if (arg === 'rand-remote') return timed(() => randomStrata(remote));
+    if (arg === 'rand-ws') return timed(randomWs);
     if (arg === 'rand-fs') return timed(async () => randomFs(ufsFile(await remote.getStatus(HOT))));
     throw new Error(`unknown run ${arg ?? ''}`);
   }
@@ -267,6 +285,10 @@ function rawServer(): Promise<{ url: string; close(): Promise<void> }> {
           pos = 0;
           end = req.bytes;
           if (req.file) file = await open(req.file, 'r');
+        } else if (d.byteLength === PREAD_REQUEST_BYTES) {
+          const off = d.readUIntLE(0, 6);
+          ws.send(data.subarray(off, off + d.readUInt32LE(8)), { binary: true });
+          return;
         } else {
           credits++;
         }
@@ -297,7 +319,7 @@ const PARTS: Part[] = [
   { name: 'sc', what: 'short-circuit read vs raw fs', strata: 'sc', base: 'fs', unit: 'MiB/s' },
   { name: 'cold', what: 'cold read from the UFS through a worker (NO_CACHE) vs raw fs + ws', strata: 'cold', base: 'rawcold', unit: 'MiB/s' },
   { name: 'random-sc', what: 'random 4 KiB positioned reads, short-circuit vs raw fs preads', strata: 'rand-sc', base: 'rand-fs', unit: 'reads/s' },
-  { name: 'random-remote', what: 'random 4 KiB positioned reads, remote vs raw fs preads', strata: 'rand-remote', base: 'rand-fs', unit: 'reads/s' },
+  { name: 'random-remote', what: 'random 4 KiB positioned reads, remote vs raw ws round trips', strata: 'rand-remote', base: 'rand-ws', unit: 'reads/s' },
 ];
 
 async function main(): Promise<void> {
@@ -326,10 +348,16 @@ async function main(): Promise<void> {
         if (ONLY && !part.name.startsWith(ONLY)) continue;
         console.log(`${part.what}:`);
         const rate = part.unit === 'MiB/s' ? mibps : (n: number, ms: number) => n / (ms / 1000);
-        const med = await interleave(ask, [{ label: 'baseline', run: part.base }, { label: 'strata', run: part.strata }], RUNS, rate, part.unit);
+        const cpu = new Map<string, number>();
+        const med = await interleave(ask, [{ label: 'baseline', run: part.base }, { label: 'strata', run: part.strata }], RUNS, rate, part.unit, cpu);
         const ratio = med.get('strata')! / med.get('baseline')!;
         ratios.set(part.name, ratio);
         console.log(`  baseline median ${med.get('baseline')!.toFixed(1)} ${part.unit}, strata median ${med.get('strata')!.toFixed(1)} ${part.unit}: ratio ${ratio.toFixed(3)}`);
+        if (part.unit === 'reads/s') {
+          // One read at a time keeps one side busy at once: CPU per read, which a busy machine disturbs less than wall time, bounds the rate.
+          const [b, st] = [cpu.get('baseline')!, cpu.get('strata')!];
+          console.log(`  cpu per read (both processes): baseline ${b.toFixed(1)} µs, strata ${st.toFixed(1)} µs: cpu ratio ${(b / st).toFixed(3)}`);
+        }
       }
       console.log(`ratios: ${[...ratios].map(([k, r]) => `${k}=${r.toFixed(3)}`).join(' ')}`);
       const remote = ratios.get('remote');

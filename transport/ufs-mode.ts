@@ -47,7 +47,10 @@ class UfsModes {
       this.check(root, uri, true);
       return f();
     };
+    const openRead = disk.openRead?.bind(disk);
     return {
+      // Workers stream a UFS file's blocks through one open file rather than a read (an open) per chunk.
+      ...(openRead ? { openRead: (p: string) => read(() => openRead(p)) } : {}),
       stat: (p): Promise<FileStat | null> => read(() => disk.stat(p)),
       list: (d) => read(() => disk.list(d)),
       readFile: (p) => read(() => disk.readFile(p)),

@@ -5,7 +5,7 @@ import type { Infer } from '../../transport/schema.js';
 import type { Actor, Env } from '../env.js';
 import { StrataError, isStrataError, type Envelope, type Message } from '../protocol/envelope.js';
 import type * as M from '../protocol/master.js';
-import type * as W from '../protocol/worker.js';
+import * as W from '../protocol/worker.js';
 import { Rpc } from '../rpc.js';
 import { MasterChannel } from '../master-channel.js';
 import { WorkerChooser, type LocationPolicy } from './location-policy.js';
@@ -364,7 +364,8 @@ export class StrataClient implements Actor {
           }
         };
         if (holders.includes(worker) && (await this.readLocal(worker, block, pos, end, readType, deliver))) return;
-        await this.streamBlock(worker, block, pos, end, readType, deliver);
+        if (end - pos <= this.rangeMaxBytes) await this.fetchRange(worker, block, pos, end, readType, deliver);
+        else await this.streamBlock(worker, block, pos, end, readType, deliver);
         if (readType !== 'NO_CACHE' && holders.includes(worker)) this.passive?.afterRemoteRead(info, block, worker);
         return;
       } catch (e) {
@@ -412,6 +413,22 @@ export class StrataClient implements Actor {
       return false;
     }
     return h === host || (this.opts.localHosts ?? LOOPBACK).includes(h);
+  }
+
+  /** Ranges a stream would send as one chunk are asked for in one request (ReadRange) instead. */
+  private get rangeMaxBytes(): number {
+    return Math.min(W.READ_RANGE_MAX_BYTES, this.opts.chunkSize);
+  }
+
+  /** One attempt: [from, end) of a block from one worker in one request and one reply. */
+  private async fetchRange(worker: string, block: BlockInfo, from: number, end: number, readType: ReadType, sink: Sink): Promise<void> {
+    const r: Infer<typeof W.BlockRange> = await this.rpc.request(worker, {
+      t: 'ReadRange', blockId: block.id, offset: from, length: end - from, cache: readType !== 'NO_CACHE',
+      ...(readType === 'CACHE_PROMOTE' ? { promote: true } : {}),
+    } satisfies Infer<typeof W.ReadRange>, 'BlockRange');
+    if (r.data.byteLength !== end - from) throw new StrataError('INTERNAL', `${worker} answered ${r.data.byteLength} bytes of block ${block.id} for a range of ${end - from}`);
+    this.counters.bytesRead += r.data.byteLength;
+    await sink(r.data);
   }
 
   /** One attempt: streams [from, end) of a block from one worker, delivering chunks in order. */

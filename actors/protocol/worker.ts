@@ -22,6 +22,25 @@ export const BlockChunk = msg('BlockChunk', { seq: uint, data: bytes, last: bool
 export const ReadCredit = msg('ReadCredit', { stream: uint, n: uint });
 export const ReadCancel = msg('ReadCancel', { stream: uint });
 
+/** The largest range a ReadRange may ask for: one reply holds it, with no flow control. */
+export const READ_RANGE_MAX_BYTES = 1024 * 1024;
+
+/**
+ * A small range of a block in a single reply (BlockRange): a positioned read costs
+ * one request and one answer, not a stream's setup. Served as ReadBlock serves it
+ * (cache hit, read-through on a miss, NO_CACHE, CACHE_PROMOTE); `length` is at most
+ * READ_RANGE_MAX_BYTES, or INVALID_ARGUMENT.
+ */
+export const ReadRange = msg('ReadRange', {
+  blockId: uint,
+  offset: uint,
+  length: uint,
+  cache: bool,
+  promote: opt(bool),
+});
+/** `cached`: the bytes came from this worker's cache or were read through into it; false for NO_CACHE straight from the UFS. */
+export const BlockRange = msg('BlockRange', { data: bytes, cached: bool });
+
 /**
  * Short-circuit read (Alluxio's local block reader): a client on the worker's host
  * asks where a cached block's file is. The worker keeps the file from being
@@ -75,13 +94,14 @@ export const WriteClose = msg('WriteClose', { stream: uint, chunks: uint, abort:
 export const WriteDone = msg('WriteDone', { length: uint, mtimeMs: uint });
 
 export const WORKER_MESSAGES = [
-  ReadBlock, BlockChunk, ReadCredit, ReadCancel, OpenLocalBlock, LocalBlock, CloseLocalBlock, CacheBlock, GetUfsLocation, UfsLocation, WriteOpen, WriteReady, WriteChunk, WriteAck, WriteClose, WriteDone,
+  ReadBlock, BlockChunk, ReadCredit, ReadCancel, ReadRange, BlockRange, OpenLocalBlock, LocalBlock, CloseLocalBlock, CacheBlock, GetUfsLocation, UfsLocation, WriteOpen, WriteReady, WriteChunk, WriteAck, WriteClose, WriteDone,
 ] as const;
 
 export type WorkerRequest =
   | Infer<typeof ReadBlock>
   | Infer<typeof ReadCredit>
   | Infer<typeof ReadCancel>
+  | Infer<typeof ReadRange>
   | Infer<typeof OpenLocalBlock>
   | Infer<typeof CloseLocalBlock>
   | Infer<typeof WriteOpen>

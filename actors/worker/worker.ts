@@ -16,6 +16,7 @@ import { metricsOf } from '../metrics.js';
 import { registerWorkerMetrics, workerReport } from './worker-metrics.js';
 import { JobWorker, type JobWorkerHost } from '../job/job-worker.js';
 import { ufsTempPath } from '../ufs-temp.js';
+import { BlockFill } from './block-fill.js';
 
 export interface WorkerOptions {
   masterId: string;
@@ -35,6 +36,24 @@ export interface WorkerOptions {
 }
 
 type Req<S> = Envelope<Infer<S> & Message>;
+/** What a read asks for, streamed (ReadBlock) or in one reply (ReadRange). */
+type BlockRead = Omit<Infer<typeof W.ReadRange>, 't'>;
+
+/** Where a block's bytes are in the UFS (WorkerActor.blockSource). */
+interface UfsBlock {
+  ufs: Disk;
+  path: string;
+  fileOffset: number;
+  blockLength: number;
+  /** Rejects (FAILED_PRECONDITION) when the UFS file is no longer the one the master knows. */
+  unchanged: () => Promise<void>;
+}
+
+/** A block being read through from the UFS (WorkerActor.readThrough). */
+interface Miss {
+  fill: Promise<BlockFill>;
+  settled: Promise<Uint8Array>;
+}
 
 /** Chunks a writer may have unacknowledged: enough to cover the round trip and a disk hiccup, bounded memory per stream. */
 const WRITE_WINDOW = 16;
@@ -132,7 +151,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
   store!: TieredBlockStore;
   private storeReady = false;
   private readonly ufsByUri = new Map<string, Disk>();
-  private readonly misses = new Map<number, Promise<Uint8Array>>();
+  private readonly misses = new Map<number, Miss>();
   /** Block files lent to short-circuit readers, by lease id. */
   private readonly leases = new Map<number, { from: string; blockId: number; release(): void; timer: Timer }>();
   private nextLease = 1;
@@ -184,6 +203,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
       ['ReadBlock', (r) => this.readBlock(r as Req<typeof W.ReadBlock>)],
       ['ReadCredit', (r) => this.credit(r as Req<typeof W.ReadCredit>)],
       ['ReadCancel', (r) => this.cancelRead(r as Req<typeof W.ReadCancel>)],
+      ['ReadRange', (r) => this.readRange(r as Req<typeof W.ReadRange>)],
       ['OpenLocalBlock', (r) => this.openLocalBlock(r as Req<typeof W.OpenLocalBlock>)],
       ['CloseLocalBlock', (r) => this.closeLocalBlock(r as Req<typeof W.CloseLocalBlock>)],
       ['CacheBlock', (r) => this.cacheBlock(r as Req<typeof W.CacheBlock>)],
@@ -389,11 +409,39 @@ export class WorkerActor implements Actor, JobWorkerHost {
   }
 
   private async readBlock(r: Req<typeof W.ReadBlock>): Promise<void> {
+    const { source, cached } = await this.blockReader(r.m);
+    this.startRead(r, source, r.m.offset, cached);
+  }
+
+  /** A small range as one reply: what ReadBlock would stream, without a stream. */
+  private async readRange(r: Req<typeof W.ReadRange>): Promise<Infer<typeof W.BlockRange>> {
     const m = r.m;
+    if (m.length > W.READ_RANGE_MAX_BYTES) {
+      throw new StrataError('INVALID_ARGUMENT', `a range read takes at most ${W.READ_RANGE_MAX_BYTES} bytes, not ${m.length} (stream larger ranges with ReadBlock)`);
+    }
+    const { source, cached } = await this.blockReader(m);
+    try {
+      const data = await source.read(m.offset, m.length);
+      this.counters.bytesServed += m.length;
+      return { t: 'BlockRange', data, cached };
+    } catch (e) {
+      throw e instanceof StrataError ? e : new StrataError('UNAVAILABLE', `reading block ${m.blockId} on ${this.env.self} failed: ${(e as Error).message}`);
+    } finally {
+      source.close();
+    }
+  }
+
+  /**
+   * Where the bytes of a read come from, its range checked against the block: the
+   * hot set, the block's tier file, or the UFS (read through, or for NO_CACHE only
+   * the range). `cached`: the block is in this worker's cache.
+   */
+  private async blockReader(m: BlockRead): Promise<{ source: ChunkSource; cached: boolean }> {
     // The hot set spares re-reading a just-served block from its tier file; the store
     // still counts the access, or its LRU order would forget every hot block's use.
     let data = this.hot.get(m.blockId);
     if (data !== undefined && !this.store.recordAccess(m.blockId)) data = undefined;
+    const fromHot = data !== undefined;
     if (!data && this.opts.verifyReads === false && this.store.has(m.blockId) && this.store.location(m.blockId)?.tier !== 'MEM') {
       // Unverified reads from the lower tiers stream the range straight from the block file,
       // chunk by chunk: no copy of the whole block in memory, and no bytes read that are not sent.
@@ -407,32 +455,30 @@ export class WorkerActor implements Actor, JobWorkerHost {
           throw e;
         }
         this.counters.bytesReadCache += m.length;
-        this.startRead(r, file, m.offset, true);
-        return;
+        return { source: file, cached: true };
       }
     }
     data ??= await this.store.get(m.blockId);
     if (data && !this.store.has(m.blockId)) data = undefined;
-    let cached = true;
-    // Where `data` starts within the block: a NO_CACHE miss fetches only the range asked for.
-    let base = 0;
-    if (data) {
-      this.hot.set(m.blockId, data);
-      checkRange(m, data.byteLength);
-      this.counters.bytesReadCache += m.length;
-      // CACHE_PROMOTE: a block read from a lower tier moves up to the top one.
-      if (m.promote) void this.promote(m.blockId);
-    } else if (!m.cache && !this.misses.has(m.blockId)) {
-      data = await this.readUfsRange(m);
-      base = m.offset;
-      cached = false;
-    } else {
-      data = await this.readThrough(m.blockId, m.cache);
-      checkRange(m, data.byteLength);
-      cached = this.store.has(m.blockId);
+    if (!data) {
+      if (!m.cache && !this.misses.has(m.blockId)) return { source: await this.ufsRangeSource(m), cached: false };
+      // A miss streams the block as it is read through. The read's end waits until the whole
+      // block is read, checked unchanged in the UFS and cached: only then is what was sent good.
+      const miss = this.readThrough(m.blockId, m.cache);
+      const fill = await miss.fill;
+      checkRange(m, fill.length);
+      const end = m.offset + m.length;
+      const read = (pos: number, n: number): Uint8Array | Promise<Uint8Array> =>
+        pos + n < end ? fill.read(pos, pos + n) : miss.settled.then((block) => block.subarray(pos, pos + n));
+      return { source: { read, close: () => undefined }, cached: m.cache };
     }
+    if (!fromHot) this.hot.set(m.blockId, data);
+    checkRange(m, data.byteLength);
+    this.counters.bytesReadCache += m.length;
+    // CACHE_PROMOTE: a block read from a lower tier moves up to the top one.
+    if (m.promote) void this.promote(m.blockId);
     const bytes = data;
-    this.startRead(r, { read: (pos, n) => bytes.subarray(pos - base, pos - base + n), close: () => undefined }, m.offset, cached);
+    return { source: { read: (pos, n) => bytes.subarray(pos, pos + n), close: () => undefined }, cached: true };
   }
 
   /** CACHE_PROMOTE: moves the block up to the top tier; failing to only costs the promotion. */
@@ -471,10 +517,21 @@ export class WorkerActor implements Actor, JobWorkerHost {
         if (c.byteLength !== n) throw new StrataError('INTERNAL', `block ${blockId} file ended at ${pos + c.byteLength}, inside its ${lease.length} bytes`);
         return c;
       });
+    const source = this.readingAhead(readAt, end, () => {
+      void file?.close();
+      lease.release();
+    });
+    return { ...source, length: lease.length };
+  }
+
+  /**
+   * A chunk source over `readAt` that reads one chunk ahead of the one asked for
+   * (up to `end`), so the disk works while the network sends the last chunk.
+   */
+  private readingAhead(readAt: (pos: number, n: number) => Promise<Uint8Array>, end: number, close: () => void): ChunkSource {
     let ahead: { pos: number; chunk: Promise<Uint8Array> } | undefined;
     const chunkSize = this.opts.chunkSize;
     return {
-      length: lease.length,
       read: (pos, n) => {
         const chunk = ahead?.pos === pos ? ahead.chunk : readAt(pos, n);
         const next = pos + n;
@@ -483,10 +540,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
         ahead?.chunk.catch(() => undefined);
         return chunk;
       },
-      close: () => {
-        void file?.close();
-        lease.release();
-      },
+      close,
     };
   }
 
@@ -496,7 +550,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
    * hold another file (renamed, replaced, changed behind strata's back), whose bytes
    * must not be served or cached under this block's id.
    */
-  private async blockSource(blockId: number): Promise<{ ufs: Disk; path: string; fileOffset: number; blockLength: number; unchanged: () => Promise<void> }> {
+  private async blockSource(blockId: number): Promise<UfsBlock> {
     const loc = await this.ufsLocation(Math.floor(blockId / BLOCKS_PER_FILE), false);
     const fileOffset = (blockId % BLOCKS_PER_FILE) * loc.blockSize;
     if (fileOffset >= loc.length) throw new StrataError('NOT_FOUND', `block ${blockId} is past the end of ${loc.ufsPath} (${loc.length} bytes)`);
@@ -518,39 +572,79 @@ export class WorkerActor implements Actor, JobWorkerHost {
     return this.masters.call<Infer<typeof W.UfsLocation>>({ t: 'GetUfsLocation', fileId, write } satisfies Infer<typeof W.GetUfsLocation>, 'UfsLocation');
   }
 
-  /** A NO_CACHE miss: only the bytes asked for come from the UFS, and nothing is cached. */
-  private async readUfsRange(m: Infer<typeof W.ReadBlock>): Promise<Uint8Array> {
+  /**
+   * A NO_CACHE miss: only the bytes asked for come from the UFS, and nothing is
+   * cached. They stream chunk by chunk as they are read, not after the whole range
+   * is in memory; the last chunk goes only once the UFS file is known to be the
+   * same one the read started on.
+   */
+  private async ufsRangeSource(m: BlockRead): Promise<ChunkSource> {
     const src = await this.blockSource(m.blockId);
     checkRange(m, src.blockLength);
     this.counters.ufsBlockReads++;
-    const data = await src.ufs.read(src.path, src.fileOffset + m.offset, m.length);
-    await src.unchanged();
-    if (data.byteLength !== m.length) throw new StrataError('FAILED_PRECONDITION', `${src.path} changed in the UFS: read ${data.byteLength} of ${m.length} bytes of block ${m.blockId}`);
-    this.counters.bytesReadUfs += data.byteLength;
-    return data;
+    const end = m.offset + m.length;
+    const file = await this.ufsBlockFile(src);
+    const readAt = async (pos: number, n: number): Promise<Uint8Array> => {
+      const data = await file.read(pos, n);
+      if (data.byteLength !== n) throw new StrataError('FAILED_PRECONDITION', `${src.path} changed in the UFS: read ${data.byteLength} of ${n} bytes of block ${m.blockId} at ${pos}`);
+      this.counters.bytesReadUfs += n;
+      if (pos + n >= end) await src.unchanged();
+      return data;
+    };
+    return this.readingAhead(readAt, end, file.close);
   }
 
-  /** A miss: one UFS read of the whole block however many readers miss it at once. */
-  private readThrough(blockId: number, cache: boolean): Promise<Uint8Array> {
-    let p = this.misses.get(blockId);
-    if (!p) {
-      p = (async () => {
-        const src = await this.blockSource(blockId);
-        this.counters.ufsBlockReads++;
-        const data = await src.ufs.read(src.path, src.fileOffset, src.blockLength);
-        await src.unchanged();
-        if (data.byteLength !== src.blockLength) {
-          throw new StrataError('FAILED_PRECONDITION', `${src.path} changed in the UFS: block ${blockId} expected ${src.blockLength} bytes, found ${data.byteLength}`);
+  /** Positioned reads of a block in the UFS: through one open file when the UFS can hold one, else a read each. */
+  private async ufsBlockFile(src: UfsBlock): Promise<{ read(pos: number, n: number): Promise<Uint8Array>; close(): void }> {
+    const file = src.ufs.openRead ? await src.ufs.openRead(src.path) : undefined;
+    return {
+      read: (pos, n) => (file ? file.read(src.fileOffset + pos, n) : src.ufs.read(src.path, src.fileOffset + pos, n)),
+      close: () => void file?.close(),
+    };
+  }
+
+  /**
+   * A miss: one UFS read of the whole block however many readers miss it at once,
+   * chunk by chunk. `fill` serves the block as it arrives; `settled` is the whole
+   * block once read, checked unchanged and (with `cache`) cached. Until then, later
+   * misses of the block join this one.
+   */
+  private readThrough(blockId: number, cache: boolean): Miss {
+    const known = this.misses.get(blockId);
+    if (known) return known;
+    const fill = (async () => {
+      const src = await this.blockSource(blockId);
+      this.counters.ufsBlockReads++;
+      const step = this.opts.chunkSize;
+      const file = await this.ufsBlockFile(src);
+      return new BlockFill(src.blockLength, async (append) => {
+        try {
+          for (let off = 0; off < src.blockLength; off += step) {
+            const n = Math.min(step, src.blockLength - off);
+            const piece = await file.read(off, n);
+            if (piece.byteLength !== n) {
+              throw new StrataError('FAILED_PRECONDITION', `${src.path} changed in the UFS: block ${blockId} ends at ${off + piece.byteLength} of its ${src.blockLength} bytes`);
+            }
+            append(piece);
+          }
+        } finally {
+          file.close();
         }
-        this.counters.bytesReadUfs += data.byteLength;
-        if (cache) await this.cache(blockId, data, 'served without caching');
-        return data;
-      })();
-      this.misses.set(blockId, p);
-      const clear = () => this.misses.delete(blockId);
-      p.then(clear, clear);
-    }
-    return p;
+        await src.unchanged();
+      });
+    })();
+    const settled = fill.then((f) => f.done).then(async (data) => {
+      this.counters.bytesReadUfs += data.byteLength;
+      if (cache) await this.cache(blockId, data, 'served without caching');
+      return data;
+    });
+    const miss: Miss = { fill, settled };
+    this.misses.set(blockId, miss);
+    const clear = (): void => {
+      if (this.misses.get(blockId) === miss) this.misses.delete(blockId);
+    };
+    settled.then(clear, clear);
+    return miss;
   }
 
   // ---- short-circuit ----
@@ -717,7 +811,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
   async loadBlock(b: { blockId: number; ufsMount: string; ufsPath: string; fileOffset: number; blockLength: number; ufsLength: number; ufsMtimeMs: number }): Promise<void> {
     if (this.store.has(b.blockId)) return;
     // The UFS location comes from the master again, as for any read-through, and is checked there.
-    await this.readThrough(b.blockId, true);
+    await this.readThrough(b.blockId, true).settled;
   }
 
   hasBlock(id: number): boolean {
