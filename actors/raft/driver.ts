@@ -126,6 +126,9 @@ export class RaftDriver<R> {
   private readSeq = 0;
   /** The read round the next Ready will start, which later reads may still join. */
   private openRead: PendingRead | undefined;
+  /** Widens the read round in flight to every follower if it finds no quorum in time. */
+  private widenTimer: Timer | undefined;
+  private readonly readWidenMs: number;
   /** The hard state last written to disk, and the newest one the core has handed out. */
   private savedHard: HardState | undefined;
   private latestHard: HardState | undefined;
@@ -139,6 +142,8 @@ export class RaftDriver<R> {
       throw new StrataError('INVALID_ARGUMENT', 'raft timing: need 0 < heartbeat interval < election timeout min <= max');
     }
     this.tickMs = opts.tickMs ?? opts.heartbeatIntervalMs;
+    // Far above a round trip between healthy masters (even on a busy host), well below a heartbeat interval.
+    this.readWidenMs = Math.max(1, Math.min(50, Math.floor(opts.heartbeatIntervalMs / 4)));
   }
 
   /** Recovers the log from disk, restores the state machine and starts ticking. */
@@ -233,6 +238,15 @@ export class RaftDriver<R> {
     };
     this.reads.set(ctx, read);
     this.openRead = read;
+    // A round goes to just enough followers for a quorum; if one of them is slow or
+    // gone, the round is sent to all rather than left to wait for the next heartbeat.
+    this.widenTimer?.cancel();
+    this.widenTimer = this.env.setTimer(this.readWidenMs, () => {
+      this.widenTimer = undefined;
+      if (!this.reads.has(ctx) || !this.core || this.stopped || this.fatal !== null) return;
+      this.core.widenReadRound();
+      this.kick();
+    });
   }
 
   /** The reads that waited for the previous round start the next one once it is confirmed (or failed). */
@@ -385,6 +399,7 @@ export class RaftDriver<R> {
       }
       this.serveReads();
       this.dropStale();
+      if (this.reads.size === 0) this.cancelWiden();
       this.startQueuedReads(core);
       core.advance();
       this.opts.observer?.afterReady?.(core);
@@ -528,8 +543,14 @@ export class RaftDriver<R> {
     this.failAll(new StrataError('UNAVAILABLE', 'raft node failed after a disk error'));
   }
 
+  private cancelWiden(): void {
+    this.widenTimer?.cancel();
+    this.widenTimer = undefined;
+  }
+
   private failAll(err: StrataError): void {
     this.openRead = undefined;
+    this.cancelWiden();
     for (const p of this.proposals.values()) p.reject(err);
     this.proposals.clear();
     for (const r of this.reads.values()) r.reject(err);
