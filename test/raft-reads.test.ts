@@ -96,6 +96,22 @@ describe('raft reads', () => {
     expect(heartbeats.n - before).toBeLessThanOrEqual(2 * 4);
   });
 
+  it('a burst asked while a round is in flight gets its own round at once; the next waits for one to finish', async () => {
+    const { sim, heartbeats, reads } = await group('safe');
+    const before = heartbeats.n;
+    const first = reads(1);
+    await sim.run({ for: 0.01 });
+    expect(heartbeats.n - before).toBe(1);
+    const second = reads(10);
+    await sim.run({ for: 0.01 });
+    expect(heartbeats.n - before).toBe(2);
+    const third = reads(10);
+    await sim.run({ for: 0.01 });
+    expect(heartbeats.n - before).toBe(2);
+    expect(await sim.settle(Promise.all([...first, ...second, ...third]))).toEqual(Array(21).fill(1));
+    expect(heartbeats.n - before).toBe(3);
+  });
+
   it('lease reads need no round', async () => {
     const { sim, heartbeats, reads } = await group('lease');
     const before = heartbeats.n;

@@ -84,6 +84,9 @@ export function isRaftMessage(m: Message): m is RaftMessage {
   return RAFT_TYPES.has(m.t);
 }
 
+/** Confirmation rounds a leader keeps in flight at once (see read()). */
+const READ_ROUNDS_IN_FLIGHT = 2;
+
 interface PendingProposal<R> {
   readonly term: number;
   readonly resolve: (r: R | undefined) => void;
@@ -209,10 +212,12 @@ export class RaftDriver<R> {
     // the driver is busy with a Ready, any number of them cost one heartbeat.
     const open = this.openRead;
     if (open) return new Promise<void>((resolve, reject) => open.waiters.push({ resolve, reject }));
-    // One confirmation round in flight at a time (as etcd's read loop): reads asked
-    // meanwhile wait for the next round, which starts after them, so they stay
-    // linearizable and a busy leader sends one heartbeat per round, not per burst.
-    if (this.reads.size > 0) return new Promise<void>((resolve, reject) => this.queuedReads.push({ resolve, reject }));
+    // At most READ_ROUNDS_IN_FLIGHT confirmation rounds at a time (etcd's read loop
+    // keeps one): reads asked meanwhile wait for the next round, which starts after
+    // them, so they stay linearizable and a busy leader sends one heartbeat per
+    // round, not per burst. Two rather than one: two clients' bursts then each get
+    // a round at once instead of one waiting out the other's round trip.
+    if (this.reads.size >= READ_ROUNDS_IN_FLIGHT) return new Promise<void>((resolve, reject) => this.queuedReads.push({ resolve, reject }));
     const done = new Promise<void>((resolve, reject) => this.startRead(core, [{ resolve, reject }]));
     // Not at once: the other reads handed over in this same turn (one socket read
     // often carries many requests) still join this round.
@@ -251,7 +256,7 @@ export class RaftDriver<R> {
 
   /** The reads that waited for the previous round start the next one once it is confirmed (or failed). */
   private startQueuedReads(core: RaftNode): void {
-    if (this.reads.size > 0 || this.queuedReads.length === 0) return;
+    if (this.reads.size >= READ_ROUNDS_IN_FLIGHT || this.queuedReads.length === 0) return;
     const waiters = this.queuedReads.splice(0);
     this.startRead(core, waiters);
   }
