@@ -13,7 +13,7 @@
 // (from /proc, so one can see where a phase's time goes), and
 // `RESULT metadata ratio=<getStatus ops/s ÷ raw ws round trips/s>`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,7 +25,7 @@ import { openClient } from '../cli/cluster.js';
 import { freePort, waitFor } from '../cli/local-processes.js';
 import { packRecord } from '../transport/codec.js';
 import type { FileInfo, StrataClient } from '../actors/client/client.js';
-import { Child } from './master-group.js';
+import { Child, cpuMs } from './master-group.js';
 import { fail, runMain } from './entry.js';
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -160,19 +160,6 @@ function startMaster(args: string[], cwd: string): { child: ChildProcess; out: (
   return { child, out: () => out };
 }
 
-/** CPU time (user + system, µs) a process has used so far; undefined where /proc is missing. */
-function cpuMicros(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    // Fields after the command (which may hold spaces) start at the state: utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Splits `total` loops between `n` processes as evenly as possible. */
 const shares = (total: number, n: number): number[] => Array.from({ length: n }, (_, i) => Math.floor(total / n) + (i < total % n ? 1 : 0));
 
@@ -218,11 +205,11 @@ async function main(): Promise<void> {
     const procs = [...masters.map((m, i) => ({ name: `master ${i}`, pid: m.child.pid })), ...clients.map((c) => ({ name: c.name, pid: c.proc.pid }))];
     /** Runs one measured phase on every client at once: summed ops/s and each process's CPU µs per op. */
     const measure = async (cmd: string, seconds: number): Promise<{ ops: number; perSec: number; cpu: number[] }> => {
-      const before = procs.map((p) => cpuMicros(p.pid));
+      const before = procs.map((p) => cpuMs(p.pid));
       const rs = (await all(`${cmd} ${seconds}`, (seconds + 60) * 1000)) as PhaseResult[];
-      const after = procs.map((p) => cpuMicros(p.pid));
+      const after = procs.map((p) => cpuMs(p.pid));
       const ops = rs.reduce((s, r) => s + r.ops, 0);
-      return { ops, perSec: rs.reduce((s, r) => s + r.perSec, 0), cpu: procs.map((_, i) => (after[i]! - before[i]!) / Math.max(1, ops)) };
+      return { ops, perSec: rs.reduce((s, r) => s + r.perSec, 0), cpu: procs.map((_, i) => ((after[i]! - before[i]!) * 1000) / Math.max(1, ops)) };
     };
     const results: Array<[string, { ops: number; perSec: number; cpu: number[] }]> = [];
     for (const op of OPS) {
