@@ -29,14 +29,14 @@
 // mkdir levels). `node --cpu-prof
 // dist/bench/journal.js` profiles the strata children too (they inherit node flags).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { fail, runMain } from './entry.js';
-import { Child, connectClient, masterChild, now, quantile, say, spawnScript, startMasterGroup } from './master-group.js';
+import { Child, connectClient, cpuMs, masterChild, now, quantile, say, spawnScript, startMasterGroup } from './master-group.js';
 
 const LEVELS = (process.env.BENCH_LEVELS ?? '1,64,256').split(',').map(Number);
 const MEASURE_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000;
@@ -136,19 +136,6 @@ async function etcdDriver(hosts: string[]): Promise<void> {
 }
 
 // ---- orchestration (the parent) ----
-
-/** utime + stime of a process in ms (Linux), or NaN where /proc is not there. */
-function cpuMs(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which may itself hold spaces and parentheses.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-  } catch {
-    return NaN;
-  }
-}
 
 interface Row extends LevelResult {
   serverCpuMsPerOp: number;

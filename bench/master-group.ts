@@ -2,6 +2,7 @@
 // masters, each a child process (NodeHost on 127.0.0.1, its own journal dir,
 // fsync on), spoken to in lines over stdin/stdout, and the client that talks to them.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Conf, K } from '../actors/conf.js';
@@ -172,4 +173,17 @@ export async function connectClient(workDir: string, addrs: Record<string, strin
   });
   for (const a of Object.values(addrs)) await host.connect(a, 10_000);
   return { host, client: host.actor(id) as StrataClient };
+}
+
+/** utime + stime of a process in ms (Linux), or NaN where /proc is not there. */
+export function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which may itself hold spaces and parentheses.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
 }

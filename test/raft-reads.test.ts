@@ -1,6 +1,7 @@
 // Linearizable reads through the Raft driver: many reads asked together cost one
-// ReadIndex round (one heartbeat to each follower), not one each; with lease
-// reads (strata.master.embedded.journal.read.lease.enabled) they cost none.
+// ReadIndex round (a heartbeat to as many followers as make a quorum), not one
+// each; with lease reads (strata.master.embedded.journal.read.lease.enabled) they
+// cost none.
 import { describe, expect, it } from 'vitest';
 import type { Env } from '../actors/env.js';
 import { RaftKvActor, RAFT_TIMING } from '../sim/raft-kv.js';
@@ -10,13 +11,16 @@ const IDS = ['master-0', 'master-1', 'master-2'];
 
 async function group(readOnly: 'safe' | 'lease') {
   const b = createSimBed(11, { network: 'quiet' });
-  const heartbeats = { n: 0 };
+  const heartbeats = { n: 0, to: [] as string[] };
   for (const id of IDS) {
     b.cluster.addNode(id, (env: Env) => {
       // Counts the Raft heartbeats this node sends (ReadIndex rounds ride on them).
       const counting: Env = Object.create(env) as Env;
       counting.send = (to, e) => {
-        if (e.m.t === 'RaftHeartbeat') heartbeats.n++;
+        if (e.m.t === 'RaftHeartbeat') {
+          heartbeats.n++;
+          heartbeats.to.push(to);
+        }
         env.send(to, e);
       };
       return new RaftKvActor(counting, { ...RAFT_TIMING, voters: IDS, dir: 'raft', checkpointEntries: 0, readOnly });
@@ -40,8 +44,8 @@ describe('raft reads', () => {
     const write = l.driver.propose(new TextEncoder().encode('second'));
     const seen = await sim.settle(Promise.all(reads(50)));
     await sim.settle(write);
-    // At most two rounds (one may already have been started with the write's Ready), to 2 followers each.
-    expect(heartbeats.n - before).toBeLessThanOrEqual(4);
+    // At most two rounds (one may already have been started with the write's Ready), to 1 follower each.
+    expect(heartbeats.n - before).toBeLessThanOrEqual(2);
     expect(heartbeats.n - before).toBeGreaterThan(0);
     expect(seen.every((n) => n >= 1)).toBe(true);
     expect(await sim.settle(Promise.all(reads(1)))).toEqual([2]);
@@ -51,8 +55,25 @@ describe('raft reads', () => {
     const { sim, heartbeats, reads } = await group('safe');
     const before = heartbeats.n;
     expect(await sim.settle(Promise.all(reads(64)))).toEqual(Array(64).fill(1));
-    // One heartbeat to each of the two followers.
-    expect(heartbeats.n - before).toBe(2);
+    // One heartbeat, to one follower: with the leader, a quorum.
+    expect(heartbeats.n - before).toBe(1);
+  });
+
+  it('a round whose follower is gone is sent to the others at once, not at the next heartbeat', async () => {
+    const { sim, cluster, l, heartbeats, reads } = await group('safe');
+    const before = heartbeats.n;
+    expect(await sim.settle(Promise.all(reads(3)))).toEqual([1, 1, 1]);
+    const chosen = heartbeats.to[before]!;
+    expect(heartbeats.n - before).toBe(1);
+    cluster.crash(chosen);
+    // A write committed by the leader and the other follower: every later read must see it.
+    await sim.settle(l.driver.propose(new TextEncoder().encode('second')));
+    const clock = cluster.env(l.driver.status().id);
+    const asked = clock.now();
+    const seen = await sim.settle(Promise.all(reads(5)));
+    expect(seen).toEqual(Array(5).fill(2));
+    // Widened after a quarter of the heartbeat interval (12 ms here), well before the next heartbeat (50 ms).
+    expect(clock.now() - asked).toBeLessThan(RAFT_TIMING.heartbeatIntervalMs / 2 + 1);
   });
 
   it('reads asked while a round is in flight share the next round, and see writes acknowledged before them', async () => {
@@ -73,6 +94,22 @@ describe('raft reads', () => {
     expect(seen.slice(1).every((n) => n === 2)).toBe(true);
     // Far fewer rounds than the 50 later reads: each round carries every read queued behind the one in flight.
     expect(heartbeats.n - before).toBeLessThanOrEqual(2 * 4);
+  });
+
+  it('a burst asked while a round is in flight gets its own round at once; the next waits for one to finish', async () => {
+    const { sim, heartbeats, reads } = await group('safe');
+    const before = heartbeats.n;
+    const first = reads(1);
+    await sim.run({ for: 0.01 });
+    expect(heartbeats.n - before).toBe(1);
+    const second = reads(10);
+    await sim.run({ for: 0.01 });
+    expect(heartbeats.n - before).toBe(2);
+    const third = reads(10);
+    await sim.run({ for: 0.01 });
+    expect(heartbeats.n - before).toBe(2);
+    expect(await sim.settle(Promise.all([...first, ...second, ...third]))).toEqual(Array(21).fill(1));
+    expect(heartbeats.n - before).toBe(3);
   });
 
   it('lease reads need no round', async () => {

@@ -57,10 +57,9 @@ export function arr<T>(s: Schema<T>, max = 1_000_000): Schema<T[]> {
   return mk(`${s.describe}[]`, (v, p) => {
     if (!Array.isArray(v)) return `${p}: expected array`;
     if (v.length > max) return `${p}: more than ${max} items`;
-    for (let i = 0; i < v.length; i++) {
-      const e = s.check(v[i], `${p}[${i}]`);
-      if (e) return e;
-    }
+    // The element's path is spelled out only when it failed: building it for every
+    // element that passes cost more than the checks themselves.
+    for (let i = 0; i < v.length; i++) if (s.check(v[i], p) !== null) return s.check(v[i], `${p}[${i}]`);
     return null;
   });
 }
@@ -75,10 +74,8 @@ export function obj<S extends Shape>(shape: S): Schema<{ [K in keyof ObjOf<S>]: 
   return mk('object', (v, p) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) return `${p}: expected object`;
     const o = v as Record<string, unknown>;
-    for (const k of keys) {
-      const e = shape[k]!.check(o[k], `${p}.${k}`);
-      if (e) return e;
-    }
+    // As for arrays: the field's path is built only to report a failure.
+    for (const k of keys) if (shape[k]!.check(o[k], p) !== null) return shape[k]!.check(o[k], `${p}.${k}`);
     return null;
   });
 }

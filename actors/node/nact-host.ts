@@ -55,7 +55,7 @@ interface Hosted {
   id: NodeId;
   env: RealEnv;
   actor: Actor;
-  ref: Ref<Envelope>;
+  ref: Ref<Envelope[]>;
   started: boolean;
   open: () => void;
 }
@@ -138,27 +138,45 @@ export class NodeHost implements HostInfo {
     const env = createRealEnv({ self: node.id, network: this.network, dataDir: node.dataDir, logLevel, ...(logSink ? { logSink } : {}) });
     const ref = spawnStateless(
       this.system,
-      async (envelope: Envelope) => {
+      async (batch: Envelope[]) => {
         await gate;
         const h = this.hosted.get(node.id);
         if (!h || !h.started) return;
-        this.delivered++;
-        if (envelope.re === undefined && envelope.id !== 0 && OPS_REQUESTS.has(envelope.m.t)) {
-          this.answerOps(node.id, env, envelope);
-          return;
-        }
-        try {
-          h.actor.receive(envelope);
-        } catch (e) {
-          this.actorErrors++;
-          env.log.log('error', 'actor failed to handle a message', { t: envelope.m.t, from: envelope.f, error: (e as Error).message });
+        for (const envelope of batch) {
+          this.delivered++;
+          if (envelope.re === undefined && envelope.id !== 0 && OPS_REQUESTS.has(envelope.m.t)) {
+            this.answerOps(node.id, env, envelope);
+            continue;
+          }
+          try {
+            h.actor.receive(envelope);
+          } catch (e) {
+            this.actorErrors++;
+            env.log.log('error', 'actor failed to handle a message', { t: envelope.m.t, from: envelope.f, error: (e as Error).message });
+          }
         }
       },
       actorName(node.id, i),
     );
     const placeholder: Actor = { start: async () => {}, receive: () => {}, stop: async () => {} };
     this.hosted.set(node.id, { id: node.id, env, actor: placeholder, ref, started: false, open });
-    this.network.addLocal(node.id, (envelope) => dispatch(ref, envelope));
+    // nact runs each mailbox message in its own turn of the event loop (a setImmediate).
+    // One message per envelope made every reply its own turn, and so its own socket
+    // write on each side; the envelopes of one socket read go to the mailbox as one
+    // batch instead, handled in order, so what they cause leaves in one write.
+    let batch: Envelope[] | undefined;
+    this.network.addLocal(node.id, (envelope) => {
+      if (batch) {
+        batch.push(envelope);
+        return;
+      }
+      batch = [envelope];
+      queueMicrotask(() => {
+        const b = batch!;
+        batch = undefined;
+        dispatch(ref, b);
+      });
+    });
   }
 
   private answerOps(id: NodeId, env: Env, req: Envelope): void {

@@ -84,6 +84,9 @@ export function isRaftMessage(m: Message): m is RaftMessage {
   return RAFT_TYPES.has(m.t);
 }
 
+/** Confirmation rounds a leader keeps in flight at once (see read()). */
+const READ_ROUNDS_IN_FLIGHT = 2;
+
 interface PendingProposal<R> {
   readonly term: number;
   readonly resolve: (r: R | undefined) => void;
@@ -126,6 +129,9 @@ export class RaftDriver<R> {
   private readSeq = 0;
   /** The read round the next Ready will start, which later reads may still join. */
   private openRead: PendingRead | undefined;
+  /** Widens the read round in flight to every follower if it finds no quorum in time. */
+  private widenTimer: Timer | undefined;
+  private readonly readWidenMs: number;
   /** The hard state last written to disk, and the newest one the core has handed out. */
   private savedHard: HardState | undefined;
   private latestHard: HardState | undefined;
@@ -139,6 +145,8 @@ export class RaftDriver<R> {
       throw new StrataError('INVALID_ARGUMENT', 'raft timing: need 0 < heartbeat interval < election timeout min <= max');
     }
     this.tickMs = opts.tickMs ?? opts.heartbeatIntervalMs;
+    // Far above a round trip between healthy masters (even on a busy host), well below a heartbeat interval.
+    this.readWidenMs = Math.max(1, Math.min(50, Math.floor(opts.heartbeatIntervalMs / 4)));
   }
 
   /** Recovers the log from disk, restores the state machine and starts ticking. */
@@ -204,10 +212,12 @@ export class RaftDriver<R> {
     // the driver is busy with a Ready, any number of them cost one heartbeat.
     const open = this.openRead;
     if (open) return new Promise<void>((resolve, reject) => open.waiters.push({ resolve, reject }));
-    // One confirmation round in flight at a time (as etcd's read loop): reads asked
-    // meanwhile wait for the next round, which starts after them, so they stay
-    // linearizable and a busy leader sends one heartbeat per round, not per burst.
-    if (this.reads.size > 0) return new Promise<void>((resolve, reject) => this.queuedReads.push({ resolve, reject }));
+    // At most READ_ROUNDS_IN_FLIGHT confirmation rounds at a time (etcd's read loop
+    // keeps one): reads asked meanwhile wait for the next round, which starts after
+    // them, so they stay linearizable and a busy leader sends one heartbeat per
+    // round, not per burst. Two rather than one: two clients' bursts then each get
+    // a round at once instead of one waiting out the other's round trip.
+    if (this.reads.size >= READ_ROUNDS_IN_FLIGHT) return new Promise<void>((resolve, reject) => this.queuedReads.push({ resolve, reject }));
     const done = new Promise<void>((resolve, reject) => this.startRead(core, [{ resolve, reject }]));
     // Not at once: the other reads handed over in this same turn (one socket read
     // often carries many requests) still join this round.
@@ -233,11 +243,20 @@ export class RaftDriver<R> {
     };
     this.reads.set(ctx, read);
     this.openRead = read;
+    // A round goes to just enough followers for a quorum; if one of them is slow or
+    // gone, the round is sent to all rather than left to wait for the next heartbeat.
+    this.widenTimer?.cancel();
+    this.widenTimer = this.env.setTimer(this.readWidenMs, () => {
+      this.widenTimer = undefined;
+      if (!this.reads.has(ctx) || !this.core || this.stopped || this.fatal !== null) return;
+      this.core.widenReadRound();
+      this.kick();
+    });
   }
 
   /** The reads that waited for the previous round start the next one once it is confirmed (or failed). */
   private startQueuedReads(core: RaftNode): void {
-    if (this.reads.size > 0 || this.queuedReads.length === 0) return;
+    if (this.reads.size >= READ_ROUNDS_IN_FLIGHT || this.queuedReads.length === 0) return;
     const waiters = this.queuedReads.splice(0);
     this.startRead(core, waiters);
   }
@@ -385,6 +404,7 @@ export class RaftDriver<R> {
       }
       this.serveReads();
       this.dropStale();
+      if (this.reads.size === 0) this.cancelWiden();
       this.startQueuedReads(core);
       core.advance();
       this.opts.observer?.afterReady?.(core);
@@ -528,8 +548,14 @@ export class RaftDriver<R> {
     this.failAll(new StrataError('UNAVAILABLE', 'raft node failed after a disk error'));
   }
 
+  private cancelWiden(): void {
+    this.widenTimer?.cancel();
+    this.widenTimer = undefined;
+  }
+
   private failAll(err: StrataError): void {
     this.openRead = undefined;
+    this.cancelWiden();
     for (const p of this.proposals.values()) p.reject(err);
     this.proposals.clear();
     for (const r of this.reads.values()) r.reject(err);
