@@ -533,6 +533,8 @@ export class StrataClient implements Actor {
         const toUfs = i === 0 && !workersOnly;
         const ready: Infer<typeof W.WriteReady> = await this.rpc.request(worker, {
           t: 'WriteOpen', fileId, cache: writeType !== 'THROUGH', ...(toUfs ? {} : { ufs: false }),
+          // Known up front, the length lets the worker write each block to disk as it arrives.
+          ...(source instanceof Uint8Array ? { length: source.byteLength } : {}),
         } satisfies Infer<typeof W.WriteOpen>, 'WriteReady');
         streams.push({ worker, stream: ready.stream, window: Math.max(1, ready.window) });
       }
