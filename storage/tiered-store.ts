@@ -513,7 +513,7 @@ export class TieredBlockStore {
         return written;
       },
       append: async (data) => {
-        if (state !== 'open') throw new StrataError('FAILED_PRECONDITION', `block ${blockId} is no longer open for writing`);
+        if (state !== 'open' || released) throw new StrataError('FAILED_PRECONDITION', `block ${blockId} is no longer open for writing`);
         if (failure) throw failure;
         if (written + data.byteLength > length) {
           throw new StrataError('INVALID_ARGUMENT', `block ${blockId}: ${written + data.byteLength} bytes written, ${length} reserved`);
@@ -529,7 +529,7 @@ export class TieredBlockStore {
         }
       },
       commit: async () => {
-        if (state !== 'open') throw new StrataError('FAILED_PRECONDITION', `block ${blockId} is no longer open for writing`);
+        if (state !== 'open' || released) throw new StrataError('FAILED_PRECONDITION', `block ${blockId} is no longer open for writing`);
         if (failure) throw failure;
         if (written !== length) throw new StrataError('INVALID_ARGUMENT', `block ${blockId}: ${written} bytes written, ${length} reserved`);
         state = 'committing';
