@@ -753,7 +753,9 @@ export class WorkerActor implements Actor, JobWorkerHost {
     if (s.applying) return;
     s.applying = true;
     try {
-      for (let r = s.waiting.get(s.nextSeq); r; r = s.waiting.get(s.nextSeq)) {
+      // A write given up (aborted, idle, its file gone) takes no more chunks: one written
+      // after its files were dropped would bring them back.
+      for (let r = s.waiting.get(s.nextSeq); r && !s.failed; r = s.waiting.get(s.nextSeq)) {
         s.waiting.delete(s.nextSeq);
         const data = r.m.data;
         // The UFS file and the block file take the chunk side by side: each waits on its own disk.
@@ -766,10 +768,12 @@ export class WorkerActor implements Actor, JobWorkerHost {
         this.rpc.reply(r, { t: 'WriteAck', seq: r.m.seq });
       }
     } catch (e) {
-      s.failed = e instanceof StrataError ? e : new StrataError('UNAVAILABLE', `writing ${s.path} to the UFS failed: ${(e as Error).message}`);
-      for (const r of s.waiting.values()) this.rpc.replyError(r, s.failed);
-      s.waiting.clear();
+      s.failed ??= e instanceof StrataError ? e : new StrataError('UNAVAILABLE', `writing ${s.path} to the UFS failed: ${(e as Error).message}`);
     } finally {
+      if (s.failed) {
+        for (const r of s.waiting.values()) this.rpc.replyError(r, s.failed);
+        s.waiting.clear();
+      }
       s.applying = false;
       for (const w of s.waiters.splice(0)) w();
     }
@@ -801,6 +805,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
     if (r.m.abort) {
       this.writes.delete(key);
       s.idle.cancel();
+      s.failed ??= new StrataError('FAILED_PRECONDITION', `write of ${s.path} aborted by the client`);
       await this.dropTemp(s);
       await this.dropStored(s);
       throw new StrataError('FAILED_PRECONDITION', `write of ${s.path} aborted by the client`);

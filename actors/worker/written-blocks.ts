@@ -112,7 +112,10 @@ export class WrittenBlocks {
     if (declared === undefined) return;
     const length = Math.min(this.opts.blockSize, declared - this.index * this.opts.blockSize);
     try {
-      this.writer = await this.opts.store.openWriter(this.opts.blockId(this.index), length, { unpersisted: this.opts.onlyCopy });
+      const w = await this.opts.store.openWriter(this.opts.blockId(this.index), length, { unpersisted: this.opts.onlyCopy });
+      // Given up while the space was being made: nobody else will abort this writer.
+      if (this.failure) await w.abort();
+      else this.writer = w;
     } catch (e) {
       this.skipping = true;
       this.refused(this.opts.blockId(this.index), e);
