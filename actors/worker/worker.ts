@@ -805,10 +805,11 @@ export class WorkerActor implements Actor, JobWorkerHost {
     if (r.m.abort) {
       this.writes.delete(key);
       s.idle.cancel();
-      s.failed ??= new StrataError('FAILED_PRECONDITION', `write of ${s.path} aborted by the client`);
+      const aborted = new StrataError('FAILED_PRECONDITION', `write of ${s.path} aborted by the client`);
+      s.failed ??= aborted;
       await this.dropTemp(s);
       await this.dropStored(s);
-      throw new StrataError('FAILED_PRECONDITION', `write of ${s.path} aborted by the client`);
+      throw aborted;
     }
     while (s.nextSeq < r.m.chunks && !s.failed) {
       // Chunks may still be on the wire: wait for the applier; the idle timer bounds the wait.
