@@ -500,9 +500,8 @@ export class TieredBlockStore {
       for (const p of [tmp.data, tmp.meta]) await dir.disk.remove(p).catch(() => undefined);
       dir.used -= length;
     };
-    const created = dir.disk.writeFile(tmp.data, new Uint8Array(0));
     try {
-      await created;
+      await dir.disk.writeFile(tmp.data, new Uint8Array(0));
     } catch (e) {
       await release();
       throw new StrataError('UNAVAILABLE', `writing block ${blockId} to ${dir.alias} dir ${dir.path}: ${errorText(e)}`);
