@@ -429,7 +429,7 @@ export function registerFsCommands(fs: Command, conf: () => Conf, out: Out): voi
         let f: FileInfo;
         try {
           // A function, so a worker without room for the file lets the client start over on another.
-          f = await c.writeFile(target, () => counted(createReadStream(local, { highWaterMark: 1 << 20 }), bar), { overwrite: Boolean(o.overwrite) });
+          f = await c.writeFile(target, () => counted(createReadStream(local, { highWaterMark: 1 << 20 }), bar), { overwrite: Boolean(o.overwrite), length: st.size });
         } catch (e) {
           bar?.stop(false);
           throw e;

@@ -156,6 +156,24 @@ export interface PutResult {
   readonly evicted: number[];
 }
 
+/**
+ * A block written piece by piece as its bytes arrive (a client's write stream),
+ * so the bytes reach the disk while the rest are still on the wire and the block
+ * is never assembled in memory. Its space is reserved when it is opened; it joins
+ * the store, durable, on `commit`, or leaves nothing behind on `abort`.
+ */
+export interface BlockWriter {
+  readonly blockId: number;
+  /** Bytes appended so far. */
+  readonly written: number;
+  /** In call order; INVALID_ARGUMENT past the length reserved, UNAVAILABLE when the disk fails. */
+  append(data: Uint8Array): Promise<void>;
+  /** Makes the block durable and stores it, as `put` would store the same bytes. */
+  commit(): Promise<PutResult>;
+  /** Deletes what was written and gives the space back; idempotent, never throws. */
+  abort(): Promise<void>;
+}
+
 export interface BlockLease {
   readonly disk: Disk;
   /** The block file on `disk`. */
@@ -266,6 +284,7 @@ export class TieredBlockStore {
 
   private readonly verifyReads: boolean;
   private readonly recoverUnpersisted: boolean;
+  private nextWriter = 1;
 
   private constructor(opts: TieredStoreOptions) {
     validateLevels(opts.levels);
@@ -446,41 +465,149 @@ export class TieredBlockStore {
         pinned = old.pinned;
         await this.drop(old);
       }
-      const limits = this.holdLimits();
-      const level = levels.find((l) => data.byteLength <= limits[l]!);
-      if (level === undefined) {
-        const space = levels.map((l) => `${this.tiers[l]!.alias} ${this.usedBytes(this.tiers[l]!.alias)}/${this.capacityBytes(this.tiers[l]!.alias)} bytes used`);
-        throw new StrataError(
-          'RESOURCE_EXHAUSTED',
-          `block ${blockId} of ${data.byteLength} bytes does not fit in ${levels.map((l) => this.tiers[l]!.alias).join(' or ')} (${space.join(', ')}): ` +
-            `no directory has that much quota free of pinned, in-use and unpersisted blocks`,
-        );
-      }
-      const dir = await this.makeRoom(level, data.byteLength, ctx);
+      const dir = await this.place(levels, blockId, data.byteLength, ctx);
       try {
         await this.writeFiles(dir, blockId, data, crc, !opts.unpersisted);
       } catch (e) {
         dir.used -= data.byteLength;
         throw new StrataError('UNAVAILABLE', `writing block ${blockId} to ${dir.alias} dir ${dir.path}: ${errorText(e)}`);
       }
-      const now = this.clock();
-      const b: Block = {
-        id: blockId,
-        length: data.byteLength,
-        crc,
-        file: new FileRef(dir),
-        score: this.annotator.created(),
-        pinned,
-        persisted: !opts.unpersisted,
-        busy: false,
-        leases: 0,
-        createdMs: now,
-        lastAccessMs: now,
-      };
-      this.attach(b);
-      this.noteAdded(blockId);
+      this.attachNew(blockId, data.byteLength, crc, dir, pinned, !opts.unpersisted);
       return { location: this.locationOf(blockId, dir), evicted: ctx.evicted };
     });
+  }
+
+  /**
+   * Opens a block of exactly `length` bytes to be written piece by piece (see
+   * BlockWriter), reserving its space now in the highest tier that can make room,
+   * with the same RESOURCE_EXHAUSTED as `put`. A block already stored under the
+   * id is dealt with on commit, as `put` would.
+   */
+  async openWriter(blockId: number, length: number, opts: { unpersisted?: boolean } = {}): Promise<BlockWriter> {
+    checkBlockId(blockId);
+    if (!Number.isSafeInteger(length) || length <= 0) throw new StrataError('INVALID_ARGUMENT', `block ${blockId}: cannot write a block of ${length} bytes`);
+    const ctx: OpContext = { evicted: [] };
+    const dir = await this.mutex.run(() => this.place(this.tiers.map((_, i) => i), blockId, length, ctx));
+    const n = this.nextWriter++;
+    // Named per writer: two writers of one id (or a put) never share a temporary file.
+    const tmp = { data: joinPath(joinPath(dir.path, TMP_DIR), `${blockId}.w${n}`), meta: joinPath(joinPath(dir.path, TMP_DIR), `${blockId}.w${n}.meta`) };
+    let written = 0;
+    let crc = 0;
+    let state: 'open' | 'committing' | 'committed' = 'open';
+    let failure: StrataError | undefined;
+    let released = false;
+    const release = async (): Promise<void> => {
+      if (released) return;
+      released = true;
+      for (const p of [tmp.data, tmp.meta]) await dir.disk.remove(p).catch(() => undefined);
+      dir.used -= length;
+    };
+    try {
+      await dir.disk.writeFile(tmp.data, new Uint8Array(0));
+    } catch (e) {
+      await release();
+      throw new StrataError('UNAVAILABLE', `writing block ${blockId} to ${dir.alias} dir ${dir.path}: ${errorText(e)}`);
+    }
+    return {
+      blockId,
+      get written() {
+        return written;
+      },
+      append: async (data) => {
+        if (state !== 'open' || released) throw new StrataError('FAILED_PRECONDITION', `block ${blockId} is no longer open for writing`);
+        if (failure) throw failure;
+        if (written + data.byteLength > length) {
+          throw new StrataError('INVALID_ARGUMENT', `block ${blockId}: ${written + data.byteLength} bytes written, ${length} reserved`);
+        }
+        // Counted at the call, so appends made back to back checksum in the order the disk applies them.
+        written += data.byteLength;
+        crc = crc32(data, crc);
+        try {
+          await dir.disk.append(tmp.data, data);
+        } catch (e) {
+          failure ??= new StrataError('UNAVAILABLE', `writing block ${blockId} to ${dir.alias} dir ${dir.path}: ${errorText(e)}`);
+          throw failure;
+        }
+      },
+      commit: async () => {
+        if (state !== 'open' || released) throw new StrataError('FAILED_PRECONDITION', `block ${blockId} is no longer open for writing`);
+        if (failure) throw failure;
+        if (written !== length) throw new StrataError('INVALID_ARGUMENT', `block ${blockId}: ${written} bytes written, ${length} reserved`);
+        state = 'committing';
+        try {
+          await dir.disk.fsync(tmp.data);
+          await this.writeMeta(dir, blockId, length, crc, tmp.meta, !opts.unpersisted);
+        } catch (e) {
+          await release();
+          throw new StrataError('UNAVAILABLE', `writing block ${blockId} to ${dir.alias} dir ${dir.path}: ${errorText(e)}`);
+        }
+        return this.mutex.run(async () => {
+          const old = this.blocks.get(blockId);
+          let pinned = false;
+          if (old) {
+            if (old.length === length && old.crc === crc) {
+              state = 'committed';
+              await release();
+              if (!opts.unpersisted) old.persisted = true;
+              this.touch(old);
+              return { location: this.locationOf(old.id, old.file.dir), evicted: ctx.evicted };
+            }
+            pinned = old.pinned;
+            await this.drop(old);
+          }
+          try {
+            await this.publish(dir, blockId, tmp.data, tmp.meta);
+          } catch (e) {
+            await release();
+            await dir.disk.remove(joinPath(dir.path, dataName(blockId))).catch(() => undefined);
+            throw new StrataError('UNAVAILABLE', `writing block ${blockId} to ${dir.alias} dir ${dir.path}: ${errorText(e)}`);
+          }
+          state = 'committed';
+          this.attachNew(blockId, length, crc, dir, pinned, !opts.unpersisted);
+          return { location: this.locationOf(blockId, dir), evicted: ctx.evicted };
+        });
+      },
+      abort: async () => {
+        // A commit in progress finishes or fails on its own; it cleans up after itself if it fails.
+        if (state === 'open') await release();
+      },
+    };
+  }
+
+  /**
+   * The directory, in the first of `levels` that could hold the block, with its
+   * space reserved (after evictions); RESOURCE_EXHAUSTED when none could.
+   */
+  private async place(levels: number[], blockId: number, bytes: number, ctx: OpContext): Promise<Dir> {
+    const limits = this.holdLimits();
+    const level = levels.find((l) => bytes <= limits[l]!);
+    if (level === undefined) {
+      const space = levels.map((l) => `${this.tiers[l]!.alias} ${this.usedBytes(this.tiers[l]!.alias)}/${this.capacityBytes(this.tiers[l]!.alias)} bytes used`);
+      throw new StrataError(
+        'RESOURCE_EXHAUSTED',
+        `block ${blockId} of ${bytes} bytes does not fit in ${levels.map((l) => this.tiers[l]!.alias).join(' or ')} (${space.join(', ')}): ` +
+          `no directory has that much quota free of pinned, in-use and unpersisted blocks`,
+      );
+    }
+    return this.makeRoom(level, bytes, ctx);
+  }
+
+  private attachNew(blockId: number, length: number, crc: number, dir: Dir, pinned: boolean, persisted: boolean): void {
+    const now = this.clock();
+    this.attach({
+      id: blockId,
+      length,
+      crc,
+      file: new FileRef(dir),
+      score: this.annotator.created(),
+      pinned,
+      persisted,
+      busy: false,
+      leases: 0,
+      createdMs: now,
+      lastAccessMs: now,
+    });
+    this.noteAdded(blockId);
   }
 
   /**
@@ -850,15 +977,23 @@ export class TieredBlockStore {
     try {
       await disk.writeFile(tmpData, data);
       await disk.fsync(tmpData);
-      await disk.writeFile(tmpMeta, encodeMeta({ blockId: id, length: data.byteLength, crc, tier: dir.alias, persisted }));
-      await disk.fsync(tmpMeta);
-      // Data first: a data file without metadata is an uncommitted block to recovery.
-      await disk.rename(tmpData, joinPath(dir.path, dataName(id)));
-      await disk.rename(tmpMeta, joinPath(dir.path, metaName(id)));
+      await this.writeMeta(dir, id, data.byteLength, crc, tmpMeta, persisted);
+      await this.publish(dir, id, tmpData, tmpMeta);
     } catch (e) {
       for (const p of [tmpData, tmpMeta, joinPath(dir.path, dataName(id))]) await disk.remove(p).catch(() => undefined);
       throw e;
     }
+  }
+
+  private async writeMeta(dir: Dir, id: number, length: number, crc: number, tmpMeta: string, persisted: boolean): Promise<void> {
+    await dir.disk.writeFile(tmpMeta, encodeMeta({ blockId: id, length, crc, tier: dir.alias, persisted }));
+    await dir.disk.fsync(tmpMeta);
+  }
+
+  /** Commits a block whose data and metadata are durable in .tmp: data first, for a data file without metadata is an uncommitted block to recovery. */
+  private async publish(dir: Dir, id: number, tmpData: string, tmpMeta: string): Promise<void> {
+    await dir.disk.rename(tmpData, joinPath(dir.path, dataName(id)));
+    await dir.disk.rename(tmpMeta, joinPath(dir.path, metaName(id)));
   }
 
   /**

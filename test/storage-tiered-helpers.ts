@@ -85,8 +85,11 @@ export class WatchedDisk implements Disk {
     this.sizes.set(norm(path), data.byteLength);
     this.check();
   }
-  async append(): Promise<void> {
-    throw new Error('the tiered store does not append');
+  async append(path: string, data: Uint8Array): Promise<void> {
+    await this.hop();
+    await this.inner.append(path, data);
+    this.sizes.set(norm(path), (this.sizes.get(norm(path)) ?? 0) + data.byteLength);
+    this.check();
   }
   async truncate(): Promise<void> {
     throw new Error('the tiered store does not truncate');

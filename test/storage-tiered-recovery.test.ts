@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { DiskError } from '../actors/env.js';
-import { TIER_ALIASES } from '../storage/tiered-store.js';
+import { TIER_ALIASES, type TieredBlockStore } from '../storage/tiered-store.js';
 import { THREE_TIERS, allViolations, bytes, fixture, type Fixture, type Layout } from './storage-tiered-helpers.js';
 
 async function fill(f: Fixture, n: number, size = 10) {
@@ -116,8 +116,20 @@ describe('TieredBlockStore: recovery', () => {
     const sizeOf = (id: number) => 5 + ((id * 7) % 20);
     const op = fc.oneof(
       fc.record({ t: fc.constant('put' as const), id: fc.integer({ min: 0, max: 11 }), tier: fc.option(fc.constantFrom(...TIER_ALIASES), { nil: undefined }) }),
-      fc.record({ t: fc.constantFrom('get' as const, 'remove' as const, 'promote' as const), id: fc.integer({ min: 0, max: 11 }) }),
+      fc.record({ t: fc.constantFrom('get' as const, 'remove' as const, 'promote' as const, 'write' as const), id: fc.integer({ min: 0, max: 11 }) }),
     );
+    /** A block written in three pieces through a BlockWriter, as a client's write stream stores it. */
+    const write = async (s: TieredBlockStore, id: number): Promise<void> => {
+      const data = bytes(id, sizeOf(id));
+      const w = await s.openWriter(id, data.byteLength);
+      try {
+        for (const at of [0, 2, 4]) await w.append(data.subarray(at, at === 4 ? undefined : at + 2));
+        await w.commit();
+      } catch (e) {
+        await w.abort();
+        throw e;
+      }
+    };
     await fc.assert(
       fc.asyncProperty(fc.array(op, { maxLength: 40 }), fc.nat(600), fc.array(fc.nat(40), { minLength: 1, maxLength: 8 }), async (ops, crashAt, torn) => {
         const f = fixture(layout);
@@ -143,6 +155,7 @@ describe('TieredBlockStore: recovery', () => {
             if (o.t === 'put') await s.put(o.id, bytes(o.id, sizeOf(o.id)), o.tier ? { tier: o.tier } : {});
             else if (o.t === 'get') await s.get(o.id);
             else if (o.t === 'remove') await s.remove(o.id);
+            else if (o.t === 'write') await write(s, o.id);
             else await s.promote(o.id);
           } catch {
             // Failures after the power loss (and RESOURCE_EXHAUSTED) are expected.

@@ -514,8 +514,11 @@ export class StrataClient implements Actor {
    * then starts over on the next worker the location policy picks, if the source
    * can be read again (bytes, or a function returning a fresh stream).
    */
-  async writeFile(path: string, source: WriteSource, opts: { overwrite?: boolean; writeType?: WriteType } = {}): Promise<FileInfo> {
+  async writeFile(path: string, source: WriteSource, opts: { overwrite?: boolean; writeType?: WriteType; length?: number } = {}): Promise<FileInfo> {
     const writeType = opts.writeType ?? this.opts.writeType;
+    // Bytes know their length; a stream may be told it (a local file's size), so workers write blocks as they arrive.
+    const declared = source instanceof Uint8Array ? source.byteLength : opts.length;
+    if (declared !== undefined && (!Number.isSafeInteger(declared) || declared < 0)) throw new StrataError('INVALID_ARGUMENT', `${path}: a length of ${declared} bytes`);
     const workersOnly = writeType === 'MUST_CACHE' || writeType === 'ASYNC_THROUGH';
     const created = (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CreateFile', path, overwrite: opts.overwrite ?? false, blockSize: this.opts.blockSize }, 'FileInfoReply')).info;
     const live = (await this.workers()).filter((w) => w.state === 'LIVE');
@@ -540,7 +543,7 @@ export class StrataClient implements Actor {
       if (others.length < durable - 1) throw new StrataError('UNAVAILABLE', `${durable} durable copies asked for, but only ${others.length + 1} workers are live`);
       const targets = [primary, ...others.slice(0, durable - 1)];
       try {
-        const length = await this.writeTo(targets, path, created.fileId, writeType, typeof source === 'function' ? source() : source);
+        const length = await this.writeTo(targets, path, created.fileId, writeType, typeof source === 'function' ? source() : source, declared);
         done = (await this.mutate<Infer<typeof M.FileInfoReply>>({ t: 'CompleteFile', path, length, fileId: created.fileId, ...(workersOnly ? { persisted: false } : {}), ...(writeType === 'ASYNC_THROUGH' ? { asyncPersist: true } : {}) }, 'FileInfoReply')).info;
         break;
       } catch (e) {
@@ -558,8 +561,20 @@ export class StrataClient implements Actor {
     return done;
   }
 
-  /** Streams the file to every target (the first also writes the UFS unless workers-only); returns its length. */
-  private async writeTo(targets: readonly string[], path: string, fileId: number, writeType: WriteType, source: Uint8Array | AsyncIterable<Uint8Array>): Promise<number> {
+  /**
+   * Streams the file to every target (the first also writes the UFS unless
+   * workers-only); returns its length, which must be `declared` when given.
+   */
+  private async writeTo(
+    targets: readonly string[],
+    path: string,
+    fileId: number,
+    writeType: WriteType,
+    source: Uint8Array | AsyncIterable<Uint8Array>,
+    declared: number | undefined,
+  ): Promise<number> {
+    const mismatch = (n: number): StrataError =>
+      new StrataError('INVALID_ARGUMENT', `${path}: the source yielded ${n > declared! ? 'more than' : n === 0 ? 'none' : `${n}`} of the ${declared} bytes it was declared to hold`);
     const workersOnly = writeType === 'MUST_CACHE' || writeType === 'ASYNC_THROUGH';
     const streams: Array<{ worker: string; stream: number; window: number }> = [];
     let seq = 0;
@@ -570,6 +585,8 @@ export class StrataClient implements Actor {
         const toUfs = i === 0 && !workersOnly;
         const ready: Infer<typeof W.WriteReady> = await this.rpc.request(worker, {
           t: 'WriteOpen', fileId, cache: writeType !== 'THROUGH', ...(toUfs ? {} : { ufs: false }),
+          // Known up front, the length lets the worker write each block to disk as it arrives.
+          ...(declared !== undefined ? { length: declared } : {}),
         } satisfies Infer<typeof W.WriteOpen>, 'WriteReady');
         streams.push({ worker, stream: ready.stream, window: Math.max(1, ready.window) });
       }
@@ -579,6 +596,7 @@ export class StrataClient implements Actor {
       for await (const data of rechunk(source, this.opts.chunkSize)) {
         while (inflight.size >= window) await Promise.race(inflight);
         if (failure) throw failure;
+        if (declared !== undefined && length + data.byteLength > declared) throw mismatch(length + data.byteLength);
         const n = seq++;
         const p: Promise<void> = Promise.all(streams.map((t) => this.sendChunk(t.worker, t.stream, n, data))).then(
           () => void inflight.delete(p),
@@ -593,6 +611,7 @@ export class StrataClient implements Actor {
       }
       await Promise.all(inflight);
       if (failure) throw failure;
+      if (declared !== undefined && length !== declared) throw mismatch(length);
       for (const t of streams) {
         const done: Infer<typeof W.WriteDone> = await this.rpc.request(t.worker, { t: 'WriteClose', stream: t.stream, chunks: seq, abort: false } satisfies Infer<typeof W.WriteClose>, 'WriteDone');
         if (done.length !== length) throw new StrataError('INTERNAL', `${t.worker} wrote ${done.length} bytes of ${path}, client sent ${length}`);

@@ -85,6 +85,8 @@ export const WriteOpen = msg('WriteOpen', {
   cache: bool,
   /** false: MUST_CACHE, the blocks are kept on this worker only and the UFS is not written. */
   ufs: opt(bool),
+  /** The file's length, when the client knows it: each block then goes to its file as it streams in. */
+  length: opt(uint),
 });
 export const WriteReady = msg('WriteReady', { stream: uint, window: uint });
 /** Request; the WriteAck reply returns one credit. Chunks must arrive in `seq` order. */

@@ -17,6 +17,7 @@ import { registerWorkerMetrics, workerReport } from './worker-metrics.js';
 import { JobWorker, type JobWorkerHost } from '../job/job-worker.js';
 import { ufsTempPath } from '../ufs-temp.js';
 import { BlockFill } from './block-fill.js';
+import { WrittenBlocks } from './written-blocks.js';
 
 export interface WorkerOptions {
   masterId: string;
@@ -88,25 +89,18 @@ interface WriteStream {
   ufs: Disk | undefined;
   path: string;
   fileId: number;
-  blockSize: number;
-  cache: boolean;
+  /** Undefined for THROUGH: nothing is cached. */
+  blocks: WrittenBlocks | undefined;
   nextSeq: number;
   waiting: Map<number, Req<typeof W.WriteChunk>>;
   applying: boolean;
   length: number;
-  block: Uint8Array[];
-  blockBytes: number;
-  blockIndex: number;
-  /** The last full block being stored in the cache while the next one streams in. */
-  caching: Promise<void>;
   /** Set once closed, so a duplicated WriteClose gets the same answer. */
   done?: Infer<typeof W.WriteDone>;
   /** Woken whenever the applier finishes a run (several WriteClose duplicates may wait). */
   waiters: Array<() => void>;
   failed?: StrataError;
   idle: Timer;
-  /** Blocks stored as the only copy of their data; removed if the write is given up. */
-  stored: number[];
 }
 
 /** A byte-bounded LRU of block data (Map order is recency order). */
@@ -690,27 +684,6 @@ export class WorkerActor implements Actor, JobWorkerHost {
     l.release();
   }
 
-  /**
-   * A written block: written through, a full tier only costs the cache; with
-   * MUST_CACHE the cache is the only copy, so not fitting fails the write.
-   */
-  private async cacheWritten(s: WriteStream, id: number, block: Uint8Array): Promise<void> {
-    this.counters.bytesWrittenCache += block.byteLength;
-    if (s.ufs) return this.cache(id, block, 'written through but not cached');
-    if (s.failed) return;
-    try {
-      // The cache is the only copy until the master says the file is persisted: never evicted meanwhile.
-      await this.store.put(id, block, { unpersisted: true });
-      s.stored.push(id);
-      this.hot.set(id, block);
-    } catch (e) {
-      s.failed ??= new StrataError(
-        isStrataError(e, 'UNAVAILABLE') ? 'UNAVAILABLE' : 'RESOURCE_EXHAUSTED',
-        `${this.env.self} cannot keep block ${id}: ${(e as Error).message}`,
-      );
-    }
-  }
-
   /** Caches a block if it fits; a full or failing tier only costs the cache, never the read or write. */
   private async cache(blockId: number, data: Uint8Array, otherwise: string): Promise<void> {
     try {
@@ -858,9 +831,21 @@ export class WorkerActor implements Actor, JobWorkerHost {
         this.opening.delete(key);
       }
       if (this.writes.has(key)) return { t: 'WriteReady', stream: r.id, window: WRITE_WINDOW };
+      const blocks = m.cache
+        ? new WrittenBlocks({
+            store: this.store,
+            blockId: (i) => m.fileId * BLOCKS_PER_FILE + i,
+            blockSize: o.loc.blockSize,
+            length: m.length,
+            onlyCopy: !toUfs,
+            self: this.env.self,
+            log: this.env.log,
+            onStored: (_, bytes) => void (this.counters.bytesWrittenCache += bytes),
+          })
+        : undefined;
       this.writes.set(key, {
-        from: r.f, id: r.id, ufs: toUfs ? o.ufs : undefined, path: o.path, fileId: m.fileId, blockSize: o.loc.blockSize, cache: m.cache,
-        nextSeq: 0, waiting: new Map(), applying: false, length: 0, block: [], blockBytes: 0, blockIndex: 0, caching: Promise.resolve(), waiters: [], stored: [],
+        from: r.f, id: r.id, ufs: toUfs ? o.ufs : undefined, path: o.path, fileId: m.fileId, blocks,
+        nextSeq: 0, waiting: new Map(), applying: false, length: 0, waiters: [],
         idle: this.idleTimer(() => this.abandon(key)),
       });
     }
@@ -885,12 +870,13 @@ export class WorkerActor implements Actor, JobWorkerHost {
   }
 
   /**
-   * A write given up will not complete its file, so the blocks it kept as the only
-   * copy are nobody's data; left behind they would hold the tier for good.
+   * A write given up will not complete its file, so the blocks it stored are
+   * nobody's data; left behind (the only copy, unpersisted) they would hold the tier for good.
    */
   private async dropStored(s: WriteStream): Promise<void> {
-    await s.caching.catch(() => undefined);
-    for (const id of s.stored.splice(0)) {
+    if (!s.blocks) return;
+    await s.blocks.abandon();
+    for (const id of s.blocks.stored.splice(0)) {
       this.hot.delete(id);
       await this.store.remove(id).catch((e: unknown) => this.env.log.log('warn', `could not drop block ${id} of an abandoned write: ${(e as Error).message}`));
     }
@@ -921,55 +907,30 @@ export class WorkerActor implements Actor, JobWorkerHost {
     if (s.applying) return;
     s.applying = true;
     try {
-      for (let r = s.waiting.get(s.nextSeq); r; r = s.waiting.get(s.nextSeq)) {
+      // A write given up (aborted, idle, its file gone) takes no more chunks: one written
+      // after its files were dropped would bring them back.
+      for (let r = s.waiting.get(s.nextSeq); r && !s.failed; r = s.waiting.get(s.nextSeq)) {
         s.waiting.delete(s.nextSeq);
         const data = r.m.data;
-        if (s.ufs) await s.ufs.append(s.path, data);
-        this.counters.bytesWrittenUfs += data.byteLength;
+        // The UFS file and the block file take the chunk side by side: each waits on its own disk.
+        const [ufs, cached] = await Promise.allSettled([s.ufs?.append(s.path, data), s.blocks?.add(data)]);
+        if (ufs.status === 'rejected') throw ufs.reason;
+        if (cached.status === 'rejected') throw cached.reason;
+        if (s.ufs) this.counters.bytesWrittenUfs += data.byteLength;
         s.length += data.byteLength;
-        if (s.cache) {
-          for (const [id, block] of this.fillBlock(s, data)) {
-            // One block is stored while the next streams in; a third waits, so memory stays bounded.
-            await s.caching;
-            s.caching = this.cacheWritten(s, id, block);
-          }
-        }
         s.nextSeq++;
         this.rpc.reply(r, { t: 'WriteAck', seq: r.m.seq });
       }
     } catch (e) {
-      s.failed = e instanceof StrataError ? e : new StrataError('UNAVAILABLE', `writing ${s.path} to the UFS failed: ${(e as Error).message}`);
-      for (const r of s.waiting.values()) this.rpc.replyError(r, s.failed);
-      s.waiting.clear();
+      s.failed ??= e instanceof StrataError ? e : new StrataError('UNAVAILABLE', `writing ${s.path} to the UFS failed: ${(e as Error).message}`);
     } finally {
+      if (s.failed) {
+        for (const r of s.waiting.values()) this.rpc.replyError(r, s.failed);
+        s.waiting.clear();
+      }
       s.applying = false;
       for (const w of s.waiters.splice(0)) w();
     }
-  }
-
-  /** Adds written bytes to the block being filled; returns the blocks this completed. */
-  private fillBlock(s: WriteStream, data: Uint8Array): Array<[number, Uint8Array]> {
-    const done: Array<[number, Uint8Array]> = [];
-    let off = 0;
-    while (off < data.byteLength) {
-      const n = Math.min(s.blockSize - s.blockBytes, data.byteLength - off);
-      s.block.push(data.subarray(off, off + n));
-      s.blockBytes += n;
-      off += n;
-      if (s.blockBytes === s.blockSize) done.push(this.takeBlock(s)!);
-    }
-    return done;
-  }
-
-  /** Closes the block being filled (also a last, partial one). */
-  private takeBlock(s: WriteStream): [number, Uint8Array] | undefined {
-    if (s.blockBytes === 0) return undefined;
-    const block = Buffer.concat(s.block, s.blockBytes);
-    const id = s.fileId * BLOCKS_PER_FILE + s.blockIndex;
-    s.block = [];
-    s.blockBytes = 0;
-    s.blockIndex++;
-    return [id, new Uint8Array(block.buffer, block.byteOffset, block.byteLength)];
   }
 
   /**
@@ -987,9 +948,6 @@ export class WorkerActor implements Actor, JobWorkerHost {
       s.idle.cancel();
       await this.dropTemp(s);
       await this.dropStored(s);
-      // Blocks cached as written through belong to the same dead file.
-      await s.caching.catch(() => undefined);
-      for (let i = 0; i < s.blockIndex; i++) await this.dropBlock(s.fileId * BLOCKS_PER_FILE + i);
       throw new StrataError(e.code, `file ${s.fileId} stopped being written while this worker streamed it (${e.message}); nothing of the write is kept`);
     }
   }
@@ -1001,9 +959,11 @@ export class WorkerActor implements Actor, JobWorkerHost {
     if (r.m.abort) {
       this.writes.delete(key);
       s.idle.cancel();
+      const aborted = new StrataError('FAILED_PRECONDITION', `write of ${s.path} aborted by the client`);
+      s.failed ??= aborted;
       await this.dropTemp(s);
       await this.dropStored(s);
-      throw new StrataError('FAILED_PRECONDITION', `write of ${s.path} aborted by the client`);
+      throw aborted;
     }
     while (s.nextSeq < r.m.chunks && !s.failed) {
       // Chunks may still be on the wire: wait for the applier; the idle timer bounds the wait.
@@ -1011,13 +971,14 @@ export class WorkerActor implements Actor, JobWorkerHost {
     }
     if (s.failed) throw s.failed;
     // The UFS file and the cache settle side by side: each waits on its own disk.
-    const last = s.cache ? this.takeBlock(s) : undefined;
-    await Promise.all([s.ufs?.fsync(s.path), s.caching.then(() => last && this.cacheWritten(s, last[0], last[1]))]);
+    const [synced, cached] = await Promise.allSettled([s.ufs?.fsync(s.path), s.blocks?.finish()]);
+    if (synced.status === 'rejected') throw synced.reason;
+    if (cached.status === 'rejected') throw cached.reason;
     if (s.failed) throw s.failed;
     if (s.ufs) await this.stillWritten(key, s);
     // The master learns of the new blocks before the client completes the file, so a
     // reader right after the write finds them (for MUST_CACHE they are the only copy).
-    if (s.cache && this.registered) await this.heartbeat();
+    if (s.blocks && this.registered) await this.heartbeat();
     const st = s.ufs ? await s.ufs.stat(s.path) : null;
     s.done = { t: 'WriteDone', length: s.length, mtimeMs: Math.max(0, Math.floor(st?.mtimeMs ?? 0)) };
     return s.done;
