@@ -223,28 +223,26 @@ export class RocksInodeStore implements InodeStore {
     if (!edges || edges.size === 0) return [];
     const at = this.version;
     const out: Inode[] = [];
-    // What is in memory now is current; only the rest is read.
-    const fromCache = new Set<number>();
-    for (const id of edges.values()) {
-      const c = this.cache.get(id);
-      if (c) (out.push(c), fromCache.add(id));
-    }
-    if (out.length === edges.size) return out;
     if (this.listed.has(dir.id)) {
-      const bytes = this.pendingListings.get(dir.id) ?? this.inFlightListings.get(dir.id) ?? (await this.kv.get(listingKeyOf(dir.id)));
-      if (this.version !== at) return undefined;
-      // Missing only if a write-back dropped it meanwhile: then the inodes are read one by one.
-      if (bytes) {
-        // Rows of children removed or renamed since the record was built no longer match an edge.
-        const rows = decodeListing(bytes, dir.id, (name, id) => edges.get(name) === id && !fromCache.has(id));
-        for (const r of rows) out.push(r);
-        if (out.length === edges.size) return out;
-      }
+      // One record, read as a cache miss is: the await of an asynchronous read cost more than the read.
+      const bytes = this.pendingListings.get(dir.id) ?? this.inFlightListings.get(dir.id) ?? this.kv.getSync(listingKeyOf(dir.id));
+      if (!bytes) throw new Error(`metastore has no listing record of directory ${dir.id}, which it says is listed`);
+      // The record matches the edges the directory had when it was last written; since
+      // then, only a dirty directory can have lost or renamed children.
+      const rows = decodeListing(bytes, dir.id, this.dirty.has(dir.id) ? (name, id) => edges.get(name) === id : () => true);
+      // A row is current unless its inode changed since: then the cached object is.
+      for (const r of rows) out.push(this.dirty.has(r.id) ? this.cache.get(r.id)! : r);
+      if (out.length === edges.size) return out;
     }
-    // Child directories, and every child when the listing record is missing.
+    // Child directories and children added since, or every child when there is no record.
     const have = new Set<number>(out.map((n) => n.id));
     const missing: number[] = [];
-    for (const id of edges.values()) if (!have.has(id)) missing.push(id);
+    for (const id of edges.values()) {
+      if (have.has(id)) continue;
+      const c = this.cache.get(id);
+      if (c) out.push(c);
+      else missing.push(id);
+    }
     const read = await this.readDetached(missing);
     if (!read || this.version !== at) return undefined;
     for (const n of read) out.push(n);
