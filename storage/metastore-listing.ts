@@ -15,13 +15,21 @@ const PERSISTED = 2;
 const CHILDREN_LOADED = 4;
 const PINNED = 8;
 
+// Numbers travel as the bytes of typed arrays: parsing thousands of msgpack numbers
+// cost more than the rest of a listing. The byte order is this machine's, which is
+// enough: the store is emptied on every start, so no other machine reads it.
 type Listing = [
-  version: 1, names: string[], ids: number[], lengths: number[], mtimes: number[], blockSizes: number[], flags: number[],
+  version: 1, names: string[], ids: Uint8Array, lengths: Uint8Array, mtimes: Uint8Array, blockSizes: Uint8Array, flags: Uint8Array,
   /** Owners and groups, each once, and per row the index of its own. */
-  owners: string[], ownerOf: number[], groups: string[], groupOf: number[], modes: number[],
+  owners: string[], ownerOf: Uint8Array, groups: string[], groupOf: Uint8Array, modes: Uint8Array,
   /** Rows with a TTL or a mount id (rare for a file): [row, ttl ms or -1, ttl action, mount id]. */
   extras: Array<[number, number, 'DELETE' | 'FREE' | 0, number]>,
 ];
+
+const bytesOf = (a: Float64Array | Uint32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+/** A typed array over a copy of `b` (what the decoder hands out may be a view, not aligned for it). */
+const f64 = (b: Uint8Array): Float64Array => new Float64Array(new Uint8Array(b).buffer);
+const u32 = (b: Uint8Array): Uint32Array => new Uint32Array(new Uint8Array(b).buffer);
 
 const byName = (a: Inode, b: Inode): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
@@ -43,23 +51,33 @@ function interner(list: string[]): (s: string) => number {
 export function encodeListing(files: readonly Inode[]): Uint8Array {
   const sorted = [...files].sort(byName);
   const n = sorted.length;
-  const l: Listing = [1, new Array(n), new Array(n), new Array(n), new Array(n), new Array(n), new Array(n), [], new Array(n), [], new Array(n), new Array(n), []];
-  const owner = interner(l[7]);
-  const group = interner(l[9]);
+  const names: string[] = new Array(n);
+  const [ids, lengths, mtimes, blockSizes] = [new Float64Array(n), new Float64Array(n), new Float64Array(n), new Float64Array(n)];
+  const flags = new Uint8Array(n);
+  const [ownerOf, groupOf] = [new Uint32Array(n), new Uint32Array(n)];
+  const modes = new Uint32Array(n);
+  const owners: string[] = [];
+  const groups: string[] = [];
+  const extras: Listing[12] = [];
+  const owner = interner(owners);
+  const group = interner(groups);
   for (let i = 0; i < n; i++) {
     const f = sorted[i]!;
     if (f.isDir) throw new Error(`listing records hold files only; inode ${f.id} is a directory`);
-    l[1][i] = f.name;
-    l[2][i] = f.id;
-    l[3][i] = f.length;
-    l[4][i] = f.mtimeMs;
-    l[5][i] = f.blockSize;
-    l[6][i] = (f.completed ? COMPLETED : 0) | (f.persisted ? PERSISTED : 0) | (f.childrenLoaded ? CHILDREN_LOADED : 0) | (f.pinned ? PINNED : 0);
-    l[8][i] = owner(f.owner);
-    l[10][i] = group(f.group);
-    l[11][i] = f.mode;
-    if (f.ttl || f.mountId) l[12].push([i, f.ttl ? f.ttl.ms : -1, f.ttl ? f.ttl.action : 0, f.mountId ?? 0]);
+    names[i] = f.name;
+    ids[i] = f.id;
+    lengths[i] = f.length;
+    mtimes[i] = f.mtimeMs;
+    blockSizes[i] = f.blockSize;
+    flags[i] = (f.completed ? COMPLETED : 0) | (f.persisted ? PERSISTED : 0) | (f.childrenLoaded ? CHILDREN_LOADED : 0) | (f.pinned ? PINNED : 0);
+    ownerOf[i] = owner(f.owner);
+    groupOf[i] = group(f.group);
+    modes[i] = f.mode;
+    if (f.ttl || f.mountId) extras.push([i, f.ttl ? f.ttl.ms : -1, f.ttl ? f.ttl.action : 0, f.mountId ?? 0]);
   }
+  const l: Listing = [
+    1, names, bytesOf(ids), bytesOf(lengths), bytesOf(mtimes), bytesOf(blockSizes), flags, owners, bytesOf(ownerOf), groups, bytesOf(groupOf), bytesOf(modes), extras,
+  ];
   return packRecord(l);
 }
 
@@ -68,8 +86,11 @@ export function encodeListing(files: readonly Inode[]): Uint8Array {
  * `keep(name, id)` filters rows before an object is made for them.
  */
 export function decodeListing(bytes: Uint8Array, parent: number, keep: (name: string, id: number) => boolean): Inode[] {
-  const [version, names, ids, lengths, mtimes, blockSizes, flags, owners, ownerOf, groups, groupOf, modes, extras] = unpackRecord(bytes) as Listing;
-  if (version !== 1) throw new Error(`listing record of directory ${parent} has version ${version}, not 1`);
+  const l = unpackRecord(bytes) as Listing;
+  if (l[0] !== 1) throw new Error(`listing record of directory ${parent} has version ${l[0]}, not 1`);
+  const [names, owners, groups, flags, extras] = [l[1], l[7], l[9], l[6], l[12]];
+  const [ids, lengths, mtimes, blockSizes] = [f64(l[2]), f64(l[3]), f64(l[4]), f64(l[5])];
+  const [ownerOf, groupOf, modes] = [u32(l[8]), u32(l[10]), u32(l[11])];
   const extraAt = new Map<number, Listing[12][number]>();
   for (const e of extras) extraAt.set(e[0], e);
   const out: Inode[] = [];
