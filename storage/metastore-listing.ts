@@ -17,19 +17,28 @@ const PINNED = 8;
 
 // Numbers travel as the bytes of typed arrays: parsing thousands of msgpack numbers
 // cost more than the rest of a listing. The byte order is this machine's, which is
-// enough: the store is emptied on every start, so no other machine reads it.
+// enough: the store is emptied on every start, so no other machine reads it. A
+// column whose rows all hold one value (block size, owner, mode, often) is that value.
+type Column = Uint8Array | number;
 type Listing = [
-  version: 1, names: string[], ids: Uint8Array, lengths: Uint8Array, mtimes: Uint8Array, blockSizes: Uint8Array, flags: Uint8Array,
+  version: 1, names: string[], ids: Column, lengths: Column, mtimes: Column, blockSizes: Column, flags: Column,
   /** Owners and groups, each once, and per row the index of its own. */
-  owners: string[], ownerOf: Uint8Array, groups: string[], groupOf: Uint8Array, modes: Uint8Array,
+  owners: string[], ownerOf: Column, groups: string[], groupOf: Column, modes: Column,
   /** Rows with a TTL or a mount id (rare for a file): [row, ttl ms or -1, ttl action, mount id]. */
   extras: Array<[number, number, 'DELETE' | 'FREE' | 0, number]>,
 ];
 
-const bytesOf = (a: Float64Array | Uint32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-/** A typed array over a copy of `b` (what the decoder hands out may be a view, not aligned for it). */
-const f64 = (b: Uint8Array): Float64Array => new Float64Array(new Uint8Array(b).buffer);
-const u32 = (b: Uint8Array): Uint32Array => new Uint32Array(new Uint8Array(b).buffer);
+function column(a: Float64Array | Uint32Array | Uint8Array): Column {
+  if (a.length > 0 && a.every((v) => Object.is(v, a[0]))) return a[0]!;
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** A column's values: a typed array over a copy of its bytes (the decoder may hand out an unaligned view), or its one value. */
+function values<T extends Float64Array | Uint32Array | Uint8Array>(c: Column, make: (buffer: ArrayBuffer) => T): T | number {
+  return typeof c === 'number' ? c : make(new Uint8Array(c).buffer);
+}
+
+const at = (c: ArrayLike<number> | number, i: number): number => (typeof c === 'number' ? c : c[i]!);
 
 const byName = (a: Inode, b: Inode): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
@@ -76,7 +85,7 @@ export function encodeListing(files: readonly Inode[]): Uint8Array {
     if (f.ttl || f.mountId) extras.push([i, f.ttl ? f.ttl.ms : -1, f.ttl ? f.ttl.action : 0, f.mountId ?? 0]);
   }
   const l: Listing = [
-    1, names, bytesOf(ids), bytesOf(lengths), bytesOf(mtimes), bytesOf(blockSizes), flags, owners, bytesOf(ownerOf), groups, bytesOf(groupOf), bytesOf(modes), extras,
+    1, names, column(ids), column(lengths), column(mtimes), column(blockSizes), column(flags), owners, column(ownerOf), groups, column(groupOf), column(modes), extras,
   ];
   return packRecord(l);
 }
@@ -88,21 +97,24 @@ export function encodeListing(files: readonly Inode[]): Uint8Array {
 export function decodeListing(bytes: Uint8Array, parent: number, keep: (name: string, id: number) => boolean): Inode[] {
   const l = unpackRecord(bytes) as Listing;
   if (l[0] !== 1) throw new Error(`listing record of directory ${parent} has version ${l[0]}, not 1`);
-  const [names, owners, groups, flags, extras] = [l[1], l[7], l[9], l[6], l[12]];
-  const [ids, lengths, mtimes, blockSizes] = [f64(l[2]), f64(l[3]), f64(l[4]), f64(l[5])];
-  const [ownerOf, groupOf, modes] = [u32(l[8]), u32(l[10]), u32(l[11])];
+  const [names, owners, groups, extras] = [l[1], l[7], l[9], l[12]];
+  const f64 = (b: ArrayBuffer) => new Float64Array(b);
+  const u32 = (b: ArrayBuffer) => new Uint32Array(b);
+  const [ids, lengths, mtimes, blockSizes] = [values(l[2], f64), values(l[3], f64), values(l[4], f64), values(l[5], f64)];
+  const [ownerOf, groupOf, modes] = [values(l[8], u32), values(l[10], u32), values(l[11], u32)];
+  const flags = values(l[6], (b) => new Uint8Array(b));
   const extraAt = new Map<number, Listing[12][number]>();
   for (const e of extras) extraAt.set(e[0], e);
   const out: Inode[] = [];
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
-    const id = ids[i]!;
+    const id = at(ids, i);
     if (!keep(name, id)) continue;
-    const fl = flags[i]!;
+    const fl = at(flags, i);
     const f: Inode = {
-      id, parent, name, isDir: false, length: lengths[i]!, mtimeMs: mtimes[i]!, blockSize: blockSizes[i]!,
+      id, parent, name, isDir: false, length: at(lengths, i), mtimeMs: at(mtimes, i), blockSize: at(blockSizes, i),
       completed: (fl & COMPLETED) !== 0, persisted: (fl & PERSISTED) !== 0, childrenLoaded: (fl & CHILDREN_LOADED) !== 0,
-      children: undefined, owner: owners[ownerOf[i]!]!, group: groups[groupOf[i]!]!, mode: modes[i]!,
+      children: undefined, owner: owners[at(ownerOf, i)]!, group: groups[at(groupOf, i)]!, mode: at(modes, i),
     };
     if (fl & PINNED) f.pinned = true;
     const e = extraAt.get(i);

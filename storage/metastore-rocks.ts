@@ -20,8 +20,9 @@
 // A directory's file children are also kept together in one listing record
 // (storage/metastore-listing.ts), so listStatus reads one record instead of one per
 // child. The write-back keeps it current: a batch that changes a directory's files
-// rebuilds its record when that is cheap (the old record is at hand or small next
-// to the change), and otherwise drops it, to be rebuilt by the next listing.
+// rebuilds its record when the directory is small or the change large next to it,
+// and otherwise drops it (rewriting a large record for a few changes would multiply
+// what a batch writes), to be rebuilt by the next listing of the directory.
 //
 // Write-back has backpressure: once the changes not yet in the store pass the high
 // water mark, `writable` makes the master's writers wait until they are back under
@@ -38,7 +39,7 @@ import type { Inode, InodeStore } from './metastore.js';
 import { decodeListing, encodeListing } from './metastore-listing.js';
 
 export interface RocksStoreOptions {
-  /** strata.master.metastore.inode.cache.max.size: inodes held in memory at most (dirty ones aside). */
+  /** strata.master.metastore.inode.cache.max.size: inodes held in memory at most (and the most changes not yet written). */
   cacheMaxSize: number;
   /** Above this fraction of the maximum, clean inodes are evicted... */
   highWaterMark: number;
@@ -88,7 +89,6 @@ export function decodeInode(id: number, bytes: Uint8Array): Inode {
 
 const keyOf = (id: number): string => 'i' + id.toString(36);
 const listingKeyOf = (dirId: number): string => 'l' + dirId.toString(36);
-
 
 /** A growable bitmap of the ids in use. */
 class IdSet {
@@ -480,8 +480,7 @@ export class RocksInodeStore implements InodeStore {
     if (!this.ids.has(dirId)) return;
     const dir = this.cache.get(dirId) ?? this.load(dirId);
     const edges = dir.children!;
-    // Rewriting a large record for a few changes would multiply what a batch writes:
-    // drop it instead, and let the next listing of the directory build it again.
+    // A large record for a few changes: dropped (see the header).
     if (changed * this.listingFactor + this.listingSmall < edges.size) {
       this.dropListing(dirId);
       return;
