@@ -29,8 +29,12 @@ type Listing = [
 ];
 
 function column(a: Float64Array | Uint32Array | Uint8Array): Column {
-  if (a.length > 0 && a.every((v) => Object.is(v, a[0]))) return a[0]!;
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  if (a.length === 0) return bytes;
+  const first = a[0]!;
+  // -0 is not 0 here: the record gives back what it was given.
+  for (let i = 1; i < a.length; i++) if (a[i] !== first || (first === 0 && 1 / a[i]! !== 1 / first)) return bytes;
+  return first;
 }
 
 /** A column's values: a typed array over a copy of its bytes (the decoder may hand out an unaligned view), or its one value. */
