@@ -7,7 +7,9 @@
 // entries applied, the ROCKS store flushed before the clock stops), getStatus hot
 // (path lookup + what a FileInfo needs, over HOT_PATHS paths that stay cached)
 // and cold (random paths over the whole namespace), listStatus (children of a
-// random directory, sorted), and resident memory after a GC.
+// random directory, sorted), and resident memory after a GC. For ROCKS it also
+// prints what became of the directories' listing records (rebuilt or dropped by
+// write-backs) and how many inodes listStatus had to read one by one.
 // HEAP is the baseline: prints ROCKS ÷ HEAP per figure and
 // `RESULT metastore ratio=<ROCKS ÷ HEAP cold getStatus ops/s at the largest size>`.
 import { spawn } from 'node:child_process';
@@ -41,6 +43,8 @@ interface RunResult {
   heapMiB: number;
   cacheMisses?: number;
   dirMisses?: number;
+  /** ROCKS: listing records built by write-backs and listings, dropped by write-backs; spills of dirty inodes. */
+  listings?: { rebuilt: number; dropped: number; spills: number; listReads: number };
 }
 
 /** Repeats `op` for about `ms` milliseconds; ops/s. */
@@ -119,6 +123,7 @@ async function child(type: MetastoreType, inodes: number): Promise<RunResult> {
     const cacheMisses = store instanceof RocksInodeStore ? store.stats.misses - missesBefore : undefined;
     const dirMisses = store instanceof RocksInodeStore ? store.stats.dirMisses - dirMissesBefore : undefined;
     // As the master lists: the children it does not hold are read in one go.
+    const readsBefore = store instanceof RocksInodeStore ? store.stats.readThrough : 0;
     const listPerSec = await timedAsync(READ_MS, async () => {
       const d = Math.floor(rnd() * dirIds.length);
       const dir = ns.get(dirIds[d]!)!;
@@ -130,6 +135,9 @@ async function child(type: MetastoreType, inodes: number): Promise<RunResult> {
     return {
       type, inodes: made, createPerSec, hotPerSec, coldPerSec, listPerSec, rssMiB: mem.rss / 2 ** 20, heapMiB: mem.heapUsed / 2 ** 20,
       ...(cacheMisses !== undefined ? { cacheMisses, dirMisses } : {}),
+      ...(store instanceof RocksInodeStore
+        ? { listings: { rebuilt: store.stats.listingsRebuilt, dropped: store.stats.listingsDropped, spills: store.stats.spills, listReads: store.stats.readThrough - readsBefore } }
+        : {}),
     };
   } finally {
     await store.close();
@@ -164,7 +172,11 @@ async function main(): Promise<void> {
         results.push(r);
         console.log(
           `  ${type.padEnd(5)} ${k(r.inodes).padStart(6)} inodes: create ${k(r.createPerSec)}/s, getStatus hot ${k(r.hotPerSec)}/s, cold ${k(r.coldPerSec)}/s` +
-            `${r.cacheMisses !== undefined ? ` (${k(r.cacheMisses)} cache misses, ${k(r.dirMisses ?? 0)} of directories)` : ''}, listStatus ${k(r.listPerSec)}/s (${FANOUT} entries), rss ${r.rssMiB.toFixed(0)} MiB (heap ${r.heapMiB.toFixed(0)} MiB)`,
+            `${r.cacheMisses !== undefined ? ` (${k(r.cacheMisses)} cache misses, ${k(r.dirMisses ?? 0)} of directories)` : ''}, listStatus ${k(r.listPerSec)}/s (${FANOUT} entries), rss ${r.rssMiB.toFixed(0)} MiB (heap ${r.heapMiB.toFixed(0)} MiB)` +
+            (r.listings
+              ? `\n        listing records: ${k(r.listings.rebuilt)} rebuilt and ${k(r.listings.dropped)} dropped by write-backs, ${k(r.listings.spills)} spills;` +
+                ` listStatus read ${k(r.listings.listReads)} inodes one by one`
+              : ''),
         );
       } catch (e) {
         console.log(`  ${type.padEnd(5)} ${k(size)} inodes: FAILED: ${(e as Error).message}`);

@@ -17,15 +17,29 @@
 // directory gets more credit than a file: its record carries all its edges, so
 // reloading it costs far more, and every lookup below it passes through it.
 //
+// A directory's file children are also kept together in one listing record
+// (storage/metastore-listing.ts), so listStatus reads one record instead of one per
+// child. The write-back keeps it current: a batch that changes a directory's files
+// rebuilds its record when the directory is small or the change large next to it,
+// and otherwise drops it (rewriting a large record for a few changes would multiply
+// what a batch writes), to be rebuilt by the next listing of the directory.
+//
+// Write-back has backpressure: once the changes not yet in the store pass the high
+// water mark, `writable` makes the master's writers wait until they are back under
+// the low one; and entries applied without waiting (journal replay, followers) get
+// their dirty inodes encoded and evicted, so what stays in memory is compact bytes.
+//
 // The store is a cache of journaled state, never the source of truth: the master
 // empties it on start and rebuilds it from the checkpoint and the journal, so a
 // store left ahead of or behind the journal by a crash cannot leak into state.
 import { packRecord, unpackRecord } from '../transport/codec.js';
 import type { Kv } from '../actors/env.js';
+import { StrataError } from '../actors/protocol/envelope.js';
 import type { Inode, InodeStore } from './metastore.js';
+import { decodeListing, encodeListing } from './metastore-listing.js';
 
 export interface RocksStoreOptions {
-  /** strata.master.metastore.inode.cache.max.size: inodes held in memory at most (dirty ones aside). */
+  /** strata.master.metastore.inode.cache.max.size: inodes held in memory at most (and the most changes not yet written). */
   cacheMaxSize: number;
   /** Above this fraction of the maximum, clean inodes are evicted... */
   highWaterMark: number;
@@ -33,6 +47,13 @@ export interface RocksStoreOptions {
   lowWaterMark: number;
   /** Changes gathered before a batch is written. */
   batchSize?: number;
+  /**
+   * A write-back rebuilds the listing record of a directory with `c` changes when
+   * c x listingFactor + listingSmall >= its children, and drops it otherwise
+   * (defaults 8 and 256; tests lower them to exercise both).
+   */
+  listingFactor?: number;
+  listingSmall?: number;
 }
 
 type Record = [
@@ -67,6 +88,7 @@ export function decodeInode(id: number, bytes: Uint8Array): Inode {
 }
 
 const keyOf = (id: number): string => 'i' + id.toString(36);
+const listingKeyOf = (dirId: number): string => 'l' + dirId.toString(36);
 
 /** A growable bitmap of the ids in use. */
 class IdSet {
@@ -124,16 +146,25 @@ export class RocksInodeStore implements InodeStore {
   private pending = new Map<number, Uint8Array | null>();
   /** Handed to the store in the batch now being written. */
   private inFlight = new Map<number, Uint8Array | null>();
+  /** Directories whose listing record, as last enqueued, is current up to their dirty children. */
+  private readonly listed = new IdSet();
+  /** Listing records, by directory, as `pending` and `inFlight` hold inode records. */
+  private pendingListings = new Map<number, Uint8Array | null>();
+  private inFlightListings = new Map<number, Uint8Array | null>();
   private writing: Promise<void> | undefined;
   private readonly high: number;
   private readonly low: number;
   private readonly batchSize: number;
-  /** The last failed write, reported by the next `flush`. */
+  private readonly listingFactor: number;
+  private readonly listingSmall: number;
+  /** The last failed write, reported by the next `flush` or `writable`. */
   private writeError: Error | undefined;
   private closed = false;
   /** Nesting depth of `hold`: evictions wait until it is back to 0. */
   private held = 0;
-  readonly stats = { hits: 0, misses: 0, dirMisses: 0, evictions: 0, batches: 0, readThrough: 0 };
+  /** Counts changes, so a listing that awaited a read can tell whether what it read still holds. */
+  private version = 0;
+  readonly stats = { hits: 0, misses: 0, dirMisses: 0, evictions: 0, batches: 0, readThrough: 0, listingsRebuilt: 0, listingsDropped: 0, spills: 0, waits: 0 };
 
   constructor(
     private readonly kv: Kv,
@@ -146,6 +177,8 @@ export class RocksInodeStore implements InodeStore {
     this.high = Math.max(1, Math.floor(opts.cacheMaxSize * opts.highWaterMark));
     this.low = Math.max(1, Math.floor(opts.cacheMaxSize * opts.lowWaterMark));
     this.batchSize = opts.batchSize ?? 4096;
+    this.listingFactor = opts.listingFactor ?? 8;
+    this.listingSmall = opts.listingSmall ?? 256;
   }
 
   /** Empties the key-value store: what it held is not trusted (see the header). */
@@ -160,6 +193,11 @@ export class RocksInodeStore implements InodeStore {
 
   get cached(): number {
     return this.cache.size;
+  }
+
+  /** Changes not yet in the store: dirty inodes and encoded records waiting or being written. */
+  get backlog(): number {
+    return this.dirty.size + this.pending.size + this.inFlight.size;
   }
 
   get(id: number): Inode | undefined {
@@ -180,30 +218,60 @@ export class RocksInodeStore implements InodeStore {
     return n;
   }
 
-  async getMany(ids: readonly number[]): Promise<Array<Inode | undefined>> {
-    const out: Array<Inode | undefined> = new Array(ids.length);
-    // Held or unwritten records are taken from memory; only the rest is read from the store.
-    const toRead: number[] = [];
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i]!;
-      const held = this.ids.has(id) ? this.cache.get(id) : undefined;
-      if (held || !this.ids.has(id)) out[i] = held;
-      else if (this.pending.has(id) || this.inFlight.has(id) || this.closed) out[i] = this.get(id);
-      else toRead.push(i);
+  async listChildren(dir: Inode): Promise<Inode[] | undefined> {
+    const edges = dir.children;
+    if (!edges || edges.size === 0) return [];
+    const at = this.version;
+    const out: Inode[] = [];
+    if (this.listed.has(dir.id)) {
+      // One record, read as a cache miss is: the await of an asynchronous read cost more than the read.
+      const bytes = this.pendingListings.get(dir.id) ?? this.inFlightListings.get(dir.id) ?? this.kv.getSync(listingKeyOf(dir.id));
+      if (!bytes) throw new Error(`metastore has no listing record of directory ${dir.id}, which it says is listed`);
+      // The record matches the edges the directory had when it was last written; since
+      // then, only a dirty directory can have lost or renamed children.
+      const rows = decodeListing(bytes, dir.id, this.dirty.has(dir.id) ? (name, id) => edges.get(name) === id : () => true);
+      // A row is current unless its inode changed since: then the cached object is.
+      for (const r of rows) out.push(this.dirty.has(r.id) ? this.cache.get(r.id)! : r);
+      if (out.length === edges.size) return out;
     }
-    if (toRead.length === 0) return out;
-    const found = await this.kv.getMany(toRead.map((i) => keyOf(ids[i]!)));
-    for (let k = 0; k < toRead.length; k++) {
-      const i = toRead[k]!;
-      const bytes = found[k];
-      // Missing only if removed and written meanwhile: the caller sees that change.
-      out[i] = bytes && decodeInode(ids[i]!, bytes);
+    // Child directories and children added since, or every child when there is no record.
+    const have = new Set<number>(out.map((n) => n.id));
+    const missing: number[] = [];
+    for (const id of edges.values()) {
+      if (have.has(id)) continue;
+      const c = this.cache.get(id);
+      if (c) out.push(c);
+      else missing.push(id);
     }
-    this.stats.readThrough += toRead.length;
+    const read = await this.readDetached(missing);
+    if (!read || this.version !== at) return undefined;
+    for (const n of read) out.push(n);
+    if (!this.listed.has(dir.id)) {
+      // Nothing changed since the call: what was read is the directory's listing now.
+      this.setListing(dir.id, out.filter((n) => !n.isDir));
+      if (!this.writing && this.pendingListings.size >= this.batchSize) this.startWrite();
+    }
     return out;
   }
 
+  async writable(): Promise<void> {
+    if (this.backlog <= this.high) return;
+    this.stats.waits++;
+    while (this.backlog > this.low && !this.closed) {
+      if (!this.writing) this.startWrite();
+      const w = this.writing;
+      if (!w) break;
+      await w;
+      if (this.writeError) {
+        const e = this.writeError;
+        this.writeError = undefined;
+        throw new StrataError('UNAVAILABLE', `the metastore cannot write back changes: ${e.message}`);
+      }
+    }
+  }
+
   put(n: Inode): void {
+    this.version++;
     this.ids.add(n.id);
     const had = this.cache.get(n.id);
     if (had !== n) {
@@ -216,10 +284,12 @@ export class RocksInodeStore implements InodeStore {
   }
 
   remove(id: number): void {
+    this.version++;
     this.ids.delete(id);
     this.cache.delete(id);
     this.dirty.delete(id);
     this.pending.set(id, null);
+    this.dropListing(id);
     this.afterChange();
   }
 
@@ -236,24 +306,36 @@ export class RocksInodeStore implements InodeStore {
   }
 
   replace(all: Iterable<Inode>): void {
+    this.version++;
     this.ids.clear();
     this.cache.clear();
     this.ring = [];
     this.hand = 0;
     this.credit = new Uint8Array(1024);
     this.dirty.clear();
-    // Keys of ids no longer in use may stay in the store: the id bitmap masks them,
-    // and an id is only used again after a put, which overwrites its key.
+    // Keys of ids no longer in use may stay in the store: the id bitmap masks inode
+    // records, and `listed` listing records; either is overwritten before it is used.
     this.pending = new Map();
+    this.listed.clear();
+    this.pendingListings = new Map();
+    const files = new Map<number, Inode[]>();
+    const dirs: number[] = [];
     for (const n of all) {
       this.ids.add(n.id);
       this.pending.set(n.id, encodeInode(n));
+      if (n.isDir) dirs.push(n.id);
+      else {
+        const siblings = files.get(n.parent);
+        if (siblings) siblings.push(n);
+        else files.set(n.parent, [n]);
+      }
     }
+    for (const d of dirs) this.setListing(d, files.get(d) ?? []);
     this.startWrite();
   }
 
   async flush(): Promise<void> {
-    while (this.writing || this.dirty.size > 0 || this.pending.size > 0) {
+    while (this.writing || this.dirty.size > 0 || this.pending.size > 0 || this.pendingListings.size > 0) {
       if (!this.writing) this.startWrite();
       await this.writing;
       if (this.writeError) {
@@ -275,10 +357,36 @@ export class RocksInodeStore implements InodeStore {
   }
 
   private load(id: number): Inode {
-    const bytes = this.pending.get(id) ?? this.inFlight.get(id) ?? this.kv.getSync(keyOf(id));
+    const bytes = this.unwritten(id) ?? this.kv.getSync(keyOf(id));
     // The bitmap says the id is in use, so a record must exist somewhere.
     if (!bytes) throw new Error(`metastore has no record of inode ${id}, which is in use`);
     return decodeInode(id, bytes);
+  }
+
+  /** The record of an inode encoded but not yet in the store. */
+  private unwritten(id: number): Uint8Array | undefined {
+    return this.pending.get(id) ?? this.inFlight.get(id) ?? undefined;
+  }
+
+  /** These inodes, none of them cached, as detached copies with one read of the store; undefined if one is gone. */
+  private async readDetached(ids: readonly number[]): Promise<Inode[] | undefined> {
+    const out: Inode[] = [];
+    const toRead: number[] = [];
+    for (const id of ids) {
+      const bytes = this.ids.has(id) ? this.unwritten(id) : undefined;
+      if (bytes) out.push(decodeInode(id, bytes));
+      else toRead.push(id);
+    }
+    if (toRead.length === 0) return out;
+    const found = await this.kv.getMany(toRead.map(keyOf));
+    for (let k = 0; k < toRead.length; k++) {
+      const bytes = found[k];
+      // Missing only if removed and written meanwhile: the caller sees that change.
+      if (!bytes) return undefined;
+      out.push(decodeInode(toRead[k]!, bytes));
+    }
+    this.stats.readThrough += toRead.length;
+    return out;
   }
 
   private afterChange(): void {
@@ -302,6 +410,19 @@ export class RocksInodeStore implements InodeStore {
       if (this.ring.length > 2 * this.cache.size + 1024) this.compactRing();
       return;
     }
+    this.evictPass();
+    if (this.cache.size > this.high && this.dirty.size > 0) {
+      // Entries keep coming faster than batches land (nothing awaits `writable` during
+      // a replay or on a follower): keep their changes as records instead of objects.
+      this.stats.spills++;
+      this.encodeDirty();
+      this.evictPass();
+    }
+    // Only dirty inodes left above the mark: write them so they can go.
+    if (this.cache.size > this.low && !this.writing && this.dirty.size > 0) this.startWrite();
+  }
+
+  private evictPass(): void {
     // At most four turns of the hand (a directory's full credit and one more): past
     // that, what is left is dirty and waits for its write.
     let steps = 4 * this.ring.length;
@@ -321,8 +442,6 @@ export class RocksInodeStore implements InodeStore {
       }
       this.hand++;
     }
-    // Only dirty inodes left above the mark: write them so they can go.
-    if (this.cache.size > this.low && !this.writing && this.dirty.size > 0) this.startWrite();
   }
 
   /** Drops dead slots, keeping the order and the hand's place. */
@@ -339,20 +458,80 @@ export class RocksInodeStore implements InodeStore {
     this.hand = hand;
   }
 
+  /**
+   * Encodes every dirty inode into `pending`, and brings the listing records of the
+   * directories whose files changed up to date (or drops them) at the same moment:
+   * a listing record is current for every child that is not dirty.
+   */
+  private encodeDirty(): void {
+    // Per directory, how many of its files changed, plus one if its own edges may have.
+    const touched = new Map<number, number>();
+    for (const id of this.dirty) {
+      const n = this.cache.get(id)!;
+      this.pending.set(id, encodeInode(n));
+      const dirId = n.isDir ? id : n.parent;
+      touched.set(dirId, (touched.get(dirId) ?? 0) + 1);
+    }
+    this.dirty.clear();
+    for (const [dirId, changed] of touched) this.refreshListing(dirId, changed);
+  }
+
+  private refreshListing(dirId: number, changed: number): void {
+    if (!this.ids.has(dirId)) return;
+    const dir = this.cache.get(dirId) ?? this.load(dirId);
+    const edges = dir.children!;
+    // A large record for a few changes: dropped (see the header).
+    if (changed * this.listingFactor + this.listingSmall < edges.size) {
+      this.dropListing(dirId);
+      return;
+    }
+    const old = this.listed.has(dirId) ? (this.pendingListings.get(dirId) ?? this.inFlightListings.get(dirId) ?? this.kv.getSync(listingKeyOf(dirId))) : undefined;
+    const before = old ? new Map(decodeListing(old, dirId, () => true).map((f) => [f.id, f])) : undefined;
+    const files: Inode[] = [];
+    for (const id of edges.values()) {
+      const n = this.cache.get(id) ?? before?.get(id) ?? (this.unwritten(id) && this.load(id));
+      if (n) {
+        if (!n.isDir) files.push(n);
+      } else if (!before) {
+        // A child neither in memory nor in a current record: it cannot be told from a directory without a read.
+        this.dropListing(dirId);
+        return;
+      }
+      // Otherwise a current record lacks only directories.
+    }
+    this.setListing(dirId, files);
+    this.stats.listingsRebuilt++;
+  }
+
+  private setListing(dirId: number, files: readonly Inode[]): void {
+    this.listed.add(dirId);
+    this.pendingListings.set(dirId, encodeListing(files));
+  }
+
+  private dropListing(dirId: number): void {
+    if (!this.listed.has(dirId)) return;
+    this.listed.delete(dirId);
+    this.pendingListings.set(dirId, null);
+    this.stats.listingsDropped++;
+  }
+
   private startWrite(): void {
     if (this.writing || this.closed) return;
-    for (const id of this.dirty) this.pending.set(id, encodeInode(this.cache.get(id)!));
-    this.dirty.clear();
-    if (this.pending.size === 0) return;
+    this.encodeDirty();
+    if (this.pending.size === 0 && this.pendingListings.size === 0) return;
     this.inFlight = this.pending;
     this.pending = new Map();
+    this.inFlightListings = this.pendingListings;
+    this.pendingListings = new Map();
     const ops: Array<[string, Uint8Array | undefined]> = [];
     for (const [id, v] of this.inFlight) ops.push([keyOf(id), v ?? undefined]);
+    for (const [id, v] of this.inFlightListings) ops.push([listingKeyOf(id), v ?? undefined]);
     this.stats.batches++;
     // Not synced: after a crash the store is rebuilt from the journal anyway.
     this.writing = this.kv.batch(ops, false).then(
       () => {
         this.inFlight = new Map();
+        this.inFlightListings = new Map();
         this.writing = undefined;
         this.evictIfFull();
         if (this.dirty.size + this.pending.size >= this.batchSize) this.startWrite();
@@ -360,7 +539,9 @@ export class RocksInodeStore implements InodeStore {
       (e: unknown) => {
         // Nothing is lost: what failed goes back to pending, behind anything newer.
         for (const [id, v] of this.inFlight) if (!this.pending.has(id) && !this.dirty.has(id)) this.pending.set(id, v);
+        for (const [id, v] of this.inFlightListings) if (!this.pendingListings.has(id)) this.pendingListings.set(id, v);
         this.inFlight = new Map();
+        this.inFlightListings = new Map();
         this.writing = undefined;
         this.writeError = e instanceof Error ? e : new Error(String(e));
       },

@@ -36,14 +36,19 @@ export interface InodeStore {
   readonly type: MetastoreType;
   get(id: number): Inode | undefined;
   /**
-   * These inodes (undefined for an id not in use), with one read of the store for
-   * those not in memory instead of one each, e.g. a directory's children for
-   * listStatus. What had to be read is returned without being cached, so a large
-   * listing does not push the working set out; such objects must not be changed.
-   * The answer is the state when called: a caller that lets changes be made before
-   * it uses the answer must notice them itself (Namespace.listChildren does).
+   * A directory's children, in any order, read from the store in as few reads as it
+   * can, for listStatus. What had to be read is returned without being cached, so a
+   * large listing does not push the working set out; such objects must not be changed.
+   * Undefined when the state changed while the store was read: the caller lists again
+   * from what is there now.
    */
-  getMany(ids: readonly number[]): Promise<Array<Inode | undefined>>;
+  listChildren(dir: Inode): Promise<Inode[] | undefined>;
+  /**
+   * Resolves when the store can take more changes: a store that writes back
+   * asynchronously makes writers wait here while its unwritten backlog is above its
+   * high water mark. Rejects (UNAVAILABLE) when writing back fails.
+   */
+  writable(): Promise<void>;
   /**
    * Adds an inode, or records that one got from `get` was changed. Every change
    * must be followed by a put: a store that evicts or writes back relies on it.
@@ -82,9 +87,11 @@ export class HeapInodeStore implements InodeStore {
     this.inodes.delete(id);
   }
 
-  async getMany(ids: readonly number[]): Promise<Array<Inode | undefined>> {
-    return ids.map((id) => this.inodes.get(id));
+  async listChildren(dir: Inode): Promise<Inode[]> {
+    return [...(dir.children?.values() ?? [])].map((id) => this.inodes.get(id)!);
   }
+
+  async writable(): Promise<void> {}
 
   hold(): void {}
 

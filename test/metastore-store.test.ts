@@ -7,17 +7,21 @@ import { Namespace, ROOT_ID } from '../actors/master/namespace.js';
 import { HeapInodeStore } from '../storage/metastore.js';
 import { RocksInodeStore, decodeInode, encodeInode } from '../storage/metastore-rocks.js';
 import { listing, nextEntry } from './helpers/namespace-entries.js';
-import { MemKv, TINY_CACHE, levelStore } from './helpers/metastores.js';
+import { decodeListing } from '../storage/metastore-listing.js';
+import { MemKv, TINY_CACHE, LISTINGS_DROPPED, levelStore } from './helpers/metastores.js';
 
 const step = fc.tuple(fc.nat(), fc.nat(), fc.nat(), fc.boolean());
 
 describe('ROCKS metastore against HEAP', () => {
-  it('applies any entries like HEAP, with writes landing between them', async () => {
+  it.each([
+    ['listings rebuilt', TINY_CACHE],
+    ['listings often dropped', LISTINGS_DROPPED],
+  ])('applies any entries like HEAP, with writes landing between them (%s)', async (_, opts) => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { maxLength: 80 }), async (steps) => {
         const heap = new Namespace('sim://root', 'strata', 'supergroup', new HeapInodeStore());
         const kv = new MemKv();
-        const rocks = new Namespace('sim://root', 'strata', 'supergroup', new RocksInodeStore(kv, TINY_CACHE));
+        const rocks = new Namespace('sim://root', 'strata', 'supergroup', new RocksInodeStore(kv, opts));
         for (const [kind, a, b, settle] of steps) {
           const e = nextEntry(heap, [kind, a, b]);
           if (e) expect(rocks.apply(e)?.id).toBe(heap.apply(e)?.id);
@@ -33,6 +37,9 @@ describe('ROCKS metastore against HEAP', () => {
           const bytes = kv.data.get('i' + n.id.toString(36));
           expect(bytes, `inode ${n.id} written`).toBeDefined();
           expect(encodeInode(decodeInode(n.id, bytes!))).toEqual(encodeInode(n));
+          // A directory's listing record, where there is one, holds exactly its files.
+          const listing = n.isDir ? kv.data.get('l' + n.id.toString(36)) : undefined;
+          if (listing) expect(decodeListing(listing, n.id, () => true).map(encodeInode)).toEqual(heap.children(n).filter((c) => !c.isDir).map(encodeInode));
         }
         expect([...rocks.pinnedFiles].sort()).toEqual([...heap.pinnedFiles].sort());
         expect([...rocks.ttlInodes].sort()).toEqual([...heap.ttlInodes].sort());
@@ -81,7 +88,9 @@ describe('ROCKS metastore against HEAP', () => {
     fail = false;
     await store.flush();
     for (let i = 0; i < 10; i++) expect(ns.lookup(`/d${i}`)).toBeDefined();
-    expect(kv.data.size).toBe(11);
+    expect([...kv.data.keys()].filter((k) => k.startsWith('i'))).toHaveLength(11);
+    // And each directory's (empty) listing record.
+    expect([...kv.data.keys()].filter((k) => k.startsWith('l'))).toHaveLength(11);
   });
 });
 

@@ -342,6 +342,8 @@ export class MasterActor implements Actor {
 
   private async journalAndApply(entry: JournalEntry): Promise<Inode | undefined> {
     try {
+      // Backpressure: a metastore whose write-back has fallen behind holds new changes here.
+      await this.ns.store.writable();
       const result = (await timed(this.env, METRIC.journalCommit, this.journal.append(entry))) as Inode | RejectedEntry | undefined;
       if (result instanceof RejectedEntry) throw new StrataError('FAILED_PRECONDITION', `${result.message} (a concurrent change came first)`);
       return result;

@@ -234,14 +234,14 @@ export class Namespace {
   }
 
   /**
-   * A directory's children as `children` gives them, read from the metastore in one
-   * go; for reading only (what was not in memory comes back as a detached copy).
+   * A directory's children as `children` gives them, read from the metastore in as
+   * few reads as it can; for reading only (what was not in memory comes back as a
+   * detached copy).
    */
   async listChildren(dir: Inode): Promise<Inode[]> {
-    const ids = [...(dir.children?.values() ?? [])];
     const at = this.changes;
-    const kids = await this.inodes.getMany(ids);
-    if (this.changes === at && kids.every((k) => k !== undefined)) return (kids as Inode[]).sort(byName);
+    const kids = await this.inodes.listChildren(dir);
+    if (kids && this.changes === at) return kids.sort(byName);
     // Changed while the store was read: what was read may be stale, so list what is there now.
     const now = this.inodes.get(dir.id);
     return now ? this.children(now) : [];

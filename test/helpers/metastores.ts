@@ -47,6 +47,9 @@ export class MemKv implements Kv {
 /** A cache this small evicts on nearly every step, so misses and write-back are exercised everywhere. */
 export const TINY_CACHE = { cacheMaxSize: 8, highWaterMark: 0.75, lowWaterMark: 0.5, batchSize: 3 };
 
+/** TINY_CACHE, with listing records dropped by any write-back that does not change every child. */
+export const LISTINGS_DROPPED = { ...TINY_CACHE, listingFactor: 1, listingSmall: 0 };
+
 export const METASTORES: readonly MetastoreType[] = ['HEAP', 'ROCKS'];
 
 /** A fresh, empty store of the given type, over an in-memory Kv for ROCKS. */
