@@ -2,26 +2,15 @@
 // holds needs read on it (as a listing does), repairing needs write on the
 // directory that changes, and loading a directory's entries is listing it.
 import { describe, expect, it } from 'vitest';
-import { StrataClient, type ClientOptions } from '../actors/client/client.js';
-import { MASTER_ID, MasterActor, type MasterOptions } from '../actors/master/master.js';
-import { createSimBed } from '../sim/scenario.js';
-
-const masterOpts: MasterOptions = {
-  rootUfs: 'sim://root', blockSize: 1024, workerTimeoutMs: 3000, rpcTimeoutMs: 2000, journalDir: 'journal',
-  permissions: { superuser: 'root', supergroup: 'admins', umask: 0o022 },
-};
-const base: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 1000, chunkSize: 256, readWindow: 4, blockSize: 1024, writeType: 'CACHE_THROUGH', readType: 'CACHE', retryForMs: 0 };
+import { usersBed } from './helpers/users-bed.js';
 
 describe('checkConsistency and loadMetadata permissions', () => {
   it('need read to report or load, and write to repair', async () => {
-    const b = createSimBed(47, { network: 'quiet' });
+    const b = await usersBed(47, { root: ['root'], alice: ['alice'], bob: ['bob'] }, {
+      prepare: (bed) => bed.cluster.ufsDisk('sim://root').writeFile('home/alice/f.txt', new Uint8Array(10)),
+    });
     const ufs = b.cluster.ufsDisk('sim://root');
-    await ufs.writeFile('home/alice/f.txt', new Uint8Array(10));
-    b.cluster.addNode(MASTER_ID, (env) => new MasterActor(env, masterOpts));
-    for (const user of ['root', 'alice', 'bob']) b.cluster.addNode(user, (env) => new StrataClient(env, { ...base, user, groups: [user] }));
-    await b.sim.settle(Promise.all([MASTER_ID, 'root', 'alice', 'bob'].map((id) => b.cluster.start(id))));
-    const as = (user: string) => b.cluster.actor<StrataClient>(user);
-    const run = <T>(p: Promise<T>) => b.sim.settle(p);
+    const { as, run } = b;
     const denied = { code: 'PERMISSION_DENIED' };
 
     expect((await run(as('root').listStatus('/home/alice'))).map((f) => f.name)).toEqual(['f.txt']);

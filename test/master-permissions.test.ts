@@ -2,28 +2,17 @@
 // traversal, read, write, chmod/chown/chgrp rules, the superuser and supergroup,
 // the umask for new inodes, and attributes that survive a restart.
 import { describe, expect, it } from 'vitest';
-import { StrataClient, type ClientOptions } from '../actors/client/client.js';
-import { MASTER_ID, MasterActor, type MasterOptions } from '../actors/master/master.js';
 import { modeString, parseMode } from '../actors/master/permissions.js';
-import { createSimBed } from '../sim/scenario.js';
+import { MASTER_ID } from '../actors/master/master.js';
+import { usersBed } from './helpers/users-bed.js';
 
-const masterOpts: MasterOptions = {
-  rootUfs: 'sim://ufs', blockSize: 1024, workerTimeoutMs: 3000, rpcTimeoutMs: 2000, journalDir: 'journal',
-  permissions: { superuser: 'root', supergroup: 'admins', umask: 0o022 },
-};
-const base: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 1000, chunkSize: 256, readWindow: 4, blockSize: 1024, writeType: 'CACHE_THROUGH', readType: 'CACHE', retryForMs: 0 };
 const users: Record<string, string[]> = { root: ['root'], alice: ['alice', 'staff'], bob: ['bob'], carol: ['carol', 'admins'] };
 
 async function bed() {
-  const b = createSimBed(11, { network: 'quiet' });
-  b.cluster.addNode(MASTER_ID, (env) => new MasterActor(env, masterOpts));
-  for (const [user, groups] of Object.entries(users)) b.cluster.addNode(user, (env) => new StrataClient(env, { ...base, user, groups }));
-  await b.sim.settle(Promise.all([MASTER_ID, ...Object.keys(users)].map((id) => b.cluster.start(id))));
-  const as = (user: string) => b.cluster.actor<StrataClient>(user);
-  const run = <T>(p: Promise<T>) => b.sim.settle(p);
-  await run(as('root').mkdir('/home/alice', true));
-  await run(as('root').setAttribute('/home/alice', { owner: 'alice', group: 'staff' }));
-  return { ...b, as, run };
+  const b = await usersBed(11, users, { rootUfs: 'sim://ufs' });
+  await b.run(b.as('root').mkdir('/home/alice', true));
+  await b.run(b.as('root').setAttribute('/home/alice', { owner: 'alice', group: 'staff' }));
+  return b;
 }
 
 describe('permissions', () => {
