@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { Namespace, ROOT_ID } from '../actors/master/namespace.js';
 import { RocksInodeStore } from '../storage/metastore-rocks.js';
-import { listing } from './helpers/namespace-entries.js';
+import { listing, made } from './helpers/namespace-entries.js';
 import { MemKv } from './helpers/metastores.js';
 
 /** A MemKv whose batches wait until `open` is called (or fail while `failing`). */
@@ -80,7 +80,7 @@ describe('ROCKS metastore write-back backpressure', () => {
     // As a journal replay does: one entry after another, no batch able to land.
     for (let d = 0; d < 10; d++) {
       const e = { op: 'mkdir', parent: ROOT_ID, name: `d${d}`, mtimeMs: d } as const;
-      const dir = rocks.apply(e)!;
+      const dir = made(rocks.apply(e));
       heap.apply(e);
       for (let f = 0; f < 50; f++) {
         const c = { op: 'create', parent: dir.id, name: `f${f}`, blockSize: 1, mtimeMs: f } as const;

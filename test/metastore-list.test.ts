@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Namespace, ROOT_ID, type Inode } from '../actors/master/namespace.js';
 import { HeapInodeStore } from '../storage/metastore.js';
 import { RocksInodeStore } from '../storage/metastore-rocks.js';
-import { nextEntry } from './helpers/namespace-entries.js';
+import { nextEntry, made, appliedId } from './helpers/namespace-entries.js';
 import { LISTINGS_DROPPED, MemKv, TINY_CACHE } from './helpers/metastores.js';
 
 const view = (kids: Inode[]) => kids.map((k) => [k.id, k.name, k.length, k.completed, k.mode]);
@@ -33,7 +33,7 @@ describe('listChildren', () => {
         const rocks = new Namespace('sim://root', 'strata', 'supergroup', new RocksInodeStore(new MemKv(), opts));
         const both = (s: [number, number, number]) => {
           const e = nextEntry(heap, s);
-          if (e) expect(rocks.apply(e)?.id).toBe(heap.apply(e)?.id);
+          if (e) expect(appliedId(rocks.apply(e))).toBe(appliedId(heap.apply(e)));
         };
         for (const s of before) both(s);
         await rocks.store.flush();
@@ -78,7 +78,7 @@ describe('listChildren', () => {
   it('lists changes not yet written back over a listing record that predates them', async () => {
     const store = new RocksInodeStore(new MemKv(), { cacheMaxSize: 1000, highWaterMark: 1, lowWaterMark: 0.5, batchSize: 1000 });
     const ns = new Namespace('sim://root', 'strata', 'supergroup', store);
-    const dir = ns.apply({ op: 'mkdir', parent: ROOT_ID, name: 'd', mtimeMs: 0 })!;
+    const dir = made(ns.apply({ op: 'mkdir', parent: ROOT_ID, name: 'd', mtimeMs: 0 }));
     for (let i = 0; i < 6; i++) ns.apply({ op: 'create', parent: dir.id, name: `f${i}`, blockSize: 1, mtimeMs: 0 });
     await store.flush();
     // Out of the cache, so the listing must come from the record.
@@ -99,7 +99,7 @@ describe('listChildren', () => {
     const kv = new MemKv();
     const store = new RocksInodeStore(kv, { cacheMaxSize: 50, highWaterMark: 0.9, lowWaterMark: 0.5, batchSize: 64 });
     const ns = new Namespace('sim://root', 'strata', 'supergroup', store);
-    const dir = ns.apply({ op: 'mkdir', parent: ROOT_ID, name: 'big', mtimeMs: 0 })!;
+    const dir = made(ns.apply({ op: 'mkdir', parent: ROOT_ID, name: 'big', mtimeMs: 0 }));
     for (let i = 0; i < 400; i++) ns.apply({ op: 'create', parent: dir.id, name: `f${i}`, blockSize: 1024, mtimeMs: 0 });
     await store.flush();
     const key = 'l' + dir.id.toString(36);

@@ -14,6 +14,11 @@ if (build.status !== 0) {
   process.exit(1);
 }
 
+// The tests themselves are type-checked too (tsconfig.json covers only the
+// sources): a test that no longer matches the types it exercises counts as a failure.
+const typecheck = spawnSync('npx', ['tsc', '-p', 'tsconfig.test.json'], { stdio: 'inherit' });
+if (typecheck.status !== 0) console.log('type check of the tests failed');
+
 const dir = mkdtempSync(join(tmpdir(), 'strata-test-'));
 const extra = process.argv.slice(2);
 const INTEGRATION = 'test/integration-';
@@ -42,6 +47,6 @@ const results =
     : [vitest('unit', ['--exclude', `${INTEGRATION}*`]), vitest('integration', ['--no-file-parallelism', INTEGRATION])];
 rmSync(dir, { recursive: true, force: true });
 const passed = results.reduce((n, r) => n + r.passed, 0);
-const failed = results.reduce((n, r) => n + r.failed, 0);
+const failed = results.reduce((n, r) => n + r.failed, 0) + (typecheck.status !== 0 ? 1 : 0);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);

@@ -5,7 +5,7 @@
 // between the worker's lookup and its read is read through, not lost.
 import { describe, expect, it } from 'vitest';
 import { METRIC, metricsOf } from '../actors/metrics.js';
-import { READ_RANGE_MAX_BYTES } from '../actors/protocol/worker.js';
+import { READ_RANGE_MAX_BYTES, type WorkerRequest } from '../actors/protocol/worker.js';
 import type { WorkerActor } from '../actors/worker/worker.js';
 import type { Message } from '../actors/protocol/envelope.js';
 import { Raw, bed, bytes } from './data-bed.js';
@@ -25,13 +25,13 @@ describe('ReadRange', () => {
     const block1 = f.fileId * 2 ** 20 + 1;
     const cache0 = w().counters.bytesReadCache;
     const remote0 = w().counters.bytesServed;
-    const reply = await sim.settle(raw.rpc.request<Message & { data: Uint8Array; cached: boolean }>('worker-0', { t: 'ReadRange', blockId: block1, offset: 100, length: 700, cache: true }, 'BlockRange'));
+    const reply = await sim.settle(raw.rpc.request<Message & { data: Uint8Array; cached: boolean }, WorkerRequest>('worker-0', { t: 'ReadRange', blockId: block1, offset: 100, length: 700, cache: true }, 'BlockRange'));
     expect(buf(reply.data).equals(buf(data.subarray(BLOCK + 100, BLOCK + 800)))).toBe(true);
     expect(reply.cached).toBe(true);
     expect(w().counters.bytesReadCache - cache0).toBe(700);
     expect(w().counters.bytesServed - remote0).toBe(700);
     // An empty range at the very end of the block is a range too.
-    const empty = await sim.settle(raw.rpc.request<Message & { data: Uint8Array }>('worker-0', { t: 'ReadRange', blockId: block1, offset: BLOCK, length: 0, cache: true }, 'BlockRange'));
+    const empty = await sim.settle(raw.rpc.request<Message & { data: Uint8Array }, WorkerRequest>('worker-0', { t: 'ReadRange', blockId: block1, offset: BLOCK, length: 0, cache: true }, 'BlockRange'));
     expect(empty.data.byteLength).toBe(0);
   });
 
@@ -55,7 +55,7 @@ describe('ReadRange', () => {
     expect(await ask({ blockId: block0 + 2 })).toBe('NOT_FOUND');
     // None of it read anything from the UFS, and the block is still served.
     expect(w().counters.ufsBlockReads).toBe(0);
-    const ok = await sim.settle(raw.rpc.request<Message & { data: Uint8Array }>('worker-0', { t: 'ReadRange', blockId: block0 + 1, offset: 0, length: 10, cache: true }, 'BlockRange'));
+    const ok = await sim.settle(raw.rpc.request<Message & { data: Uint8Array }, WorkerRequest>('worker-0', { t: 'ReadRange', blockId: block0 + 1, offset: 0, length: 10, cache: true }, 'BlockRange'));
     expect(buf(ok.data).equals(buf(bytes(BLOCK + 10, 4).subarray(BLOCK)))).toBe(true);
   });
 

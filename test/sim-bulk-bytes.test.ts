@@ -2,7 +2,9 @@
 // simulated network as split frames (head decoded and validated, tail length
 // checked), and a shared UFS hands out views that later writes cannot change.
 import { describe, expect, it } from 'vitest';
+import type { BlockChunk } from '../actors/protocol/worker.js';
 import { MemDisk } from '../sim/disk.js';
+import type { Infer } from '../transport/schema.js';
 import { recorders } from './sim-harness.js';
 
 const big = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
@@ -11,7 +13,8 @@ describe('split frames in the simulated network', () => {
   it('delivers a large byte field intact and validated', async () => {
     const bed = await recorders(['a', 'b']);
     const data = big(300_000, 7);
-    bed.node('a').env.send('b', { f: 'a', to: 'b', id: 0, re: 5, m: { t: 'BlockChunk', seq: 3, data, last: true, cached: false } });
+    const chunk: Infer<typeof BlockChunk> = { t: 'BlockChunk', seq: 3, data, last: true, cached: false };
+    bed.node('a').env.send('b', { f: 'a', to: 'b', id: 0, re: 5, m: chunk });
     await bed.sim.run();
     const got = bed.node('b').got.map((g) => g.envelope.m as unknown as { t: string; seq: number; data: Uint8Array; last: boolean });
     expect(got.map((m) => [m.t, m.seq, m.last, m.data.byteLength])).toEqual([['BlockChunk', 3, true, 300_000]]);
@@ -32,7 +35,8 @@ describe('split frames in the simulated network', () => {
   it('refuses a split frame over the size limit', async () => {
     const bed = await recorders(['a', 'b']);
     bed.net.maxFrameBytes = 200_000;
-    bed.node('a').env.send('b', { f: 'a', to: 'b', id: 0, m: { t: 'BlockChunk', seq: 0, data: big(250_000, 2), last: true, cached: false } });
+    const chunk: Infer<typeof BlockChunk> = { t: 'BlockChunk', seq: 0, data: big(250_000, 2), last: true, cached: false };
+    bed.node('a').env.send('b', { f: 'a', to: 'b', id: 0, m: chunk });
     await bed.sim.run();
     expect(bed.node('b').got).toEqual([]);
     expect(bed.net.stats.invalid).toBe(1);

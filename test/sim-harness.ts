@@ -2,6 +2,7 @@
 // it receives, and a small cluster of them on a chosen network.
 import type { Actor, Env } from '../actors/env.js';
 import type { Envelope } from '../actors/protocol/envelope.js';
+import type { WorkerRequest } from '../actors/protocol/worker.js';
 import { QUIET_NETWORK, type NetworkFaults } from '../sim/network.js';
 import { createSimBed, type SimBed } from '../sim/scenario.js';
 
@@ -24,7 +25,8 @@ export class Recorder implements Actor {
   async stop(): Promise<void> {}
   /** A one-way numbered message (ReadCredit carries a uint we use as a sequence number). */
   send(to: string, n: number, id = 0): void {
-    this.env.send(to, { f: this.env.self, to, id, m: { t: 'ReadCredit', stream: 7, n } });
+    const m: WorkerRequest = { t: 'ReadCredit', stream: 7, n };
+    this.env.send(to, { f: this.env.self, to, id, m });
   }
 }
 

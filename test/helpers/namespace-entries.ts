@@ -1,5 +1,16 @@
 // Random but always valid journal entries for a namespace, and a listing to compare namespaces by.
-import { type Namespace, ROOT_ID, type JournalEntry } from '../../actors/master/namespace.js';
+import { type Inode, type Namespace, ROOT_ID, type JournalEntry, RejectedEntry } from '../../actors/master/namespace.js';
+
+/** The inode an entry made; throws (failing the test) if the namespace rejected the entry or made nothing. */
+export function made(r: Inode | RejectedEntry | undefined): Inode {
+  if (r === undefined || r instanceof RejectedEntry) throw new Error(`expected an inode, got ${r === undefined ? 'nothing' : r.message}`);
+  return r;
+}
+
+/** The id of the inode an applied entry yields; undefined for a rejection or no inode, so namespaces compare by it. */
+export function appliedId(r: Inode | RejectedEntry | undefined): number | undefined {
+  return r instanceof RejectedEntry ? undefined : r?.id;
+}
 
 export function listing(ns: Namespace): string[] {
   const out: string[] = [];
