@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StrataClient } from '../actors/client/client.js';
-import { Conf, K } from '../actors/conf.js';
+import { K } from '../actors/conf.js';
 import { CLIENT_RETENTION_MS, ClientTotals } from '../actors/master/client-totals.js';
 import { METRIC, metricsOf } from '../actors/metrics.js';
 import type { NodeHost } from '../actors/node/nact-host.js';
@@ -52,22 +52,15 @@ let server: NodeHost;
 let clients: NodeHost;
 const data = bytes(2 * MIB + 4321, 9);
 
-function conf(extra: Record<string, string> = {}): Conf {
-  return new Conf([
-    ['runtime', {
-      [K.workDir]: dir, [K.clusterSecret]: 'rw-cm', [K.logLevel]: 'error', [K.masterRpcPort]: '0', [K.workerRpcPort]: '0',
-      [K.userBlockSize]: '1MB', [K.userChunkSize]: '256KB', [K.workerHeartbeatInterval]: '50ms', [K.userMetricsHeartbeat]: '50ms', ...extra,
-    }],
-  ]);
-}
-
 const client = (id: string): StrataClient => clients.actor(id) as StrataClient;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'strata-rw-cm-'));
-  ({ server, clients } = await startLocalReadBed(dir, conf, data, {
+  ({ server, clients } = await startLocalReadBed(dir, data, {
+    secret: 'rw-cm',
     writer: 'client-stream',
-    others: (user) => [
+    conf: { [K.userMetricsHeartbeat]: '50ms' },
+    others: (user, conf) => [
       { id: 'client-quiet', dataDir: join(dir, 'client-quiet'), create: clientRole({ ...clientOptions(conf({ [K.userMetricsCollection]: 'false' }), user), cache: undefined }) },
     ],
   }));

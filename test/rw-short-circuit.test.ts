@@ -6,7 +6,6 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StrataClient } from '../actors/client/client.js';
-import { Conf, K } from '../actors/conf.js';
 import type { NodeHost } from '../actors/node/nact-host.js';
 import type { WorkerActor } from '../actors/worker/worker.js';
 import { fixture, bytes as blockBytes } from './storage-tiered-helpers.js';
@@ -19,22 +18,14 @@ let server: NodeHost;
 let clients: NodeHost;
 const data = bytes(3 * MIB + 12_345, 4);
 
-function conf(extra: Record<string, string> = {}): Conf {
-  return new Conf([
-    ['runtime', {
-      [K.workDir]: dir, [K.clusterSecret]: 'rw-sc', [K.logLevel]: 'error', [K.masterRpcPort]: '0', [K.workerRpcPort]: '0',
-      [K.userBlockSize]: '1MB', [K.userChunkSize]: '256KB', [K.workerHeartbeatInterval]: '50ms', ...extra,
-    }],
-  ]);
-}
-
 const client = (id: string): StrataClient => clients.actor(id) as StrataClient;
 const worker = (): WorkerActor => server.actor('worker-0') as WorkerActor;
 const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'strata-rw-sc-'));
-  ({ server, clients } = await startLocalReadBed(dir, conf, data, {
+  ({ server, clients } = await startLocalReadBed(dir, data, {
+    secret: 'rw-sc',
     writer: 'client-sc',
     others: () => [{ id: 'client-raw', dataDir: join(dir, 'client-raw'), create: (env) => new Raw(env) }],
   }));

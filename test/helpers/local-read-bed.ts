@@ -3,7 +3,7 @@
 // its blocks cached at the worker. Short-circuit reads work here; `client-stream`
 // has them turned off.
 import type { StrataClient } from '../../actors/client/client.js';
-import { type Conf, K } from '../../actors/conf.js';
+import { Conf, K } from '../../actors/conf.js';
 import { NodeHost, type HostedNode } from '../../actors/node/nact-host.js';
 import { MASTER_ID, clientOptions, clientRole, masterOptions, masterRole, workerOptions, workerRole } from '../../actors/node/roles.js';
 import { join } from 'node:path';
@@ -22,16 +22,31 @@ export async function until(what: string, ok: () => boolean | Promise<boolean>):
   }
 }
 
+/** Each node's configuration: loopback ports, 1 MB blocks of 256 KB chunks, then `base`, then `extra`. */
+function bedConf(dir: string, secret: string, base: Record<string, string>, extra: Record<string, string> = {}): Conf {
+  return new Conf([
+    ['runtime', {
+      [K.workDir]: dir, [K.clusterSecret]: secret, [K.logLevel]: 'error', [K.masterRpcPort]: '0', [K.workerRpcPort]: '0',
+      [K.userBlockSize]: '1MB', [K.userChunkSize]: '256KB', [K.workerHeartbeatInterval]: '50ms', ...base, ...extra,
+    }],
+  ]);
+}
+
 /**
- * `conf(extra)` builds each node's configuration; `others` are hosted beside
- * `client-sc` and `client-stream`; `/f` holds `data`, written by `writer`.
+ * `others` are hosted beside `client-sc` and `client-stream` (`conf(extra)` gives
+ * a node's configuration with `extra` on top); `/f` holds `data`, written by `writer`.
  */
 export async function startLocalReadBed(
   dir: string,
-  conf: (extra?: Record<string, string>) => Conf,
   data: Uint8Array,
-  opts: { writer: string; others?: (user: { user: string; groups: string[] }) => HostedNode[] },
+  opts: {
+    secret: string;
+    writer: string;
+    conf?: Record<string, string>;
+    others?: (user: { user: string; groups: string[] }, conf: (extra: Record<string, string>) => Conf) => HostedNode[];
+  },
 ): Promise<LocalReadBed> {
+  const conf = (extra: Record<string, string> = {}): Conf => bedConf(dir, opts.secret, opts.conf ?? {}, extra);
   const c = conf();
   const server = await NodeHost.start({
     conf: c, logSink: () => {}, listen: { host: '127.0.0.1', port: 0 },
@@ -46,7 +61,7 @@ export async function startLocalReadBed(
     nodes: [
       { id: 'client-sc', dataDir: join(dir, 'client-sc'), create: clientRole({ ...clientOptions(c, user), cache: undefined }) },
       { id: 'client-stream', dataDir: join(dir, 'client-stream'), create: clientRole({ ...clientOptions(conf({ [K.shortCircuit]: 'false' }), user), cache: undefined }) },
-      ...(opts.others?.(user) ?? []),
+      ...(opts.others?.(user, conf) ?? []),
     ],
     peers: { [MASTER_ID]: server.address!, 'worker-0': server.address! },
   });
