@@ -160,7 +160,7 @@ export class NodeHost implements HostInfo {
     );
     const placeholder: Actor = { start: async () => {}, receive: () => {}, stop: async () => {} };
     this.hosted.set(node.id, { id: node.id, env, actor: placeholder, ref, started: false, open });
-    // nact runs each mailbox message in its own turn of the event loop (a setImmediate).
+    // nact runs each mailbox message in its own turn of the event loop.
     // One message per envelope made every reply its own turn, and so its own socket
     // write on each side; the envelopes of one socket read go to the mailbox as one
     // batch instead, handled in order, so what they cause leaves in one write.
