@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StrataClient } from '../actors/client/client.js';
+import { BLOCKS_PER_FILE } from '../actors/master/namespace.js';
 import { openClient } from '../cli/cluster.js';
 import { loadConf } from '../cli/conf-loader.js';
 import { freePort, killAll, runCli, startCli, waitFor, type Proc } from './helpers/processes.js';
 
 const MiB = 1024 * 1024;
-const BLOCKS_PER_FILE = 2 ** 20;
 let dir: string;
 let shm: string;
 let conf: string[];

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { StrataError } from '../actors/protocol/envelope.js';
 import type { WorkerActor, WorkerOptions } from '../actors/worker/worker.js';
-import { bed, bytes, workerOpts } from './data-bed.js';
+import { bed, blockOf, bytes, workerOpts } from './data-bed.js';
 
 const BLOCK = 4096;
 /** A MEM tier of eight blocks. */
@@ -63,7 +63,6 @@ describe('eviction and unpersisted data', () => {
     await sim.settle(c().writeFile('/a', a, { writeType: 'MUST_CACHE' }));
     // LocalFirst prefers worker-0, which still reports room for a block but not for five.
     const fb = await sim.settle(c().writeFile('/b', b, { writeType: 'MUST_CACHE' }));
-    const blockOf = (fileId: number) => fileId * 2 ** 20;
     const fa = await sim.settle(c().getStatus('/a'));
     expect(cluster.actor<WorkerActor>('worker-0').store.has(blockOf(fa.fileId))).toBe(true);
     expect(cluster.actor<WorkerActor>('worker-1').store.has(blockOf(fb.fileId))).toBe(true);
@@ -83,7 +82,7 @@ describe('eviction and unpersisted data', () => {
     const w = () => cluster.actor<WorkerActor>('worker-0');
     const data = bytes(6 * BLOCK, 4);
     const f = await sim.settle(c().writeFile('/async', data, { writeType: 'ASYNC_THROUGH' }));
-    const first = f.fileId * 2 ** 20;
+    const first = blockOf(f.fileId);
     expect(w().store.isPersisted(first)).toBe(false);
     await sim.run({ until: sim.now + 3000 });
     expect((await sim.settle(c().getStatus('/async'))).persisted).toBe(true);
