@@ -1,21 +1,19 @@
 // The job service's counters, kept in the node's metrics registry (served on
 // /metrics like every other metric). Only the leading master's job master moves
 // them: followers apply the same journal but run nothing.
-import { metricsOf, type MetricDef, type Metrics } from '../metrics.js';
+import { metricDef, metricsOf, type MetricDef, type Metrics } from '../metrics.js';
 import type { Env } from '../env.js';
 import type { JobStatus } from '../protocol/job.js';
 
-const def = (name: string, help: string): MetricDef => ({ name, help });
-
 /** Mirrors Alluxio's job master counters (Master.JobCreated/JobCompleted/JobFailed/JobCanceled, task counts). */
 export const JOB_METRIC = {
-  jobsStarted: def('strata_job_jobs_started_total', 'Jobs this master created while leading (Alluxio: Master.JobCreated).'),
-  jobsCompleted: def('strata_job_jobs_completed_total', 'Jobs that completed while this master led (Alluxio: Master.JobCompleted).'),
-  jobsFailed: def('strata_job_jobs_failed_total', 'Jobs that failed while this master led (Alluxio: Master.JobFailed).'),
-  jobsCanceled: def('strata_job_jobs_canceled_total', 'Jobs canceled while this master led (Alluxio: Master.JobCanceled).'),
-  tasksRun: def('strata_job_tasks_run_total', 'Task attempts handed to job workers.'),
-  tasksFailed: def('strata_job_tasks_failed_total', 'Tasks that failed for good (no attempts left, or an error another worker would repeat).'),
-  tasksRetried: def('strata_job_tasks_retried_total', 'Task attempts that failed or were lost and are tried again.'),
+  jobsStarted: metricDef('strata_job_jobs_started_total', 'Jobs this master created while leading (Alluxio: Master.JobCreated).'),
+  jobsCompleted: metricDef('strata_job_jobs_completed_total', 'Jobs that completed while this master led (Alluxio: Master.JobCompleted).'),
+  jobsFailed: metricDef('strata_job_jobs_failed_total', 'Jobs that failed while this master led (Alluxio: Master.JobFailed).'),
+  jobsCanceled: metricDef('strata_job_jobs_canceled_total', 'Jobs canceled while this master led (Alluxio: Master.JobCanceled).'),
+  tasksRun: metricDef('strata_job_tasks_run_total', 'Task attempts handed to job workers.'),
+  tasksFailed: metricDef('strata_job_tasks_failed_total', 'Tasks that failed for good (no attempts left, or an error another worker would repeat).'),
+  tasksRetried: metricDef('strata_job_tasks_retried_total', 'Task attempts that failed or were lost and are tried again.'),
 } as const;
 
 const ENDED: Partial<Record<JobStatus, MetricDef>> = { COMPLETED: JOB_METRIC.jobsCompleted, FAILED: JOB_METRIC.jobsFailed, CANCELED: JOB_METRIC.jobsCanceled };
