@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Namespace, ROOT_ID, type Inode } from '../actors/master/namespace.js';
 import { HeapInodeStore } from '../storage/metastore.js';
 import { RocksInodeStore } from '../storage/metastore-rocks.js';
-import { nextEntry, made, appliedId } from './helpers/namespace-entries.js';
+import { made, applyToBoth } from './helpers/namespace-entries.js';
 import { LISTINGS_DROPPED, MemKv, TINY_CACHE } from './helpers/metastores.js';
 
 const view = (kids: Inode[]) => kids.map((k) => [k.id, k.name, k.length, k.completed, k.mode]);
@@ -31,10 +31,7 @@ describe('listChildren', () => {
       fc.asyncProperty(fc.array(step, { maxLength: 60 }), fc.array(step, { maxLength: 3 }), fc.array(step, { maxLength: 6 }), fc.nat(), fc.boolean(), async (before, between, during, pick, twice) => {
         const heap = new Namespace('sim://root', 'strata', 'supergroup', new HeapInodeStore());
         const rocks = new Namespace('sim://root', 'strata', 'supergroup', new RocksInodeStore(new MemKv(), opts));
-        const both = (s: [number, number, number]) => {
-          const e = nextEntry(heap, s);
-          if (e) expect(appliedId(rocks.apply(e))).toBe(appliedId(heap.apply(e)));
-        };
+        const both = (s: [number, number, number]) => applyToBoth(heap, rocks, s);
         for (const s of before) both(s);
         await rocks.store.flush();
         // Changes not yet written back when the listing starts (listing records lag behind them).

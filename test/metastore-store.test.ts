@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Namespace, ROOT_ID } from '../actors/master/namespace.js';
 import { HeapInodeStore } from '../storage/metastore.js';
 import { RocksInodeStore, decodeInode, encodeInode } from '../storage/metastore-rocks.js';
-import { listing, nextEntry, made, appliedId } from './helpers/namespace-entries.js';
+import { listing, made, applyToBoth } from './helpers/namespace-entries.js';
 import { decodeListing } from '../storage/metastore-listing.js';
 import { MemKv, TINY_CACHE, LISTINGS_DROPPED, levelStore } from './helpers/metastores.js';
 
@@ -23,8 +23,7 @@ describe('ROCKS metastore against HEAP', () => {
         const kv = new MemKv();
         const rocks = new Namespace('sim://root', 'strata', 'supergroup', new RocksInodeStore(kv, opts));
         for (const [kind, a, b, settle] of steps) {
-          const e = nextEntry(heap, [kind, a, b]);
-          if (e) expect(appliedId(rocks.apply(e))).toBe(appliedId(heap.apply(e)));
+          applyToBoth(heap, rocks, [kind, a, b]);
           // Let background batches land (or not) between entries.
           if (settle) await new Promise((r) => setImmediate(r));
         }

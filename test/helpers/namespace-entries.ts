@@ -1,4 +1,5 @@
 // Random but always valid journal entries for a namespace, and a listing to compare namespaces by.
+import { expect } from 'vitest';
 import { type Inode, type Namespace, ROOT_ID, type JournalEntry, RejectedEntry } from '../../actors/master/namespace.js';
 
 /** The inode an entry made; throws (failing the test) if the namespace rejected the entry or made nothing. */
@@ -8,8 +9,14 @@ export function made(r: Inode | RejectedEntry | undefined): Inode {
 }
 
 /** The id of the inode an applied entry yields; undefined for a rejection or no inode, so namespaces compare by it. */
-export function appliedId(r: Inode | RejectedEntry | undefined): number | undefined {
+function appliedId(r: Inode | RejectedEntry | undefined): number | undefined {
   return r instanceof RejectedEntry ? undefined : r?.id;
+}
+
+/** Draws the next entry from `model`'s state and applies it to `other`, then to `model`: both must yield the same inode. */
+export function applyToBoth(model: Namespace, other: Namespace, step: [number, number, number]): void {
+  const e = nextEntry(model, step);
+  if (e) expect(appliedId(other.apply(e))).toBe(appliedId(model.apply(e)));
 }
 
 export function listing(ns: Namespace): string[] {
