@@ -502,7 +502,7 @@ export class MasterActor implements Actor {
       if (remove.length === 0 && add.length === 0) return [];
       const dropped = remove.flatMap((n) => {
         const c = this.ns.child(dir, n);
-        return c ? this.ns.fileIdsUnder(c).flatMap((id) => this.ns.blockIds(this.ns.get(id)!)) : [];
+        return c ? this.ns.blockIdsUnder(c) : [];
       });
       await this.journalAndApply({ op: 'sync', dir: dir.id, remove, add, blockSize: this.opts.blockSize });
       this.removeBlocks(dropped);
@@ -903,7 +903,7 @@ export class MasterActor implements Actor {
         for (const child of this.ns.children(d)) dirs(child);
       };
       dirs(n);
-      const blocks = this.ns.fileIdsUnder(n).flatMap((id) => this.ns.blockIds(this.ns.get(id)!));
+      const blocks = this.ns.blockIdsUnder(n);
       if (r.m.strataOnly) {
         await this.journalAndApply({ op: 'delete', id: n.id, strataOnly: true, ...(req ? { req } : {}) });
         this.removeBlocks(blocks);
@@ -1117,7 +1117,7 @@ export class MasterActor implements Actor {
     return this.simpleMutation(r, async (req) => {
       const n = this.mountPoint(r.m.path, this.caller(r));
       if (this.ns.containsMountPoint(n)) throw new StrataError('FAILED_PRECONDITION', `${r.m.path} contains another mount point; unmount that first`);
-      const blocks = this.ns.fileIdsUnder(n).flatMap((id) => this.ns.blockIds(this.ns.get(id)!));
+      const blocks = this.ns.blockIdsUnder(n);
       await this.journalAndApply({ op: 'unmount', id: n.id, ...(req ? { req } : {}) });
       this.removeBlocks(blocks);
     });

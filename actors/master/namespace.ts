@@ -527,6 +527,11 @@ export class Namespace {
     return out;
   }
 
+  /** The blocks of every file under (and including) an inode: what its holders drop when it goes. */
+  blockIdsUnder(n: Inode): number[] {
+    return this.fileIdsUnder(n).flatMap((id) => this.blockIds(this.get(id)!));
+  }
+
   blockIds(f: Inode): number[] {
     if (f.isDir || f.blockSize === 0) return [];
     const n = Math.ceil(f.length / f.blockSize);
