@@ -6,7 +6,7 @@ import type { Infer } from '../../transport/schema.js';
 import * as M from '../protocol/master.js';
 import * as W from '../protocol/worker.js';
 import { ReplyCache, Rpc, serve, type Handler } from '../rpc.js';
-import { joinPath, splitPath } from '../path.js';
+import { escapingName, joinPath, splitPath } from '../path.js';
 import { ufsTempPath, strataTempOf } from '../ufs-temp.js';
 import { sweepTemps } from './ufs-temp-sweeper.js';
 import { Mutex } from '../mutex.js';
@@ -1054,7 +1054,7 @@ export class MasterActor implements Actor {
     const name = parts[parts.length - 1]!;
     // The overlap check below compares URIs as written: '.', '..' or an encoded separator could hide an overlap.
     const ufsSegments = r.m.ufsUri.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/');
-    if (ufsSegments.some((p) => p === '.' || p === '..' || /%2f|%5c|%2e/i.test(p))) {
+    if (ufsSegments.some((p) => escapingName(p) || /%2e/i.test(p))) {
       throw new StrataError('INVALID_ARGUMENT', `cannot mount ${r.m.ufsUri}: a UFS URI may not contain '.', '..' or encoded separators`);
     }
     await this.loadChildren(await this.resolve(parentPath));
@@ -1285,5 +1285,5 @@ export class MasterActor implements Actor {
 
 /** A UFS name that could not be a strata path component (or a dot entry, or a write or persist attempt not yet published) is never imported. */
 function validUfsName(name: string): boolean {
-  return !(name === '.' || name === '..' || name.includes('/') || name.includes('\\') || /%2f|%5c/i.test(name)) && strataTempOf(name) === undefined;
+  return !(escapingName(name) || name.includes('/') || name.includes('\\')) && strataTempOf(name) === undefined;
 }
