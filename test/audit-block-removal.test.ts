@@ -4,13 +4,14 @@
 // their next heartbeat, instead of leaving them to take cache space until evicted.
 import { describe, expect, it } from 'vitest';
 import type { WorkerActor } from '../actors/worker/worker.js';
-import { bed, blockOf, bytes } from './data-bed.js';
+import { bed, bytes } from './data-bed.js';
+import { blockIdOf } from '../actors/block-id.js';
 
 
 describe('blocks of files that are gone', () => {
   it('are dropped by the workers holding them after a delete, an overwrite, a UFS change and an unmount', async () => {
     const { sim, cluster, c } = await bed(41, { workers: ['worker-0', 'worker-1'], client: { syncIntervalMs: 0 } });
-    const held = (fileId: number) => ['worker-0', 'worker-1'].filter((w) => cluster.actor<WorkerActor>(w).store.has(blockOf(fileId)));
+    const held = (fileId: number) => ['worker-0', 'worker-1'].filter((w) => cluster.actor<WorkerActor>(w).store.has(blockIdOf(fileId)));
     const heartbeats = () => sim.run({ until: sim.now + 700 });
     const write = async (path: string, seed: number, writeType: 'MUST_CACHE' | 'CACHE_THROUGH' = 'CACHE_THROUGH') => {
       const f = await sim.settle(c().writeFile(path, bytes(6000, seed), { writeType, overwrite: true }));

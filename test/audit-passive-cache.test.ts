@@ -8,7 +8,8 @@ import { StrataClient, type ClientOptions } from '../actors/client/client.js';
 import { MASTER_ID, MasterActor } from '../actors/master/master.js';
 import { WorkerActor } from '../actors/worker/worker.js';
 import { createSimBed } from '../sim/scenario.js';
-import { blockOf, bytes, clientOpts, masterOpts, workerOpts } from './data-bed.js';
+import { bytes, clientOpts, masterOpts, workerOpts } from './data-bed.js';
+import { blockIdOf } from '../actors/block-id.js';
 
 
 async function bed() {
@@ -37,21 +38,21 @@ describe('passive caching', () => {
     const persisted = await sim.settle(c('writer').writeFile('/p', data, { writeType: 'CACHE_THROUGH' }));
     const unpersisted = await sim.settle(c('writer').writeFile('/u', bytes(5000, 2), { writeType: 'MUST_CACHE' }));
     await settle();
-    expect(w0().store.has(blockOf(persisted.fileId))).toBe(false);
+    expect(w0().store.has(blockIdOf(persisted.fileId))).toBe(false);
 
     // Off, or NO_CACHE: nothing is copied.
     await sim.settle(c('reader-off').readFile('/p'));
     await sim.settle(c('reader').readFile('/p', 'NO_CACHE'));
     await settle();
-    expect(w0().store.has(blockOf(persisted.fileId))).toBe(false);
+    expect(w0().store.has(blockIdOf(persisted.fileId))).toBe(false);
 
     const ufsReads = w0().counters.ufsBlockReads;
     expect(Buffer.from(await sim.settle(c('reader').readFile('/p'))).equals(Buffer.from(data))).toBe(true);
     await settle();
     await sim.settle(c('reader').readFile('/u'));
     await settle();
-    for (const i of [0, 1, 2]) expect(w0().store.has(blockOf(persisted.fileId, i)), `block ${i} of /p`).toBe(true);
-    for (const i of [0, 1]) expect(w0().store.has(blockOf(unpersisted.fileId, i)), `block ${i} of /u`).toBe(true);
+    for (const i of [0, 1, 2]) expect(w0().store.has(blockIdOf(persisted.fileId, i)), `block ${i} of /p`).toBe(true);
+    for (const i of [0, 1]) expect(w0().store.has(blockIdOf(unpersisted.fileId, i)), `block ${i} of /u`).toBe(true);
     expect(w0().counters.ufsBlockReads).toBe(ufsReads);
     expect(w0().jobs.counters.blocksCachedPassively).toBe(5);
 

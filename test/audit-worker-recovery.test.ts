@@ -4,7 +4,8 @@
 // the UFS (and caches them again) — the damaged bytes are never served.
 import { describe, expect, it } from 'vitest';
 import type { WorkerActor } from '../actors/worker/worker.js';
-import { bed, blockOf, bytes } from './data-bed.js';
+import { bed, bytes } from './data-bed.js';
+import { blockIdOf } from '../actors/block-id.js';
 
 describe('worker restart', () => {
   it('keeps verified blocks, drops a corrupt one, and re-reads it from the UFS instead of serving it', async () => {
@@ -12,7 +13,7 @@ describe('worker restart', () => {
     const w = () => cluster.actor<WorkerActor>('worker-0');
     const good = await sim.settle(c().writeFile('/good', bytes(3000, 1)));
     const bad = await sim.settle(c().writeFile('/bad', bytes(3000, 2)));
-    const [goodBlock, badBlock] = [blockOf(good.fileId), blockOf(bad.fileId)];
+    const [goodBlock, badBlock] = [blockIdOf(good.fileId), blockIdOf(bad.fileId)];
     expect(w().store.has(goodBlock) && w().store.has(badBlock)).toBe(true);
 
     await sim.settle(cluster.stop('worker-0'));

@@ -6,7 +6,6 @@ import { isStrataError, type Envelope, type Message } from '../actors/protocol/e
 import { Rpc } from '../actors/rpc.js';
 import { StrataClient, type ClientOptions } from '../actors/client/client.js';
 import { MASTER_ID, MasterActor, type MasterOptions } from '../actors/master/master.js';
-import { BLOCKS_PER_FILE } from '../actors/master/namespace.js';
 import { WorkerActor, type WorkerOptions } from '../actors/worker/worker.js';
 import { createSimBed } from '../sim/scenario.js';
 
@@ -16,9 +15,6 @@ export const workerOpts: WorkerOptions = {
   tiers: { levels: [{ alias: 'MEM', dirs: [{ path: 'tiers/mem', quotaBytes: 1 << 20, mediumType: 'MEM' }] }], allocator: 'MaxFree', annotator: { kind: 'LRU' } },
 };
 export const clientOpts: ClientOptions = { masterId: MASTER_ID, rpcTimeoutMs: 500, retryForMs: 0, chunkSize: 1024, readWindow: 4, blockSize: 4096, writeType: 'CACHE_THROUGH', readType: 'CACHE', user: 'strata' };
-
-/** The id of block `index` of file `fileId` (ids are derived, as the master derives them). */
-export const blockOf = (fileId: number, index = 0): number => fileId * BLOCKS_PER_FILE + index;
 
 export function bytes(n: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import type { StrataClient, WriteType } from '../actors/client/client.js';
 import { isStrataError, type Message } from '../actors/protocol/envelope.js';
 import type { WorkerActor } from '../actors/worker/worker.js';
-import { BLOCKS_PER_FILE } from '../actors/master/namespace.js';
+import { fileOfBlock } from '../actors/block-id.js';
 import { runScenarioObject, type ScenarioContext } from '../sim/scenario.js';
 import { buildDataCluster, type DataCluster, type DataClusterSpec } from '../sim/scenarios/data-cluster.js';
 import { RawClient } from './helpers/raw-client.js';
@@ -145,7 +145,7 @@ class RawWriter {
   }
 
   blocks(): number[] {
-    return this.b.worker().store.blockIds().filter((id) => Math.floor(id / BLOCKS_PER_FILE) === this.fileId);
+    return this.b.worker().store.blockIds().filter((id) => fileOfBlock(id) === this.fileId);
   }
 }
 

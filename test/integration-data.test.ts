@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StrataClient } from '../actors/client/client.js';
-import { BLOCKS_PER_FILE } from '../actors/master/namespace.js';
+import { blockIdOf } from '../actors/block-id.js';
 import { openClient } from '../cli/cluster.js';
 import { loadConf } from '../cli/conf-loader.js';
 import { freePort, killAll, runCli, startCli, waitFor, type Proc } from './helpers/processes.js';
@@ -107,7 +107,7 @@ afterAll(async () => {
 
 describe('a 3-tier worker filled past capacity', () => {
   const ids = new Map<string, number>();
-  const block = (path: string) => ids.get(path)! * BLOCKS_PER_FILE;
+  const block = (path: string) => blockIdOf(ids.get(path)!);
   const write = async (i: number) => {
     session ??= await openClient(loadConf({ confFlags: Object.entries(settings).map(([k, v]) => `${k}=${v}`), cwd: dir }));
     const bytes = randomBytes(MiB);

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { StrataError } from '../actors/protocol/envelope.js';
 import type { WorkerActor, WorkerOptions } from '../actors/worker/worker.js';
-import { bed, blockOf, bytes, workerOpts } from './data-bed.js';
+import { bed, bytes, workerOpts } from './data-bed.js';
+import { blockIdOf } from '../actors/block-id.js';
 
 const BLOCK = 4096;
 /** A MEM tier of eight blocks. */
@@ -64,11 +65,11 @@ describe('eviction and unpersisted data', () => {
     // LocalFirst prefers worker-0, which still reports room for a block but not for five.
     const fb = await sim.settle(c().writeFile('/b', b, { writeType: 'MUST_CACHE' }));
     const fa = await sim.settle(c().getStatus('/a'));
-    expect(cluster.actor<WorkerActor>('worker-0').store.has(blockOf(fa.fileId))).toBe(true);
-    expect(cluster.actor<WorkerActor>('worker-1').store.has(blockOf(fb.fileId))).toBe(true);
+    expect(cluster.actor<WorkerActor>('worker-0').store.has(blockIdOf(fa.fileId))).toBe(true);
+    expect(cluster.actor<WorkerActor>('worker-1').store.has(blockIdOf(fb.fileId))).toBe(true);
     await sim.run({ until: sim.now + 500 });
     // The refused attempt left nothing on worker-0.
-    expect(cluster.actor<WorkerActor>('worker-0').store.has(blockOf(fb.fileId))).toBe(false);
+    expect(cluster.actor<WorkerActor>('worker-0').store.has(blockIdOf(fb.fileId))).toBe(false);
     expect(same(await sim.settle(c().readFile('/a')), a)).toBe(true);
     expect(same(await sim.settle(c().readFile('/b')), b)).toBe(true);
     // With both workers refusing, one clear error names them.
@@ -82,7 +83,7 @@ describe('eviction and unpersisted data', () => {
     const w = () => cluster.actor<WorkerActor>('worker-0');
     const data = bytes(6 * BLOCK, 4);
     const f = await sim.settle(c().writeFile('/async', data, { writeType: 'ASYNC_THROUGH' }));
-    const first = blockOf(f.fileId);
+    const first = blockIdOf(f.fileId);
     expect(w().store.isPersisted(first)).toBe(false);
     await sim.run({ until: sim.now + 3000 });
     expect((await sim.settle(c().getStatus('/async'))).persisted).toBe(true);

@@ -8,7 +8,8 @@ import { METRIC, metricsOf } from '../actors/metrics.js';
 import { READ_RANGE_MAX_BYTES, type WorkerRequest } from '../actors/protocol/worker.js';
 import type { WorkerActor } from '../actors/worker/worker.js';
 import type { Message } from '../actors/protocol/envelope.js';
-import { Raw, bed, blockOf, bytes } from './data-bed.js';
+import { Raw, bed, bytes } from './data-bed.js';
+import { blockIdOf } from '../actors/block-id.js';
 
 const BLOCK = 4096;
 const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -22,7 +23,7 @@ describe('ReadRange', () => {
     const w = () => cluster.actor<WorkerActor>('worker-0');
     const data = bytes(2 * BLOCK, 3);
     const f = await sim.settle(c().writeFile('/r', data));
-    const block1 = blockOf(f.fileId, 1);
+    const block1 = blockIdOf(f.fileId, 1);
     const cache0 = w().counters.bytesReadCache;
     const remote0 = w().counters.bytesServed;
     const reply = await sim.settle(raw.rpc.request<Message & { data: Uint8Array; cached: boolean }, WorkerRequest>('worker-0', { t: 'ReadRange', blockId: block1, offset: 100, length: 700, cache: true }, 'BlockRange'));
@@ -40,7 +41,7 @@ describe('ReadRange', () => {
     const raw = cluster.actor<Raw>('client-raw');
     const w = () => cluster.actor<WorkerActor>('worker-0');
     const f = await sim.settle(c().writeFile('/r', bytes(BLOCK + 10, 4)));
-    const block0 = blockOf(f.fileId);
+    const block0 = blockIdOf(f.fileId);
     const ask = (m: Record<string, unknown>) => sim.settle(raw.refusal('worker-0', { t: 'ReadRange', blockId: block0, offset: 0, length: 10, cache: true, ...m }));
     // Past the end of a full block, and of the short last block.
     expect(await ask({ offset: BLOCK - 5, length: 10 })).toBe('INVALID_ARGUMENT');
@@ -51,7 +52,7 @@ describe('ReadRange', () => {
     expect(await ask({ length: 'ten' })).toBe('INVALID_ARGUMENT');
     expect(await ask({ cache: undefined })).toBe('INVALID_ARGUMENT');
     // A block of a file that does not exist, and one past the end of a file that does.
-    expect(await ask({ blockId: blockOf(999) })).toBe('NOT_FOUND');
+    expect(await ask({ blockId: blockIdOf(999) })).toBe('NOT_FOUND');
     expect(await ask({ blockId: block0 + 2 })).toBe('NOT_FOUND');
     // None of it read anything from the UFS, and the block is still served.
     expect(w().counters.ufsBlockReads).toBe(0);
@@ -82,7 +83,7 @@ describe('ReadRange', () => {
     const w = () => cluster.actor<WorkerActor>('worker-0');
     const data = bytes(2 * BLOCK, 6);
     const f = await sim.settle(c().writeFile('/t', data, { writeType: 'THROUGH' }));
-    const block0 = blockOf(f.fileId);
+    const block0 = blockIdOf(f.fileId);
     const nc = await sim.settle(c().openFile('/t', { readType: 'NO_CACHE', cache: false }));
     const ufs0 = w().counters.bytesReadUfs;
     expect(buf(await sim.settle(nc.read(300, 1000))).equals(buf(data.subarray(1000, 1300)))).toBe(true);
@@ -100,7 +101,7 @@ describe('ReadRange', () => {
     const w = () => cluster.actor<WorkerActor>('worker-0');
     const data = bytes(BLOCK, 7);
     const f = await sim.settle(c().writeFile('/e', data));
-    const block0 = blockOf(f.fileId);
+    const block0 = blockIdOf(f.fileId);
     // A restarted worker has its blocks on disk and none in memory: reads go to the store.
     await sim.settle(cluster.restart('worker-0'));
     await sim.run({ until: sim.now + 1000 });
@@ -129,7 +130,7 @@ describe('ReadRange', () => {
     const f = await sim.settle(c().writeFile('/m', data, { writeType: 'MUST_CACHE' }));
     const r = await sim.settle(c().openFile('/m', { cache: false }));
     expect(buf(await sim.settle(r.read(100, 0))).equals(buf(data.subarray(0, 100)))).toBe(true);
-    await sim.settle(w().dropBlock(blockOf(f.fileId)));
+    await sim.settle(w().dropBlock(blockIdOf(f.fileId)));
     const err = await sim.settle(r.read(100, 200).then(() => undefined, (e: unknown) => e));
     expect(err).toMatchObject({ code: 'UNAVAILABLE' });
     expect(String((err as Error).message)).toMatch(/not persisted/);
@@ -150,7 +151,7 @@ describe('NO_CACHE misses', () => {
     // Chunks of the client's chunk size, not one piece per block.
     expect(Math.max(...chunks)).toBe(1024);
     expect(w().counters.bytesReadUfs - ufs0).toBe(data.byteLength);
-    for (let i = 0; i < 3; i++) expect(w().store.has(blockOf(f.fileId, i))).toBe(false);
+    for (let i = 0; i < 3; i++) expect(w().store.has(blockIdOf(f.fileId, i))).toBe(false);
   });
 
   it('fail, not serve a mix of two files, when the UFS file changes while it streams', async () => {
@@ -178,7 +179,7 @@ describe('cache misses read through', () => {
     const w = () => cluster.actor<WorkerActor>('worker-0');
     const data = bytes(2 * BLOCK, 10);
     const f = await sim.settle(c().writeFile('/c', data, { writeType: 'THROUGH' }));
-    const block0 = blockOf(f.fileId);
+    const block0 = blockIdOf(f.fileId);
     const cachedAtFirstChunk: boolean[] = [];
     const got: Uint8Array[] = [];
     await sim.settle(

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { isStrataError } from '../actors/protocol/envelope.js';
 import type { WorkerActor, WorkerOptions } from '../actors/worker/worker.js';
-import { bed, blockOf, bytes, workerOpts } from './data-bed.js';
+import { bed, bytes, workerOpts } from './data-bed.js';
+import { blockIdOf } from '../actors/block-id.js';
 
 const BLOCK = 4096;
 const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -62,7 +63,7 @@ describe('read types on positioned reads', () => {
     const w = () => cluster.actor<WorkerActor>('worker-0');
     const data = bytes(2 * BLOCK, 9);
     const f = await sim.settle(c().writeFile('/t', data, { writeType: 'THROUGH' }));
-    const block0 = blockOf(f.fileId);
+    const block0 = blockIdOf(f.fileId);
     const r = await sim.settle(c().openFile('/t', { readType: 'NO_CACHE', cache: false }));
     const ufsBefore = w().counters.bytesReadUfs;
     const got = await sim.settle(r.read(100, BLOCK - 50));
@@ -90,7 +91,7 @@ describe('read types on positioned reads', () => {
     const w = () => cluster.actor<WorkerActor>('worker-0');
     const first = await sim.settle(c().writeFile('/first', bytes(BLOCK, 1)));
     for (let i = 0; i < 3; i++) await sim.settle(c().writeFile(`/push${i}`, bytes(BLOCK, i + 2)));
-    const id = blockOf(first.fileId);
+    const id = blockIdOf(first.fileId);
     expect(w().store.location(id)?.tier).toBe('SSD');
     const plain = await sim.settle(c().openFile('/first', { readType: 'CACHE', cache: false }));
     await sim.settle(plain.read(10, 0));
@@ -196,6 +197,6 @@ describe('concurrent cache misses', () => {
     await cluster.ufsDisk('sim://ufs').writeFile('x', bytes(5000, 2));
     const err = await sim.settle(c().readFile('/x').then(() => undefined, (e: unknown) => e));
     expect(isStrataError(err, 'FAILED_PRECONDITION')).toBe(true);
-    expect(w().store.has(blockOf(f.fileId))).toBe(false);
+    expect(w().store.has(blockIdOf(f.fileId))).toBe(false);
   });
 });

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { MASTER_ID } from '../actors/master/master.js';
 import type { WorkerActor } from '../actors/worker/worker.js';
-import { Raw, bed, blockOf, bytes } from './data-bed.js';
+import { Raw, bed, bytes } from './data-bed.js';
+import { blockIdOf } from '../actors/block-id.js';
 
 describe('UFS locations come from the master', () => {
   it('a client naming UFS paths cannot make a worker read, write or persist them', async () => {
@@ -18,7 +19,7 @@ describe('UFS locations come from the master', () => {
     const hostile = { ufsMount: 'sim://other', ufsPath: 'secret', fileOffset: 0, blockLength: 100, blockSize: 4096 };
 
     // Reads: block ids of files that do not exist find nothing, whatever path rides along.
-    expect(await sim.settle(raw.refusal('worker-0', { t: 'ReadBlock', blockId: blockOf(999), offset: 0, length: 100, window: 1, cache: true, ...hostile }))).toBe('NOT_FOUND');
+    expect(await sim.settle(raw.refusal('worker-0', { t: 'ReadBlock', blockId: blockIdOf(999), offset: 0, length: 100, window: 1, cache: true, ...hostile }))).toBe('NOT_FOUND');
     // Writes: only to a file being written, at the master's path for it.
     expect(await sim.settle(raw.refusal('worker-0', { t: 'WriteOpen', fileId: 999, cache: true, ...hostile }))).toBe('NOT_FOUND');
     expect(await sim.settle(raw.refusal('worker-0', { t: 'WriteOpen', fileId: done.fileId, cache: true, ...hostile }))).toBe('FAILED_PRECONDITION');

@@ -9,7 +9,8 @@ import type { StrataClient } from '../actors/client/client.js';
 import type { NodeHost } from '../actors/node/nact-host.js';
 import type { WorkerActor } from '../actors/worker/worker.js';
 import { fixture, bytes as blockBytes } from './storage-tiered-helpers.js';
-import { Raw, blockOf, bytes } from './data-bed.js';
+import { Raw, bytes } from './data-bed.js';
+import { blockIdOf } from '../actors/block-id.js';
 import { startLocalReadBed } from './helpers/local-read-bed.js';
 
 const MIB = 1024 * 1024;
@@ -81,7 +82,7 @@ describe('short-circuit reads', () => {
     const info = await client('client-sc').getStatus('/f');
     const id = info.blocks[1]!.id;
     expect(await raw.refusal('worker-0', { t: 'OpenLocalBlock', blockId: id, host: 'another-host.example' })).toBe('FAILED_PRECONDITION');
-    expect(await raw.refusal('worker-0', { t: 'OpenLocalBlock', blockId: blockOf(77), host: hostname() })).toBe('NOT_FOUND');
+    expect(await raw.refusal('worker-0', { t: 'OpenLocalBlock', blockId: blockIdOf(77), host: hostname() })).toBe('NOT_FOUND');
   });
 });
 

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { isStrataError } from '../actors/protocol/envelope.js';
 import type { WorkerActor, WorkerOptions } from '../actors/worker/worker.js';
-import { bed, blockOf, bytes, workerOpts } from './data-bed.js';
+import { bed, bytes, workerOpts } from './data-bed.js';
+import { blockIdOf } from '../actors/block-id.js';
 
 describe('write types', () => {
   it('MUST_CACHE, CACHE_THROUGH and THROUGH land where they should and read back byte for byte', async () => {
@@ -40,7 +41,7 @@ describe('pin and free', () => {
     expect((await sim.settle(c().getStatus('/keep'))).pinned).toBe(true);
     await sim.run({ until: sim.now + 500 });
     for (let i = 0; i < 6; i++) await sim.settle(c().writeFile(`/other${i}`, bytes(8192, i)));
-    const kept = blockOf(keep.fileId);
+    const kept = blockIdOf(keep.fileId);
     expect(w().store.has(kept)).toBe(true);
     await expect(sim.settle(c().free('/keep'))).rejects.toThrow(/is pinned/);
     await sim.settle(c().free('/keep', true));
@@ -65,7 +66,7 @@ describe('TTL', () => {
     expect(await cluster.ufsDisk('sim://ufs').stat('short')).toBeNull();
     const after = await sim.settle(c().getStatus('/cached'));
     expect(after.ttl).toBeUndefined();
-    expect(cluster.actor<WorkerActor>('worker-0').store.has(blockOf(cached.fileId))).toBe(false);
+    expect(cluster.actor<WorkerActor>('worker-0').store.has(blockIdOf(cached.fileId))).toBe(false);
     expect(Buffer.from(await sim.settle(c().readFile('/cached'))).equals(Buffer.from(bytes(5000, 2)))).toBe(true);
   });
 });

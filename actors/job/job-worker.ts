@@ -11,7 +11,7 @@ import type * as J from '../protocol/job.js';
 import type { TaskFile } from '../protocol/job.js';
 import type { Handler } from '../rpc.js';
 import { StrataClient, type ClientOptions } from '../client/client.js';
-import { BLOCKS_PER_FILE } from '../master/namespace.js';
+import { blockIdOf } from '../block-id.js';
 
 /** What a job worker needs of the worker hosting it. */
 export interface JobWorkerHost {
@@ -39,7 +39,7 @@ type Req<S> = Envelope<Infer<S> & { t: string }>;
 type ClientBase = Omit<ClientOptions, 'user' | 'groups' | 'writeType' | 'readType'>;
 
 const blocksOf = (f: TaskFile) => Array.from({ length: f.blockSize > 0 ? Math.ceil(f.length / f.blockSize) : 0 }, (_, i) => ({
-  id: f.fileId * BLOCKS_PER_FILE + i, offset: i * f.blockSize, length: Math.min(f.blockSize, f.length - i * f.blockSize),
+  id: blockIdOf(f.fileId, i), offset: i * f.blockSize, length: Math.min(f.blockSize, f.length - i * f.blockSize),
 }));
 
 /** Passive copies a worker makes at once; more requests meanwhile are dropped (the next remote read asks again). */

@@ -7,10 +7,11 @@ import * as M from '../protocol/master.js';
 import * as W from '../protocol/worker.js';
 import { ReplyCache, Rpc, serve, type Handler } from '../rpc.js';
 import { escapingName, joinPath, splitPath } from '../path.js';
+import { fileOfBlock, indexOfBlock } from '../block-id.js';
 import { ufsTempPath, strataTempOf } from '../ufs-temp.js';
 import { sweepTemps } from './ufs-temp-sweeper.js';
 import { Mutex } from '../mutex.js';
-import { BLOCKS_PER_FILE, Namespace, RejectedEntry, ROOT_ID, type Inode, type JournalEntry, type UfsChild } from './namespace.js';
+import { Namespace, RejectedEntry, ROOT_ID, type Inode, type JournalEntry, type UfsChild } from './namespace.js';
 import { LocalJournal, RaftJournal, type JournalBackend, type RaftJournalOptions } from './journal-backend.js';
 import { WorkerRegistry } from './workers.js';
 import { PendingChanges, nameKey, requestKey } from './pending.js';
@@ -312,9 +313,9 @@ export class MasterActor implements Actor {
 
   /** Blocks of deleted files are ignored; a file being written may report blocks before it completes. */
   private blockExists(block: number): boolean {
-    const f = this.ns.get(Math.floor(block / BLOCKS_PER_FILE));
+    const f = this.ns.get(fileOfBlock(block));
     if (f === undefined || f.isDir) return false;
-    return !f.completed || block % BLOCKS_PER_FILE < Math.ceil(f.length / f.blockSize);
+    return !f.completed || indexOfBlock(block) < Math.ceil(f.length / f.blockSize);
   }
 
   // ---- namespace ----

@@ -8,10 +8,9 @@ import { packRecord, unpackRecord } from '../../transport/codec.js';
 import { joinPath, splitPath } from '../path.js';
 import { HeapInodeStore, type Inode, type InodeStore } from '../../storage/metastore.js';
 import { JobEntry } from '../job/state.js';
+import { blockIdOf } from '../block-id.js';
 
 export const ROOT_ID = 1;
-/** Block ids are fileId * BLOCKS_PER_FILE + index: derived, so never stored. */
-export const BLOCKS_PER_FILE = 2 ** 20;
 
 const byName = (a: Inode, b: Inode): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
@@ -535,7 +534,7 @@ export class Namespace {
   blockIds(f: Inode): number[] {
     if (f.isDir || f.blockSize === 0) return [];
     const n = Math.ceil(f.length / f.blockSize);
-    return Array.from({ length: n }, (_, i) => f.id * BLOCKS_PER_FILE + i);
+    return Array.from({ length: n }, (_, i) => blockIdOf(f.id, i));
   }
 
   pathJoin(dir: Inode, childName: string): string {

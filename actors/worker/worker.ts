@@ -11,7 +11,7 @@ import type * as M from '../protocol/master.js';
 import * as W from '../protocol/worker.js';
 import { Rpc, serve, type Handler } from '../rpc.js';
 import { MasterChannel } from '../master-channel.js';
-import { BLOCKS_PER_FILE } from '../master/namespace.js';
+import { blockIdOf, fileOfBlock, indexOfBlock } from '../block-id.js';
 import { metricsOf } from '../metrics.js';
 import { registerWorkerMetrics, workerReport } from './worker-metrics.js';
 import { JobWorker, type JobWorkerHost } from '../job/job-worker.js';
@@ -339,7 +339,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
 
   private markPersisted(asked: readonly number[], persistedFiles: readonly number[] | undefined): void {
     const persisted = new Set(persistedFiles ?? []);
-    for (const b of asked) if (persisted.has(fileOf(b))) this.store.markPersisted(b);
+    for (const b of asked) if (persisted.has(fileOfBlock(b))) this.store.markPersisted(b);
   }
 
   /** Of `files`, those that have had no write stream here for 2 × the RPC timeout (nor since this worker started). */
@@ -362,7 +362,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
     const released = new Set(this.idleFiles(releasedFiles));
     if (released.size === 0) return;
     for (const b of asked) {
-      if (!released.has(fileOf(b)) || this.store.isPersisted(b)) continue;
+      if (!released.has(fileOfBlock(b)) || this.store.isPersisted(b)) continue;
       this.forgetBlock(b);
       await this.store.remove(b).catch((e: unknown) => this.env.log.log('warn', `could not remove block ${b} of an abandoned or deleted file: ${(e as Error).message}`));
     }
@@ -382,7 +382,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
     if (reply.pinnedFiles) {
       const pinned = new Set(reply.pinnedFiles);
       for (const b of this.store.blockIds()) {
-        const want = pinned.has(Math.floor(b / BLOCKS_PER_FILE));
+        const want = pinned.has(fileOfBlock(b));
         if (want && !this.store.isPinned(b)) this.store.pin(b);
         else if (!want && this.store.isPinned(b)) this.store.unpin(b);
       }
@@ -545,8 +545,8 @@ export class WorkerActor implements Actor, JobWorkerHost {
    * must not be served or cached under this block's id.
    */
   private async blockSource(blockId: number): Promise<UfsBlock> {
-    const loc = await this.ufsLocation(Math.floor(blockId / BLOCKS_PER_FILE), false);
-    const fileOffset = (blockId % BLOCKS_PER_FILE) * loc.blockSize;
+    const loc = await this.ufsLocation(fileOfBlock(blockId), false);
+    const fileOffset = indexOfBlock(blockId) * loc.blockSize;
     if (fileOffset >= loc.length) throw new StrataError('NOT_FOUND', `block ${blockId} is past the end of ${loc.ufsPath} (${loc.length} bytes)`);
     // UNAVAILABLE, not final: another worker may still hold the only copy.
     if (!loc.persisted) throw new StrataError('UNAVAILABLE', `block ${blockId} is not cached on ${this.env.self} and its file is not persisted`);
@@ -834,7 +834,7 @@ export class WorkerActor implements Actor, JobWorkerHost {
       const blocks = m.cache
         ? new WrittenBlocks({
             store: this.store,
-            blockId: (i) => m.fileId * BLOCKS_PER_FILE + i,
+            blockId: (i) => blockIdOf(m.fileId, i),
             blockSize: o.loc.blockSize,
             length: m.length,
             onlyCopy: !toUfs,
@@ -985,12 +985,8 @@ export class WorkerActor implements Actor, JobWorkerHost {
   }
 }
 
-function fileOf(blockId: number): number {
-  return Math.floor(blockId / BLOCKS_PER_FILE);
-}
-
 function filesOf(blockIds: readonly number[]): number[] {
-  return [...new Set(blockIds.map(fileOf))];
+  return [...new Set(blockIds.map(fileOfBlock))];
 }
 
 function checkRange(m: { blockId: number; offset: number; length: number }, blockLength: number): void {

@@ -4,7 +4,7 @@
 // file), every such block on a live worker belongs to a file that exists and is
 // complete. Deleted, replaced and never-completed files' blocks are gone.
 import type { FileInfo, StrataClient } from '../../actors/client/client.js';
-import { BLOCKS_PER_FILE } from '../../actors/master/namespace.js';
+import { fileOfBlock } from '../../actors/block-id.js';
 import { isStrataError } from '../../actors/protocol/envelope.js';
 import type { WorkerActor } from '../../actors/worker/worker.js';
 import type { ScenarioContext } from '../scenario.js';
@@ -34,7 +34,7 @@ export async function checkNoLingeringBlocks(ctx: ScenarioContext, dc: DataClust
     if (!ctx.cluster.isUp(w)) continue;
     const only = ctx.cluster.actor<WorkerActor>(w).store.unpersistedBlockIds();
     kept += only.length;
-    const lingering = only.filter((b) => !complete.has(Math.floor(b / BLOCKS_PER_FILE)));
+    const lingering = only.filter((b) => !complete.has(fileOfBlock(b)));
     ctx.check(lingering.length === 0, () => `${w} still keeps ${lingering.length} only-copy blocks of deleted or never-completed files after ${quietMs} ms of quiet: ${lingering.slice(0, 8).join(', ')}`);
   }
   ctx.log(`onlyCopyBlocks=${kept} (all of complete files)`);

@@ -7,7 +7,7 @@
 // - eviction is LRU: each tier's eviction order is the order of last access, and a
 //   block that leaves a tier was used no more recently than any block that stays.
 import type { ReadType, StrataClient, WriteType } from '../../actors/client/client.js';
-import { BLOCKS_PER_FILE } from '../../actors/master/namespace.js';
+import { blockIdOf } from '../../actors/block-id.js';
 import type { WorkerActor } from '../../actors/worker/worker.js';
 import type { TierAlias } from '../../storage/tiered-store.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
@@ -128,7 +128,7 @@ class TierModel {
       this.paths.push(path);
       this.dc.files.set(path, bytes);
       for (let i = 0; i * BLOCK < bytes.byteLength; i++) {
-        const b = info.fileId * BLOCKS_PER_FILE + i;
+        const b = blockIdOf(info.fileId, i);
         if (!this.worker.store.has(b)) continue;
         this.lastAccess.set(b, ++this.clock);
         touched.add(b);
