@@ -298,7 +298,7 @@ export class RocksInodeStore implements InodeStore {
   }
 
   release(): void {
-    if (--this.held === 0) this.evictIfFull();
+    if (--this.held === 0) this.afterChange();
   }
 
   *inOrder(): Generator<Inode> {
@@ -390,6 +390,10 @@ export class RocksInodeStore implements InodeStore {
   }
 
   private afterChange(): void {
+    // Not in the middle of a change (see hold): a write encodes dirty inodes and
+    // rebuilds their directories' listing records, which must not see a half-applied
+    // entry (a rename between taking the old name off and putting the new one on).
+    if (this.held > 0) return;
     if (!this.writing && this.dirty.size + this.pending.size >= this.batchSize) this.startWrite();
     this.evictIfFull();
   }
